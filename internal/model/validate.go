@@ -280,9 +280,6 @@ func (e *ECSSpec) validate() error {
 		if e.DesiredCount != nil {
 			p.add("desiredCount", "must not be set for a DAEMON service (one task per instance)")
 		}
-		if e.LoadBalancer != nil && e.NetworkMode == NetworkAWSVPC {
-			// allowed by ECS; nothing to check
-		}
 	case "":
 		p.add("schedulingStrategy", "is required (REPLICA or DAEMON)")
 	default:

@@ -1,0 +1,46 @@
+// Command api is the REST API Lambda function behind API Gateway (HTTP API,
+// payload format 2.0). All logic lives in internal/api; this wires config,
+// AWS clients, the store and the handler, and adapts the events.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/store"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	ctx := context.Background()
+	cfg, err := api.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		log.Error("configuration", "error", err)
+		os.Exit(1)
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Error("load aws config", "error", err)
+		os.Exit(1)
+	}
+	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, store.WithLogger(log))
+	starter := api.NewSFNStarter(sfn.NewFromConfig(awsCfg), cfg.StateMachines)
+	lambda.Start(proxy(api.New(st, starter, api.WithLogger(log))))
+}
+
+// proxy adapts API Gateway HTTP API v2 events to h. The context variant puts
+// the request context (request id, IAM identity) in the request's context,
+// where the API reads it; nothing is taken from client-settable headers.
+func proxy(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return httpadapter.NewV2(h).ProxyWithContext
+}

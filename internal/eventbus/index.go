@@ -137,14 +137,14 @@ func (m *Matcher) Matches(event []byte, dst []int) ([]int, error) {
 					continue
 				}
 				st.seen[i] = st.gen
-				if m.patterns[i].root.eval(vals, m.remaps[i]) {
+				if m.patterns[i].matches(st, m.remaps[i]) {
 					dst = append(dst, i)
 				}
 			}
 		}
 	}
 	for _, i := range m.always {
-		if m.patterns[i].root.eval(vals, m.remaps[i]) {
+		if m.patterns[i].matches(st, m.remaps[i]) {
 			dst = append(dst, i)
 		}
 	}

@@ -48,6 +48,9 @@ type Pattern struct {
 	trie   *pathNode
 	npaths int
 	paths  [][]string // by local path id
+	// dnf is the pattern with $or distributed out, for the array
+	// consistency check (nil when too large).
+	dnf [][]*fieldCond
 }
 
 // andNode holds conditions that must all be true: every field condition, and
@@ -319,6 +322,7 @@ func Compile(pattern []byte) (*Pattern, error) {
 	}
 	pat := &Pattern{source: string(pattern), root: root, trie: newPathNode()}
 	pat.assignPaths(root, p.paths)
+	pat.dnf = root.expand()
 	return pat, nil
 }
 
@@ -362,10 +366,11 @@ func (p *Pattern) assignPaths(n *andNode, paths [][]string) {
 
 // matchState is the per-call scratch space for matching.
 type matchState struct {
-	sc   scanner
-	seen []uint32
-	gen  uint32
-	cand []int
+	sc     scanner
+	chosen []leaf
+	seen   []uint32
+	gen    uint32
+	cand   []int
 }
 
 var statePool = sync.Pool{New: func() any { return new(matchState) }}
@@ -392,7 +397,126 @@ func (st *matchState) scan(event []byte, root *pathNode) error {
 	st.sc.data = event
 	st.sc.pos = 0
 	st.sc.depth = 0
+	st.sc.stack = st.sc.stack[:0]
+	st.sc.arena = st.sc.arena[:0]
+	st.sc.arrays = 0
+	st.sc.inArray = false
 	return st.sc.scanDocument(root)
+}
+
+// matches evaluates p against the scanned event. Beyond the per-field test,
+// the values that satisfy different fields must not come from different
+// elements of the same array of objects (EventBridge does not let a rule
+// match using fields of peer array elements).
+func (p *Pattern) matches(st *matchState, remap []int) bool {
+	vals := st.sc.vals
+	if !p.root.eval(vals, remap) {
+		return false
+	}
+	if !st.sc.inArray || p.dnf == nil {
+		return true
+	}
+	for _, branch := range p.dnf {
+		st.chosen = st.chosen[:0]
+		if st.consistent(branch, remap) {
+			return true
+		}
+	}
+	return false
+}
+
+// consistent looks for one value per field, all from compatible array
+// elements (backtracking over the candidates).
+func (st *matchState) consistent(fields []*fieldCond, remap []int) bool {
+	if len(fields) == 0 {
+		return true
+	}
+	f := fields[0]
+	id := f.path
+	if remap != nil {
+		id = remap[id]
+	}
+	vs := st.sc.vals[id]
+	if len(vs) == 0 {
+		for i := range f.ms {
+			if f.ms[i].kind == mAbsent {
+				return st.consistent(fields[1:], remap)
+			}
+		}
+		return false
+	}
+	for vi := range vs {
+		v := vs[vi]
+		ok := false
+		for i := range f.ms {
+			m := &f.ms[i]
+			if m.kind == mExists || m.kind != mAbsent && m.matches(v) {
+				ok = true
+				break
+			}
+		}
+		if !ok || !st.compatible(v) {
+			continue
+		}
+		st.chosen = append(st.chosen, v)
+		if st.consistent(fields[1:], remap) {
+			return true
+		}
+		st.chosen = st.chosen[:len(st.chosen)-1]
+	}
+	return false
+}
+
+func (st *matchState) compatible(v leaf) bool {
+	mine := st.sc.arena[v.memLo:v.memHi]
+	if len(mine) == 0 {
+		return true
+	}
+	for _, c := range st.chosen {
+		for _, b := range st.sc.arena[c.memLo:c.memHi] {
+			for _, a := range mine {
+				if a.id == b.id && a.idx != b.idx {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// maxBranches bounds the $or expansion used for the array-consistency
+// check; beyond it the check is skipped.
+const maxBranches = 256
+
+// expand lists the AND-only alternatives of n ($or distributed out).
+func (n *andNode) expand() [][]*fieldCond {
+	base := make([]*fieldCond, len(n.fields))
+	for i := range n.fields {
+		base[i] = &n.fields[i]
+	}
+	out := [][]*fieldCond{base}
+	for _, g := range n.ors {
+		var alts [][]*fieldCond
+		for _, b := range g {
+			sub := b.expand()
+			if sub == nil {
+				return nil
+			}
+			alts = append(alts, sub...)
+		}
+		var next [][]*fieldCond
+		for _, o := range out {
+			for _, a := range alts {
+				c := make([]*fieldCond, 0, len(o)+len(a))
+				next = append(next, append(append(c, o...), a...))
+				if len(next) > maxBranches {
+					return nil
+				}
+			}
+		}
+		out = next
+	}
+	return out
 }
 
 // Match reports whether the event (a JSON object) matches the pattern.
@@ -403,7 +527,7 @@ func (p *Pattern) Match(event []byte) bool {
 	if err := st.scan(event, p.trie); err != nil {
 		return false
 	}
-	return p.root.eval(st.sc.vals, nil)
+	return p.matches(st, nil)
 }
 
 // eval evaluates the node against the leaves found in an event. remap, when

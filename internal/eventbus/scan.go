@@ -31,6 +31,14 @@ type leaf struct {
 	numOK bool
 	s     string
 	n     float64
+	// memLo:memHi index the scanner's arena of array positions: the
+	// elements of arrays of objects that enclose this value.
+	memLo, memHi int32
+}
+
+// arrayPos says a value lies in element idx of array instance id.
+type arrayPos struct {
+	id, idx int32
 }
 
 // pathNode is a trie over field names. id >= 0 marks a path that some pattern
@@ -77,6 +85,12 @@ type scanner struct {
 	// touched lists the path ids that received values, so that the
 	// per-call buffers can be reset cheaply.
 	touched []int
+	// stack holds the array elements (of arrays whose elements are objects
+	// or arrays) enclosing the current value; arena keeps a copy per leaf.
+	stack   []arrayPos
+	arena   []arrayPos
+	arrays  int32
+	inArray bool // some recorded leaf lies inside an array of objects
 }
 
 func (s *scanner) ws() {
@@ -142,6 +156,12 @@ func (s *scanner) value(node *pathNode) error {
 }
 
 func (s *scanner) add(id int, l leaf) {
+	if len(s.stack) > 0 {
+		l.memLo = int32(len(s.arena))
+		s.arena = append(s.arena, s.stack...)
+		l.memHi = int32(len(s.arena))
+		s.inArray = true
+	}
 	if len(s.vals[id]) == 0 {
 		s.touched = append(s.touched, id)
 	}
@@ -272,9 +292,19 @@ func (s *scanner) array(node *pathNode) error {
 		s.depth--
 		return nil
 	}
-	for {
+	s.arrays++
+	id := s.arrays
+	for idx := int32(0); ; idx++ {
+		s.ws()
+		nested := node != nil && s.pos < len(s.data) && (s.data[s.pos] == '{' || s.data[s.pos] == '[')
+		if nested {
+			s.stack = append(s.stack, arrayPos{id: id, idx: idx})
+		}
 		if err := s.value(node); err != nil {
 			return err
+		}
+		if nested {
+			s.stack = s.stack[:len(s.stack)-1]
 		}
 		s.ws()
 		if s.pos >= len(s.data) {
@@ -423,6 +453,7 @@ func bytesString(b []byte) string {
 // skipValue validates one value at data[pos:] and returns the offset just
 // past it. It is used to slice raw sub-documents for input paths.
 func skipValue(data []byte, pos int) (start, end int, err error) {
+	// node is nil throughout, so no leaves (and no array positions) are kept.
 	s := scanner{data: data, pos: pos}
 	s.ws()
 	start = s.pos

@@ -1,0 +1,226 @@
+package api_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/model/modeltest"
+)
+
+func deployReq(g graph, wf string, artifact map[string]any) map[string]any {
+	return map[string]any{"appId": g.app, "workflowId": wf, "serviceId": g.svc, "artifact": artifact}
+}
+
+func TestDeploymentLifecycle(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		g := e.seed()
+		r := e.must(http.StatusCreated, http.MethodPost, "/v1/deployments", deployReq(g, g.canary, map[string]any{"tag": "v1.2.3"}))
+		id := r.str("id")
+		if !strings.HasPrefix(id, "dep-") {
+			t.Fatalf("id %q: want dep-...", id)
+		}
+		wantImage := modeltest.Account + ".dkr.ecr." + modeltest.Region + ".amazonaws.com/web"
+		for field, want := range map[string]string{
+			"status": "QUEUED", "strategy": "CANARY", "envId": g.env, "infraId": g.infra, "serviceId": g.svc,
+			"executionArn": "arn:aws:states:us-east-1:123456789012:execution:ecsflow-CANARY:" + id,
+		} {
+			if got := r.str(field); got != want {
+				t.Errorf("%s = %q, want %q", field, got, want)
+			}
+		}
+		if got := r.str("artifact", "image"); got != wantImage {
+			t.Errorf("artifact.image = %q, want %q", got, wantImage)
+		}
+		if got := r.str("triggeredBy", "principal"); got != api.Anonymous {
+			t.Errorf("triggeredBy.principal = %q, want %q", got, api.Anonymous)
+		}
+		if n := len(e.starter.started); n != 1 || e.starter.started[0].ID != id {
+			t.Fatalf("starter got %d deployments, want the one recorded (%s)", n, id)
+		}
+		if st := e.starter.started[0]; st.Status != model.StatusQueued || st.Artifact.Reference() != wantImage+":v1.2.3" {
+			t.Errorf("starter got status %s image %s, want QUEUED %s:v1.2.3", st.Status, st.Artifact.Reference(), wantImage)
+		}
+
+		got := e.must(http.StatusOK, http.MethodGet, "/v1/deployments/"+id, nil)
+		if got.str("executionArn") == "" || got.Header.Get("ETag") == "" {
+			t.Errorf("GET deployment: executionArn %q ETag %q", got.str("executionArn"), got.Header.Get("ETag"))
+		}
+		ledger, _ := got.Body["ledger"].([]any)
+		if len(ledger) == 0 || !strings.Contains(fmt.Sprint(ledger[0]), "queued by anonymous") {
+			t.Errorf("ledger %v: want the queueing recorded", ledger)
+		}
+
+		// A second one, on the rolling workflow, then filters.
+		r2 := e.must(http.StatusCreated, http.MethodPost, "/v1/deployments", deployReq(g, g.rolling, map[string]any{
+			"digest": "sha256:" + strings.Repeat("ab", 32)}))
+		for _, c := range []struct {
+			query string
+			want  []string
+		}{
+			{"appId=" + g.app, []string{r2.str("id"), id}},
+			{"serviceId=" + g.svc + "&envId=" + g.env, []string{r2.str("id"), id}},
+			{"appId=" + g.app + "&status=QUEUED", []string{r2.str("id"), id}},
+			{"appId=" + g.app + "&status=SUCCEEDED", nil},
+		} {
+			l := e.must(http.StatusOK, http.MethodGet, "/v1/deployments?"+c.query, nil)
+			var ids []string
+			for _, it := range l.items() {
+				ids = append(ids, it["id"].(string))
+			}
+			if fmt.Sprint(ids) != fmt.Sprint(c.want) {
+				t.Errorf("GET /v1/deployments?%s: got %v, want %v (newest first)", c.query, ids, c.want)
+			}
+		}
+
+		// Control: approve needs WAITING_APPROVAL; abort of a QUEUED one aborts it.
+		a := e.must(http.StatusConflict, http.MethodPost, "/v1/deployments/"+id+"/approve", map[string]any{"comment": "lgtm"})
+		if a.code() != "InvalidDeploymentState" || !strings.Contains(a.str("error", "message"), "WAITING_APPROVAL") {
+			t.Errorf("approve of a QUEUED deployment: %s", a.Raw)
+		}
+		e.must(http.StatusConflict, http.MethodPost, "/v1/deployments/"+id+"/reject", nil)
+		ab := e.must(http.StatusOK, http.MethodPost, "/v1/deployments/"+id+"/abort", map[string]any{"comment": "wrong tag"})
+		if ab.str("status") != "ABORTED" || !strings.Contains(ab.str("reason"), "wrong tag") || ab.str("endedAt") == "" {
+			t.Errorf("abort: status %q reason %q endedAt %q", ab.str("status"), ab.str("reason"), ab.str("endedAt"))
+		}
+		again := e.must(http.StatusConflict, http.MethodPost, "/v1/deployments/"+id+"/rollback", nil)
+		if !strings.Contains(again.str("error", "message"), "ABORTED") {
+			t.Errorf("rollback of an aborted deployment: %s", again.Raw)
+		}
+		rb := e.must(http.StatusOK, http.MethodPost, "/v1/deployments/"+r2.str("id")+"/rollback", nil)
+		if rb.str("status") != "ABORTED" {
+			t.Errorf("rollback of a QUEUED deployment: status %q, want ABORTED", rb.str("status"))
+		}
+		full := e.must(http.StatusOK, http.MethodGet, "/v1/deployments/"+id, nil)
+		text := fmt.Sprint(full.Body["ledger"])
+		for _, want := range []string{"approve requested by anonymous (lgtm): refused", "reject requested", "abort requested by anonymous (wrong tag)", "rollback requested"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("ledger does not record %q: %s", want, text)
+			}
+		}
+		e.must(http.StatusNotFound, http.MethodPost, "/v1/deployments/dep-00000000000000000000000000000000/abort", nil)
+		e.must(http.StatusNotFound, http.MethodGet, "/v1/deployments/dep-00000000000000000000000000000000", nil)
+	})
+}
+
+func TestDeploymentRefused(t *testing.T) {
+	e := onMinidyn(t)
+	g := e.seed()
+	daemonWF := modeltest.RollingWorkflow(g.app, g.env, g.infra)
+	daemonWF.Name = "daemon"
+	daemonWF.Strategy = model.Strategy{Type: model.StrategyDaemon, Daemon: &model.DaemonStrategy{MinimumHealthyPercent: 0, MaximumPercent: 100}}
+	daemonID := e.create(g.appPath()+"/workflows", daemonWF)
+	otherApp := e.create("/v1/applications", mustApp("other"))
+
+	cases := []struct {
+		name  string
+		body  any
+		field string
+	}{
+		{"no artifact", deployReq(g, g.rolling, map[string]any{}), "artifact"},
+		{"bad digest", deployReq(g, g.rolling, map[string]any{"digest": "md5:x"}), "artifact.digest"},
+		{"bad tag", deployReq(g, g.rolling, map[string]any{"tag": "-bad tag"}), "artifact.tag"},
+		{"other image", deployReq(g, g.rolling, map[string]any{"image": "docker.io/library/nginx"}), "artifact.image"},
+		{"unknown workflow", deployReq(g, "wf-00000000000000000000000000000000", map[string]any{"tag": "v1"}), "workflowId"},
+		{"no workflow", map[string]any{"appId": g.app, "artifact": map[string]any{"tag": "v1"}}, "workflowId"},
+		{"unknown app", map[string]any{"appId": "app-00000000000000000000000000000000", "workflowId": g.rolling, "artifact": map[string]any{"tag": "v1"}}, "appId"},
+		{"workflow of another app", map[string]any{"appId": otherApp, "workflowId": g.rolling, "serviceId": g.svc, "artifact": map[string]any{"tag": "v1"}}, "workflowId"},
+		{"no service", map[string]any{"appId": g.app, "workflowId": g.rolling, "artifact": map[string]any{"tag": "v1"}}, "serviceId"},
+		{"unknown service", map[string]any{"appId": g.app, "workflowId": g.rolling, "serviceId": "svc-00000000000000000000000000000000", "artifact": map[string]any{"tag": "v1"}}, "serviceId"},
+		{"daemon strategy for a replica service", deployReq(g, daemonID, map[string]any{"tag": "v1"}), "workflow.strategy.type"},
+		{"unknown field", `{"appId":"x","workflowId":"y","artifact":{"tag":"v1"},"force":true}`, "force"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do(http.MethodPost, "/v1/deployments", c.body)
+			if r.Status != http.StatusBadRequest {
+				t.Fatalf("got %d, want 400: %s", r.Status, r.Raw)
+			}
+			if _, ok := r.fields()[c.field]; !ok {
+				t.Errorf("fields %v do not name %s", r.fields(), c.field)
+			}
+		})
+	}
+	if n := len(e.starter.started); n != 0 {
+		t.Errorf("starter was asked %d times for refused requests", n)
+	}
+	l := e.must(http.StatusOK, http.MethodGet, "/v1/deployments?appId="+g.app, nil)
+	if n := len(l.items()); n != 0 {
+		t.Errorf("%d deployments recorded for refused requests, want 0", n)
+	}
+	for q, field := range map[string]string{"": "appId", "serviceId=" + g.svc: "appId", "appId=" + g.app + "&status=DONE": "status"} {
+		r := e.must(http.StatusBadRequest, http.MethodGet, "/v1/deployments?"+q, nil)
+		if _, ok := r.fields()[field]; !ok {
+			t.Errorf("GET /v1/deployments?%s: fields %v do not name %s", q, r.fields(), field)
+		}
+	}
+}
+
+func TestDeploymentStartFailureMarksFailed(t *testing.T) {
+	e := onMinidyn(t)
+	g := e.seed()
+	e.starter.err = errors.New("ThrottlingException: rate exceeded")
+	r := e.must(http.StatusBadGateway, http.MethodPost, "/v1/deployments", deployReq(g, g.rolling, map[string]any{"tag": "v1"}))
+	if r.code() != "StartFailed" || strings.Contains(r.str("error", "message"), "Throttling") {
+		t.Errorf("answer %s: want StartFailed without internal detail", r.Raw)
+	}
+	l := e.must(http.StatusOK, http.MethodGet, "/v1/deployments?appId="+g.app, nil)
+	items := l.items()
+	if len(items) != 1 {
+		t.Fatalf("%d deployments recorded, want 1", len(items))
+	}
+	if items[0]["status"] != "FAILED" || !strings.Contains(fmt.Sprint(items[0]["reason"]), "ThrottlingException") {
+		t.Errorf("recorded deployment: status %v reason %v, want FAILED naming the cause", items[0]["status"], items[0]["reason"])
+	}
+	if !strings.Contains(r.str("error", "message"), items[0]["id"].(string)) {
+		t.Errorf("answer %s does not name the recorded deployment", r.Raw)
+	}
+	if !strings.Contains(e.logs.String(), "ThrottlingException") {
+		t.Error("the start failure's cause is not in the log")
+	}
+}
+
+func TestDeploymentWithoutEngine(t *testing.T) {
+	b := onMinidyn(t)
+	g := b.seed()
+	h := api.New(b.store, api.UnavailableStarter{Reason: "no runner here"})
+	e := &env{t: t, store: b.store, starter: b.starter, logs: b.logs}
+	e.srv = newServer(t, h)
+	r := e.must(http.StatusServiceUnavailable, http.MethodPost, "/v1/deployments", deployReq(g, g.rolling, map[string]any{"tag": "v1"}))
+	if r.code() != "EngineUnavailable" || !strings.Contains(r.str("error", "message"), "no runner here") {
+		t.Errorf("answer %s", r.Raw)
+	}
+	items := e.must(http.StatusOK, http.MethodGet, "/v1/deployments?appId="+g.app, nil).items()
+	if len(items) != 1 || items[0]["status"] != "FAILED" {
+		t.Errorf("recorded %v, want one FAILED deployment", items)
+	}
+}
+
+func TestImageFor(t *testing.T) {
+	cp := modeltest.CloudProvider()
+	cases := []struct {
+		name string
+		srv  model.ArtifactServer
+		want string
+	}{
+		{"ecr", model.ArtifactServer{Type: model.ArtifactServerECR, RegistryID: "111122223333", Region: "eu-west-1"}, "111122223333.dkr.ecr.eu-west-1.amazonaws.com/web"},
+		{"ecr defaults to the provider account", model.ArtifactServer{Type: model.ArtifactServerECR, Region: "us-east-1"}, modeltest.Account + ".dkr.ecr.us-east-1.amazonaws.com/web"},
+		{"private registry", model.ArtifactServer{Type: model.ArtifactServerDockerRegistry, URL: "https://registry.example.com:5000/v2/"}, "registry.example.com:5000/web"},
+		{"docker hub", model.ArtifactServer{Type: model.ArtifactServerDockerRegistry, URL: "https://index.docker.io/v1/"}, "web"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := api.ImageFor(&c.srv, cp, "web")
+			if err != nil || got != c.want {
+				t.Errorf("ImageFor = %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+	if _, err := api.ImageFor(&model.ArtifactServer{Type: model.ArtifactServerECR, Region: "us-east-1"}, nil, "web"); err == nil {
+		t.Error("ECR without registry or provider: no error")
+	}
+}

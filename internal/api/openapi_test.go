@@ -1,0 +1,92 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ecsflow/ecsflow/internal/api"
+)
+
+// TestOpenAPIMatchesRoutes walks the handler's routes and the document and
+// fails when either has an operation the other lacks, and checks that every
+// route is really served (not answered by the router's 404 or 405).
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	e := onMinidyn(t)
+	r := e.must(http.StatusOK, http.MethodGet, "/v1/openapi.json", nil)
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+		Comps   struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(r.Raw, &doc); err != nil {
+		t.Fatalf("document is not JSON: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi %q, want 3.x", doc.OpenAPI)
+	}
+	inDoc := map[string]bool{}
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			inDoc[strings.ToUpper(m)+" "+p] = true
+		}
+	}
+	h := api.New(e.store, e.starter)
+	served := map[string]bool{}
+	for _, rt := range h.Routes() {
+		served[rt.Method+" "+rt.Pattern] = true
+	}
+	for k := range served {
+		if !inDoc[k] {
+			t.Errorf("route %s is not in the OpenAPI document", k)
+		}
+	}
+	for k := range inDoc {
+		if !served[k] {
+			t.Errorf("the OpenAPI document has %s, which is not served", k)
+		}
+	}
+	if len(served) < 50 {
+		t.Errorf("only %d routes", len(served))
+	}
+	// Every route is really routed: a request to it is not the router's own 404/405.
+	wild := regexp.MustCompile(`\{[^}]+\}`)
+	for k := range served {
+		method, pattern, _ := strings.Cut(k, " ")
+		path := wild.ReplaceAllString(pattern, "x-1")
+		got := e.do(method, path, "{}")
+		if got.code() == "NoRoute" || got.code() == "MethodNotAllowed" {
+			t.Errorf("%s %s answered %d %s", method, path, got.Status, got.code())
+		}
+	}
+	// Every schema the document references exists.
+	refs := regexp.MustCompile(`"#/components/schemas/([A-Za-z]+)"`).FindAllStringSubmatch(string(r.Raw), -1)
+	for _, m := range refs {
+		if _, ok := doc.Comps.Schemas[m[1]]; !ok {
+			t.Errorf("schema %s is referenced but not defined", m[1])
+		}
+	}
+	for _, want := range []string{"Service", "Workflow", "Deployment", "DeploymentRequest", "ErrorBody"} {
+		if _, ok := doc.Comps.Schemas[want]; !ok {
+			t.Errorf("no schema %s", want)
+		}
+	}
+	var wf struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	_ = json.Unmarshal(doc.Comps.Schemas["Workflow"], &wf)
+	keys := make([]string, 0, len(wf.Properties))
+	for k := range wf.Properties {
+		keys = append(keys, k)
+	}
+	for _, want := range []string{"id", "version", "appId", "envId", "infraId", "strategy", "concurrencyPolicy"} {
+		if !slices.Contains(keys, want) {
+			t.Errorf("Workflow schema lacks %s: %v", want, keys)
+		}
+	}
+}

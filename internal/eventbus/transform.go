@@ -222,13 +222,18 @@ type deliveryContext struct {
 	event                            []byte // the full event envelope
 }
 
-// render fills the template. A placeholder inside a JSON string receives the
-// value's text (a string's content, or another value's JSON text) escaped
-// for the string; outside a string it receives the raw JSON value. A path
-// that selects nothing gives an empty string inside quotes and null outside.
+// render fills the template. In a JSON template (one that starts with {, [
+// or "), a placeholder inside a JSON string receives the value's text (a
+// string's content, or another value's JSON text) escaped for the string;
+// outside a string it receives the raw JSON value. A path that selects
+// nothing gives an empty string inside quotes and null outside. Any other
+// template is plain text: strings go in unquoted, other values as JSON text.
 func (t *transformer) render(dc deliveryContext) []byte {
 	var out bytes.Buffer
 	tpl := t.template
+	if trimmed := strings.TrimSpace(tpl); trimmed == "" || !strings.ContainsRune("{[\"", rune(trimmed[0])) {
+		return t.renderPlain(dc)
+	}
 	inStr, esc := false, false
 	for i := 0; i < len(tpl); i++ {
 		c := tpl[i]
@@ -260,6 +265,31 @@ func (t *transformer) render(dc deliveryContext) []byte {
 			}
 		}
 		out.WriteByte(c)
+	}
+	return out.Bytes()
+}
+
+func (t *transformer) renderPlain(dc deliveryContext) []byte {
+	var out bytes.Buffer
+	tpl := t.template
+	for i := 0; i < len(tpl); i++ {
+		if tpl[i] == '<' {
+			if end := strings.IndexByte(tpl[i+1:], '>'); end > 0 {
+				if raw, known, found := t.lookup(tpl[i+1:i+1+end], dc); known {
+					var str string
+					switch {
+					case !found:
+					case raw[0] == '"' && json.Unmarshal(raw, &str) == nil:
+						out.WriteString(str)
+					default:
+						out.Write(raw)
+					}
+					i += end + 1
+					continue
+				}
+			}
+		}
+		out.WriteByte(tpl[i])
 	}
 	return out.Bytes()
 }

@@ -9,9 +9,11 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/ecsflow/ecsflow/internal/simclock"
 )
 
 const (
@@ -51,9 +53,39 @@ func ExecutionARNFromContext(ctx context.Context) string {
 }
 
 type tokenWait struct {
-	execARN   string
-	result    chan tokenResult
-	heartbeat chan struct{}
+	execARN string
+	result  chan tokenResult
+
+	// heartbeat: beat re-arms the timer synchronously, so a
+	// SendTaskHeartbeat that returned has already moved the deadline.
+	clock   simclock.Clock
+	mu      sync.Mutex
+	hbDur   time.Duration
+	hbTimer simclock.Timer
+	hbFired chan struct{}
+	hbOnce  sync.Once
+	stopped bool
+}
+
+func (tw *tokenWait) beat() {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if tw.hbDur <= 0 || tw.stopped {
+		return
+	}
+	if tw.hbTimer != nil {
+		tw.hbTimer.Stop()
+	}
+	tw.hbTimer = tw.clock.AfterFunc(tw.hbDur, func() { tw.hbOnce.Do(func() { close(tw.hbFired) }) })
+}
+
+func (tw *tokenWait) stop() {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	tw.stopped = true
+	if tw.hbTimer != nil {
+		tw.hbTimer.Stop()
+	}
 }
 
 type tokenResult struct {
@@ -154,7 +186,12 @@ func (e *execution) taskAttempt(ctx context.Context, r *stateRun, eff any, c *ch
 
 	var tw *tokenWait
 	if isToken {
-		tw = &tokenWait{execARN: e.arn, result: make(chan tokenResult, 1), heartbeat: make(chan struct{}, 1)}
+		tw = &tokenWait{execARN: e.arn, result: make(chan tokenResult, 1), clock: e.svc.clock, hbFired: make(chan struct{})}
+		if heartbeat > 0 {
+			tw.hbDur = time.Duration(heartbeat) * time.Second
+			tw.beat()
+		}
+		defer tw.stop()
 		e.svc.mu.Lock()
 		e.svc.tokens[r.token] = tw
 		e.svc.mu.Unlock()
@@ -179,9 +216,7 @@ func (e *execution) taskAttempt(ctx context.Context, r *stateRun, eff any, c *ch
 	}
 	var hb <-chan struct{}
 	if tw != nil && heartbeat > 0 {
-		hb = tw.heartbeat
-	} else {
-		heartbeat = 0
+		hb = tw.hbFired
 	}
 	out, f := e.supervise(ctx, timeout, heartbeat, hb, body)
 	switch {
@@ -218,7 +253,8 @@ func (r *stateRun) seconds(eff any, fixed int, p *jsonPath, field string) (int, 
 	return n, nil
 }
 
-// supervise runs body under the task's timeout and heartbeat.
+// supervise runs body under the task's timeout; hb, when set, is closed
+// once the heartbeat deadline passes.
 func (e *execution) supervise(ctx context.Context, timeout, heartbeat int, hb <-chan struct{}, body func(context.Context) (any, *failure)) (any, *failure) {
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -231,40 +267,21 @@ func (e *execution) supervise(ctx context.Context, timeout, heartbeat int, hb <-
 		out, f := body(tctx)
 		done <- outcome{out, f}
 	}()
-	clock := e.svc.clock
 	var timeoutC chan struct{}
 	if timeout > 0 {
 		timeoutC = make(chan struct{})
-		t := clock.AfterFunc(time.Duration(timeout)*time.Second, func() { close(timeoutC) })
+		t := e.svc.clock.AfterFunc(time.Duration(timeout)*time.Second, func() { close(timeoutC) })
 		defer t.Stop()
 	}
-	var hbC chan struct{}
-	var hbTimer interface{ Stop() bool }
-	armHeartbeat := func() {
-		if hbTimer != nil {
-			hbTimer.Stop()
-		}
-		ch := make(chan struct{})
-		hbC = ch
-		hbTimer = clock.AfterFunc(time.Duration(heartbeat)*time.Second, func() { close(ch) })
-	}
-	if heartbeat > 0 {
-		armHeartbeat()
-		defer func() { hbTimer.Stop() }()
-	}
-	for {
-		select {
-		case o := <-done:
-			return o.out, o.f
-		case <-timeoutC:
-			return nil, &failure{Error: "States.Timeout", Cause: fmt.Sprintf("The task did not finish within %d seconds", timeout)}
-		case <-hbC:
-			return nil, &failure{Error: "States.HeartbeatTimeout", Cause: fmt.Sprintf("No heartbeat was received within %d seconds", heartbeat)}
-		case <-hb:
-			armHeartbeat()
-		case <-ctx.Done():
-			return nil, abortedFailure()
-		}
+	select {
+	case o := <-done:
+		return o.out, o.f
+	case <-timeoutC:
+		return nil, &failure{Error: "States.Timeout", Cause: fmt.Sprintf("The task did not finish within %d seconds", timeout)}
+	case <-hb:
+		return nil, &failure{Error: "States.HeartbeatTimeout", Cause: fmt.Sprintf("No heartbeat was received within %d seconds", heartbeat)}
+	case <-ctx.Done():
+		return nil, abortedFailure()
 	}
 }
 
@@ -558,10 +575,7 @@ func (s *Service) SendTaskHeartbeat(_ context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	select {
-	case tw.heartbeat <- struct{}{}:
-	default:
-	}
+	tw.beat()
 	return nil
 }
 

@@ -320,16 +320,30 @@ func advanceUntil(t *testing.T, c *simclock.Manual, cond func() bool) {
 	}
 }
 
-// fakeStarter records StartExecution calls.
+// fakeStarter records StartExecution calls. With startThenFail it starts the
+// execution but reports a failure the first time, and then answers
+// ExecutionAlreadyExists for the same name, as Step Functions would.
 type fakeStarter struct {
-	mu    sync.Mutex
-	calls [][3]string
+	mu            sync.Mutex
+	calls         [][3]string
+	started       map[string]bool
+	startThenFail bool
 }
 
 func (f *fakeStarter) StartExecution(_ context.Context, arn, name, input string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, [3]string{arn, name, input})
+	if f.started == nil {
+		f.started = map[string]bool{}
+	}
+	if f.started[name] {
+		return "", errors.New("ExecutionAlreadyExists: Execution Already Exists: '" + name + "'")
+	}
+	f.started[name] = true
+	if f.startThenFail && len(f.calls) == 1 {
+		return "", errors.New("connection reset after the execution started")
+	}
 	return strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":" + name, nil
 }
 
@@ -360,6 +374,34 @@ func TestStateMachineTarget(t *testing.T) {
 	call := starter.calls[0]
 	if call[0] != smARN || call[2] != `{"image": "web:v2"}` || !strings.HasPrefix(call[1], ids[0]+"_") || len(call[1]) > 80 {
 		t.Errorf("StartExecution(%q, %q, %q)", call[0], call[1], call[2])
+	}
+}
+
+func TestStateMachineRetryIsIdempotent(t *testing.T) {
+	starter := &fakeStarter{startThenFail: true}
+	b, _ := newTestBus(t, Options{})
+	b.SetStarter(starter)
+	smARN := "arn:aws:states:us-east-1:123456789012:stateMachine:rolling"
+	if _, err := b.PutRule(Rule{Name: "r", EventPattern: `{"source":["s"]}`}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.PutTargets("r", "", []Target{{Id: "sfn", Arn: smARN}}); err != nil {
+		t.Fatal(err)
+	}
+	raw := `{"version":"0","id":"odd id/with:chars","detail-type":"d","source":"s","account":"1","time":"2026-11-26T00:00:00Z",` +
+		`"region":"us-east-1","resources":[],"detail":{}}`
+	if _, err := b.PutEnvelope(context.Background(), []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, b)
+	starter.mu.Lock()
+	calls := append([][3]string(nil), starter.calls...)
+	starter.mu.Unlock()
+	if len(calls) != 2 || calls[0][1] != calls[1][1] || !strings.HasPrefix(calls[0][1], "odd-id-with-chars_") {
+		t.Errorf("StartExecution calls = %q, want two with the same sanitised name", calls)
+	}
+	if s := b.Stats(); s.Delivered != 1 || s.Failed != 0 || s.Retries != 1 {
+		t.Errorf("Stats = %+v, want delivered after one retry answered ExecutionAlreadyExists", s)
 	}
 }
 

@@ -164,6 +164,7 @@ type Bus struct {
 	cancel context.CancelFunc
 
 	mu       sync.Mutex
+	starter  ExecutionStarter
 	buses    map[string]*eventBus
 	handlers map[string]LambdaHandler
 	dead     []DeadLetter
@@ -240,6 +241,7 @@ func New(opts Options) *Bus {
 		log:      opts.Logger.With("component", "eventbus"),
 		ctx:      ctx,
 		cancel:   cancel,
+		starter:  opts.Starter,
 		buses:    map[string]*eventBus{"default": {name: "default", rules: map[string]*rule{}}},
 		handlers: map[string]LambdaHandler{},
 		idle:     idle,
@@ -248,6 +250,14 @@ func New(opts Options) *Bus {
 
 // Close stops retries in progress; deliveries cut short count as failed.
 func (b *Bus) Close() { b.cancel() }
+
+// SetStarter replaces Options.Starter, for wiring where the Step Functions
+// service is built after the bus.
+func (b *Bus) SetStarter(s ExecutionStarter) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.starter = s
+}
 
 // RegisterLambda makes h the handler for target ARN functionARN. Any ARN can
 // be registered this way; Lambda ARNs also match with a version or alias
@@ -827,7 +837,7 @@ func (b *Bus) deliver(d *delivery) {
 	attempt := 0
 	for {
 		attempt++
-		err = b.invoke(ctx, d, input)
+		err = b.invoke(ctx, d, input, attempt > 1)
 		if err == nil {
 			b.delivered.Add(1)
 			b.log.Debug("event delivered", "id", d.eventID, "rule", d.rule.name, "target", t.Id, "attempt", attempt)
@@ -876,7 +886,18 @@ func (b *Bus) handler(arn string) LambdaHandler {
 	return nil
 }
 
-func (b *Bus) invoke(ctx context.Context, d *delivery, input []byte) (err error) {
+// isAlreadyExists reports a Step Functions ExecutionAlreadyExists error,
+// typed (an ErrorCode method, as smithy errors have) or by its text.
+func isAlreadyExists(err error) bool {
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) {
+		return coded.ErrorCode() == "ExecutionAlreadyExists"
+	}
+	return strings.Contains(err.Error(), "ExecutionAlreadyExists")
+}
+
+// invoke calls the target once; retry is true for redeliveries.
+func (b *Bus) invoke(ctx context.Context, d *delivery, input []byte, retry bool) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("target %s panicked: %v", d.target.Arn, p)
@@ -890,10 +911,17 @@ func (b *Bus) invoke(ctx context.Context, d *delivery, input []byte) (err error)
 		return nil
 	}
 	if strings.HasPrefix(arn, "arn:aws:states:") && strings.Contains(arn, ":stateMachine:") {
-		if b.opts.Starter == nil {
+		b.mu.Lock()
+		starter := b.starter
+		b.mu.Unlock()
+		if starter == nil {
 			return fmt.Errorf("start execution of %s: no Step Functions endpoint is configured", arn)
 		}
-		if _, err := b.opts.Starter.StartExecution(ctx, arn, executionName(d), string(input)); err != nil {
+		if _, err := starter.StartExecution(ctx, arn, executionName(d), string(input)); err != nil {
+			if retry && isAlreadyExists(err) {
+				// An earlier attempt started it; the retry has nothing to do.
+				return nil
+			}
 			return fmt.Errorf("start execution of %s: %w", arn, err)
 		}
 		return nil
@@ -902,11 +930,22 @@ func (b *Bus) invoke(ctx context.Context, d *delivery, input []byte) (err error)
 }
 
 // executionName is stable for one (event, rule, target) so that a retried
-// StartExecution is idempotent under Step Functions' name rules.
+// StartExecution is idempotent under Step Functions' name rules: the event
+// id (letters, digits, - and _ only; at most 70 characters), "_", and a hash
+// of the rule ARN and target id.
 func executionName(d *delivery) string {
 	h := fnv.New32a()
 	h.Write([]byte(d.rule.arn))
 	h.Write([]byte{0})
 	h.Write([]byte(d.target.Id))
-	return fmt.Sprintf("%s_%08x", d.eventID, h.Sum32())
+	id := []byte(d.eventID)
+	for i, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			id[i] = '-'
+		}
+	}
+	if len(id) > 70 {
+		id = id[:70]
+	}
+	return fmt.Sprintf("%s_%08x", id, h.Sum32())
 }

@@ -1,0 +1,278 @@
+// Package dynamotest runs tests against real DynamoDB-compatible servers,
+// reached over loopback HTTP by the real aws-sdk-go-v2 client:
+//
+//   - DynamoDB Local (AWS's own implementation, Java 17), started once per
+//     test binary as a child process on a free loopback port. It is taken
+//     from $ECSFLOW_DYNAMODB_LOCAL_DIR (the Makefile sets it and fills it
+//     with `make dynamodb-local`), by default
+//     $HOME/.cache/ecsflow/dynamodb-local-2.9.30/package/emulator; when the
+//     jar is missing the harness fetches it the same way (npm pack
+//     amplify-dynamodb-simulator@2.9.30, untar) into that directory.
+//   - minidyn's HTTP server (github.com/truora/minidyn/server), the
+//     embedded backend of local mode, on an httptest server.
+//
+// A test that cannot reach DynamoDB Local fails; nothing skips.
+//
+// Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { dynamotest.Main(m) }
+//
+// then run a test on every backend with ForEach, each with a fresh table.
+package dynamotest
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/truora/minidyn/server"
+
+	"github.com/ecsflow/ecsflow/internal/store"
+)
+
+//go:embed LoopbackDynamoDBLocal.java
+var launcherSource []byte
+
+// Backend names, which are also the subtest names.
+const (
+	DynamoDBLocal = "DynamoDBLocal"
+	Minidyn       = "Minidyn"
+)
+
+// Version is the amplify-dynamodb-simulator package that carries DynamoDB Local.
+const Version = "2.9.30"
+
+// Backend is one running DynamoDB-compatible server.
+type Backend struct {
+	Name     string
+	Endpoint string // http://127.0.0.1:PORT
+	Client   *dynamodb.Client
+}
+
+var (
+	localOnce sync.Once
+	local     *Backend
+	localErr  error
+	localStop func()
+
+	miniOnce sync.Once
+	mini     *Backend
+	miniSrv  *httptest.Server
+
+	tableSeq atomic.Int64
+)
+
+// Main runs the tests and then stops the servers the harness started. Call
+// it from TestMain; it does not return.
+func Main(m *testing.M) {
+	code := m.Run()
+	Stop()
+	os.Exit(code)
+}
+
+// Stop kills DynamoDB Local and closes the minidyn server, if started.
+func Stop() {
+	if localStop != nil {
+		localStop()
+		localStop = nil
+	}
+	if miniSrv != nil {
+		miniSrv.Close()
+		miniSrv = nil
+	}
+}
+
+// Backends returns both backends, starting them on first use. It fails tb
+// when DynamoDB Local cannot be started.
+func Backends(tb testing.TB) []Backend {
+	tb.Helper()
+	l := Local(tb)
+	return []Backend{l, Mini()}
+}
+
+// Local returns DynamoDB Local, starting it on first use; it fails tb when
+// it cannot.
+func Local(tb testing.TB) Backend {
+	tb.Helper()
+	localOnce.Do(func() { local, localErr = startLocal() })
+	if localErr != nil {
+		require := os.Getenv("ECSFLOW_REQUIRE_DYNAMODB_LOCAL") == "1"
+		tb.Fatalf("DynamoDB Local is required (ECSFLOW_REQUIRE_DYNAMODB_LOCAL=%t) and did not start: %v\n"+
+			"fix: install Java 17 and Node (npm), then `make dynamodb-local`", require, localErr)
+	}
+	return *local
+}
+
+// Mini returns the minidyn HTTP server backend, starting it on first use.
+func Mini() Backend {
+	miniOnce.Do(func() {
+		miniSrv = httptest.NewServer(server.NewServer())
+		mini = &Backend{Name: Minidyn, Endpoint: miniSrv.URL, Client: NewClient(miniSrv.URL)}
+	})
+	return *mini
+}
+
+// NewClient is a real SDK client for a local endpoint, with static dummy
+// credentials (no credential chain, no IMDS).
+func NewClient(endpoint string) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("ecsflowlocal", "ecsflowlocal", ""),
+		HTTPClient: &http.Client{Transport: &http.Transport{
+			MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second,
+		}},
+	})
+}
+
+// Table creates a fresh store table on b and returns its name.
+func Table(tb testing.TB, b Backend) string {
+	tb.Helper()
+	name := fmt.Sprintf("ecsflow-test-%d-%d", os.Getpid(), tableSeq.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := store.CreateTable(ctx, b.Client, name); err != nil {
+		tb.Fatalf("%s: %v", b.Name, err)
+	}
+	return name
+}
+
+// ForEach runs f as a subtest per backend (DynamoDBLocal/..., Minidyn/...),
+// each with a fresh table.
+func ForEach(t *testing.T, f func(t *testing.T, b Backend, table string)) {
+	t.Helper()
+	for _, b := range Backends(t) {
+		t.Run(b.Name, func(t *testing.T) { f(t, b, Table(t, b)) })
+	}
+}
+
+// Dir is where DynamoDB Local's jar is expected.
+func Dir() string {
+	if d := os.Getenv("ECSFLOW_DYNAMODB_LOCAL_DIR"); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = os.TempDir()
+	}
+	return filepath.Join(home, ".cache", "ecsflow", "dynamodb-local-"+Version, "package", "emulator")
+}
+
+func startLocal() (*Backend, error) {
+	dir := Dir()
+	if err := ensureJar(dir); err != nil {
+		return nil, err
+	}
+	if _, err := exec.LookPath("java"); err != nil {
+		return nil, fmt.Errorf("java (17+) not found: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	// DynamoDB Local's own launcher binds every interface; the launcher
+	// below serves the same handler on 127.0.0.1 only. Telemetry is off.
+	work, err := os.MkdirTemp("", "dynamodb-local-")
+	if err != nil {
+		return nil, fmt.Errorf("dynamodb local launcher: %w", err)
+	}
+	launcher := filepath.Join(work, "LoopbackDynamoDBLocal.java")
+	if err := os.WriteFile(launcher, launcherSource, 0o644); err != nil {
+		_ = os.RemoveAll(work)
+		return nil, fmt.Errorf("dynamodb local launcher: %w", err)
+	}
+	cmd := exec.Command("java", "-Djava.library.path=./DynamoDBLocal_lib", "-Xmx512m", "-XX:+UseSerialGC",
+		"-cp", "DynamoDBLocal.jar"+string(os.PathListSeparator)+filepath.Join("DynamoDBLocal_lib", "*"),
+		launcher, strconv.Itoa(port))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DDB_LOCAL_TELEMETRY=0")
+	logf, err := os.Create(filepath.Join(work, "server.log"))
+	if err != nil {
+		_ = os.RemoveAll(work)
+		return nil, fmt.Errorf("dynamodb local log: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	setProcAttrs(cmd)
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		_ = os.RemoveAll(work)
+		return nil, fmt.Errorf("start dynamodb local: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); _ = logf.Close() }()
+	stop := func() {
+		defer os.RemoveAll(work)
+		_ = cmd.Process.Kill()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
+	client := NewClient(endpoint)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			out, _ := os.ReadFile(logf.Name())
+			_ = os.RemoveAll(work)
+			return nil, fmt.Errorf("dynamodb local exited (%v): %s", err, tail(out))
+		default:
+		}
+		if ready(client) {
+			localStop = stop
+			return &Backend{Name: DynamoDBLocal, Endpoint: endpoint, Client: client}, nil
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(logf.Name())
+			stop()
+			return nil, fmt.Errorf("dynamodb local not ready on %s after 90s: %s", endpoint, tail(out))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// ready reports whether the server answers a DynamoDB request (a
+// ResourceNotFoundException for a missing table counts).
+func ready(c *dynamodb.Client) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("ecsflow-readiness-probe")},
+		func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	if err == nil {
+		return true
+	}
+	var apiErr interface{ ErrorCode() string }
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "ResourceNotFoundException"
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tail(b []byte) string {
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}

@@ -1,0 +1,285 @@
+package awsemu
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/ecsflow/ecsflow/internal/simclock"
+)
+
+// world is the one simulated account: ECS, ECR, App Auto Scaling and Cloud
+// Map state, guarded by one lock so that cross-service behaviour (tasks in
+// target groups, auto scaling clamps, Cloud Map instances) stays coherent.
+//
+// API handlers run with mu held (read or write); clock callbacks take it
+// through w.run. Events produced while locked are queued in out and emitted
+// after the lock is released.
+type world struct {
+	mu     sync.RWMutex
+	clock  simclock.Clock
+	sink   EventSink
+	region string
+	acct   string
+	faults *faultState
+	lb     lbHooks
+	log    *slog.Logger
+	ctx    context.Context // lives until Close
+
+	rng    *rand.Rand
+	closed bool
+	out    []Event
+
+	clusters   map[string]*cluster
+	families   map[string]*family
+	tags       map[string][]ecstypes.Tag
+	taskByArn  map[string]*task
+	ecr        ecrState
+	aas        aasState
+	sd         sdState
+	timings    Timings
+	draining   int // tasks waiting for ELB deregistration, for tests
+	statsTasks int
+}
+
+// Timings are the simulated durations of the ECS world. Zero fields take
+// the defaults, which follow what AWS documents or typically shows.
+type Timings struct {
+	Provision     time.Duration // PROVISIONING -> PENDING (ENI attach), default 3s
+	PullMin       time.Duration // image pull, drawn in [PullMin, PullMax], default 8s..20s
+	PullMax       time.Duration
+	Start         time.Duration // container start after the pull, default 2s
+	Stop          time.Duration // STOPPING -> STOPPED, default 5s
+	StoppedTTL    time.Duration // how long STOPPED tasks stay visible, default 1h
+	LaunchBackoff time.Duration // delay before relaunching after a failed task, default 10s
+}
+
+func (t Timings) withDefaults() Timings {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&t.Provision, 3*time.Second)
+	def(&t.PullMin, 8*time.Second)
+	def(&t.PullMax, 20*time.Second)
+	if t.PullMax < t.PullMin {
+		t.PullMax = t.PullMin
+	}
+	def(&t.Start, 2*time.Second)
+	def(&t.Stop, 5*time.Second)
+	def(&t.StoppedTTL, time.Hour)
+	def(&t.LaunchBackoff, 10*time.Second)
+	return t
+}
+
+// lbHooks is what the ECS world needs from ELBv2.
+type lbHooks interface {
+	targetGroup(arn string) (tgInfo, bool)
+	registerTarget(tgARN, id string, port int32) error
+	deregisterTarget(tgARN, id string, port int32, done func()) error
+	setTargetHealth(tgARN, id string, port int32, state, reasonCode, description string)
+}
+
+type tgInfo struct {
+	ARN, TargetType                      string
+	HealthCheckInterval                  time.Duration
+	HealthyThreshold, UnhealthyThreshold int32
+	DeregistrationDelay                  time.Duration
+	LoadBalancerARNs                     []string
+}
+
+// noLB is used when no ELB is attached: no target group exists.
+type noLB struct{}
+
+func (noLB) targetGroup(string) (tgInfo, bool)                             { return tgInfo{}, false }
+func (noLB) registerTarget(string, string, int32) error                    { return nil }
+func (noLB) deregisterTarget(_ string, _ string, _ int32, f func()) error  { f(); return nil }
+func (noLB) setTargetHealth(string, string, int32, string, string, string) {}
+
+func newWorld(ctx context.Context, clock simclock.Clock, sink EventSink, region, acct string, seed int64, faults *faultState, lb lbHooks, t Timings) *world {
+	if lb == nil {
+		lb = noLB{}
+	}
+	return &world{
+		clock:     clock,
+		sink:      sink,
+		region:    region,
+		acct:      acct,
+		faults:    faults,
+		lb:        lb,
+		log:       slog.Default().With("component", "awsemu"),
+		ctx:       ctx,
+		rng:       rand.New(rand.NewPCG(uint64(seed), 0x65637366)),
+		clusters:  map[string]*cluster{},
+		families:  map[string]*family{},
+		tags:      map[string][]ecstypes.Tag{},
+		taskByArn: map[string]*task{},
+		ecr:       newECRState(),
+		aas:       newAASState(),
+		sd:        newSDState(),
+		timings:   t.withDefaults(),
+	}
+}
+
+// unlock releases the write lock and emits the queued events.
+func (w *world) unlock() {
+	evs := w.out
+	w.out = nil
+	sink := w.sink
+	w.mu.Unlock()
+	if sink == nil {
+		return
+	}
+	for _, ev := range evs {
+		sink.Emit(w.ctx, ev)
+	}
+}
+
+// run executes f with the write lock, unless the world is closed.
+func (w *world) run(f func()) {
+	w.mu.Lock()
+	defer w.unlock()
+	if w.closed {
+		return
+	}
+	f()
+}
+
+// after schedules f (under the lock) after d of simulated time.
+func (w *world) after(d time.Duration, f func()) simclock.Timer {
+	return w.clock.AfterFunc(d, func() { w.run(f) })
+}
+
+func (w *world) now() time.Time { return w.clock.Now() }
+
+func (w *world) hex(n int) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = digits[w.rng.IntN(16)]
+	}
+	return string(b)
+}
+
+func (w *world) uuid() string {
+	h := w.hex(32)
+	return h[0:8] + "-" + h[8:12] + "-4" + h[13:16] + "-" + "89ab"[w.rng.IntN(4):][:1] + h[17:20] + "-" + h[20:32]
+}
+
+func (w *world) digits(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('0' + w.rng.IntN(10))
+	}
+	if b[0] == '0' {
+		b[0] = '1'
+	}
+	return string(b)
+}
+
+func (w *world) jitter(lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(w.rng.Int64N(int64(hi-lo)))
+}
+
+func (w *world) arn(svc, resource string) string {
+	return "arn:aws:" + svc + ":" + w.region + ":" + w.acct + ":" + resource
+}
+
+// event queues an EventBridge event for emission after unlock.
+func (w *world) event(source, detailType string, resources []string, detail any) {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		w.log.Error("marshal event detail", "detailType", detailType, "err", err)
+		return
+	}
+	if resources == nil {
+		resources = []string{}
+	}
+	w.out = append(w.out, Event{
+		Version:    "0",
+		ID:         w.uuid(),
+		DetailType: detailType,
+		Source:     source,
+		Account:    w.acct,
+		Time:       eventTime(w.now()),
+		Region:     w.region,
+		Resources:  resources,
+		Detail:     b,
+	})
+}
+
+// lastSegment returns the name part of an ARN or a bare name.
+func lastSegment(s string) string {
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// page applies nextToken/maxResults to n items.
+func page(n int, token *string, max *int32, def, limit int32) (start, end int, next *string, err error) {
+	size := def
+	if max != nil {
+		if *max < 1 || *max > limit {
+			return 0, 0, nil, errf(codeInvalidParameter, "maxResults must be between 1 and %d", limit)
+		}
+		size = *max
+	}
+	if token != nil && *token != "" {
+		raw, derr := base64.RawURLEncoding.DecodeString(*token)
+		if derr != nil {
+			return 0, 0, nil, errf(codeInvalidParameter, "invalid nextToken")
+		}
+		v, perr := strconv.Atoi(string(raw))
+		if perr != nil || v < 0 || v > n {
+			return 0, 0, nil, errf(codeInvalidParameter, "invalid nextToken")
+		}
+		start = v
+	}
+	end = start + int(size)
+	if end < n {
+		next = aws.String(base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end))))
+	} else {
+		end = n
+	}
+	return start, end, next, nil
+}
+
+func clampInt(v, lo, hi int) int {
+	return max(lo, min(v, hi))
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func fmtTasks(ts []*task) string {
+	var b strings.Builder
+	for i, t := range ts {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "(task %s)", t.id)
+	}
+	return b.String()
+}

@@ -474,6 +474,13 @@ func TestTypedErrors(t *testing.T) {
 	if errorCode(err) != "ValidationException" {
 		t.Errorf("PutRule(no pattern) = %v, want ValidationException", err)
 	}
+	_, err = c.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("sched"), ScheduleExpression: aws.String("every 5 minutes")})
+	if errorCode(err) != "ValidationException" {
+		t.Errorf("PutRule(bad schedule) = %v, want ValidationException", err)
+	}
+	if _, err := c.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("sched"), ScheduleExpression: aws.String("rate(5 minutes)")}); err != nil {
+		t.Errorf("PutRule(rate schedule) = %v", err)
+	}
 	if _, err := c.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("r"), EventPattern: aws.String(`{"source":["a"]}`)}); err != nil {
 		t.Fatal(err)
 	}

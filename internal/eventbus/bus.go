@@ -316,7 +316,10 @@ func (b *Bus) endFlight() {
 	b.flightMu.Unlock()
 }
 
-var nameRE = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`)
+var (
+	nameRE     = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`)
+	scheduleRE = regexp.MustCompile(`^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$`)
+)
 
 func busName(s string) string {
 	if s == "" {
@@ -377,6 +380,14 @@ func (b *Bus) PutRule(in Rule) (string, error) {
 	case "ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS":
 	default:
 		return "", validationf("1 validation error detected: Value '%s' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED, ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS]", in.State)
+	}
+	if in.ScheduleExpression != "" {
+		if !scheduleRE.MatchString(in.ScheduleExpression) {
+			return "", validationf("Parameter ScheduleExpression is not valid.")
+		}
+		if busName(in.EventBusName) != "default" {
+			return "", validationf("ScheduleExpression is supported only on the default event bus.")
+		}
 	}
 	var pat *Pattern
 	if in.EventPattern != "" {
@@ -607,7 +618,7 @@ func TestEventPattern(pattern, event string) (bool, error) {
 	if err := json.Unmarshal([]byte(event), &env); err != nil {
 		return false, validationf("Parameter Event is not valid.")
 	}
-	for _, f := range []string{"id", "account", "source", "time", "region", "detail-type"} {
+	for _, f := range []string{"id", "account", "source", "time", "region", "resources", "detail-type"} {
 		if _, ok := env[f]; !ok {
 			return false, validationf("Parameter Event is not valid. Reason: Missing required field %s.", f)
 		}

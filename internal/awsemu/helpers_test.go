@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/ecsflow/ecsflow/internal/simclock"
 )
@@ -153,4 +155,22 @@ func detailOf(t *testing.T, ev Event) map[string]any {
 		t.Fatalf("event detail is not JSON: %v", err)
 	}
 	return m
+}
+
+type smithyMiddlewareStack = middleware.Stack
+
+// countAttempts counts every HTTP attempt, retries included.
+func countAttempts(st *middleware.Stack, n *int) error {
+	return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("countAttempts", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		*n++
+		return next.HandleFinalize(ctx, in)
+	}), middleware.After)
+}
+
+// disableHostPrefix stops the SDK from prefixing the loopback host (for
+// Cloud Map's DiscoverInstances, which otherwise calls data-127.0.0.1).
+func disableHostPrefix(st *middleware.Stack) error {
+	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("disableHostPrefix", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
+	}), middleware.Before)
 }

@@ -501,7 +501,8 @@ func (c *intrinsic) eval(env *evalEnv) (any, error) {
 		} else {
 			r = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 		}
-		return json.Number(strconv.Itoa(lo + r.IntN(hi-lo))), nil
+		span := uint64(hi) - uint64(lo) // exact for hi > lo, even across the sign
+		return json.Number(strconv.FormatInt(int64(uint64(lo)+r.Uint64N(span)), 10)), nil
 	case "States.MathAdd":
 		a, ok1 := intArg(args[0])
 		b, ok2 := intArg(args[1])

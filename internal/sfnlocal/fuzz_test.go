@@ -98,4 +98,3 @@ func FuzzIntrinsic(f *testing.F) {
 		_, _ = call.eval(env)
 	})
 }
-

@@ -459,6 +459,9 @@ func errorMatches(list []string, name string) bool {
 			return true
 		case x == "States.ALL":
 			return true
+		case x == "States.Timeout" && name == "States.HeartbeatTimeout":
+			// the spec's States.Timeout covers a missed heartbeat too
+			return true
 		case x == "States.TaskFailed" && name != "States.Timeout" && name != "States.HeartbeatTimeout":
 			// As documented: in Retry/Catch States.TaskFailed matches any
 			// error except a timeout.

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -219,6 +220,7 @@ func WriteError(w http.ResponseWriter, status int, code, message string) {
 	buf.WriteString(`</Message></Error><RequestId>` + reqID + `</RequestId></ErrorResponse>`)
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("x-amzn-RequestId", reqID)
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -238,6 +240,7 @@ func writeInvalidChangeBatch(w http.ResponseWriter, messages []string) {
 	buf.WriteString(`</Messages><RequestId>` + reqID + `</RequestId></InvalidChangeBatch>`)
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("x-amzn-RequestId", reqID)
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(http.StatusBadRequest)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -265,6 +268,7 @@ func writeXML(w http.ResponseWriter, status int, root string, v any) {
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("x-amzn-RequestId", newRequestID())
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -126,7 +126,7 @@ func (l *loader) choiceRule(x any, loc string, top bool) *choiceRule {
 		l.add("SCHEMA_VALIDATION_FAILED", loc+"/Variable", "a comparison needs 'Variable'")
 		return nil
 	}
-	vp, err := parsePath(vs, false)
+	vp, err := parsePath(vs, true) // Variable must be a Reference Path
 	if err != nil {
 		l.add("SCHEMA_VALIDATION_FAILED", loc+"/Variable", "%v", err)
 		return nil
@@ -145,7 +145,7 @@ func (l *loader) choiceRule(x any, loc string, top bool) *choiceRule {
 			l.add("SCHEMA_VALIDATION_FAILED", loc+"/"+op, "'%s' must be a path", op)
 			return nil
 		}
-		p, err := parsePath(s, false)
+		p, err := parsePath(s, true)
 		if err != nil {
 			l.add("SCHEMA_VALIDATION_FAILED", loc+"/"+op, "%v", err)
 			return nil

@@ -1,7 +1,3 @@
-// Package sfnlocal is an embedded AWS Step Functions: an Amazon States
-// Language interpreter (JSONPath mode) plus the Step Functions API over
-// awsJson1_0, so the production sfn client and the project's ASL files run
-// unchanged on a laptop and in tests.
 package sfnlocal
 
 import (

@@ -1,0 +1,137 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	minidyn "github.com/truora/minidyn/aws-v2/client"
+
+	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/model/modeltest"
+	"github.com/ecsflow/ecsflow/internal/store"
+	"github.com/ecsflow/ecsflow/internal/store/dynamotest"
+)
+
+func TestCreateTableIsIdempotent(t *testing.T) {
+	dynamotest.ForEach(t, func(t *testing.T, b dynamotest.Backend, table string) {
+		ctx := context.Background()
+		st := store.New(b.Client, table)
+		app := modeltest.Application()
+		if err := st.Create(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.CreateTable(ctx, b.Client, table); err != nil {
+			t.Fatalf("second CreateTable: %v", err)
+		}
+		if _, err := st.Get(ctx, model.KindApplication, app.ID); err != nil {
+			t.Errorf("the table lost its items: %v", err)
+		}
+	})
+	mem := minidyn.NewClient()
+	for i := range 2 {
+		if err := store.CreateTable(context.Background(), mem, "t"); err != nil {
+			t.Fatalf("in-memory CreateTable #%d: %v", i+1, err)
+		}
+	}
+}
+
+func TestGetUnknown(t *testing.T) {
+	suite(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		app := modeltest.Application()
+		mustCreate(t, e, app)
+		cases := []struct {
+			name string
+			kind model.Kind
+			id   string
+		}{
+			{"missing id", model.KindApplication, model.NewID(model.KindApplication)},
+			{"id of another kind", model.KindService, app.ID},
+			{"not an id", model.KindApplication, "garbage"},
+			{"empty", model.KindApplication, ""},
+		}
+		for _, c := range cases {
+			e.count.Reset()
+			if _, err := e.st.Get(ctx, c.kind, c.id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: err = %v, want ErrNotFound", c.name, err)
+			}
+		}
+		if err := e.st.Delete(ctx, model.KindService, app.ID, 0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("delete with the wrong kind: err = %v, want ErrNotFound", err)
+		}
+		if _, err := e.st.Get(ctx, model.KindApplication, app.ID); err != nil {
+			t.Errorf("the app was touched: %v", err)
+		}
+	})
+}
+
+func TestDeploymentStatusMovesInFilter(t *testing.T) {
+	suite(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		g := newGraph(t, e)
+		f := store.DeploymentFilter{ServiceID: g.svc.ID, EnvironmentID: g.env.ID, Status: model.StatusRunning}
+		if got, _, err := e.st.ListDeployments(ctx, f, store.Page{}); err != nil || len(got) != 0 {
+			t.Fatalf("running before the update = %d, %v", len(got), err)
+		}
+		g.dep.Status = model.StatusRunning
+		if err := e.st.Update(ctx, g.dep); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := e.st.ListDeployments(ctx, f, store.Page{})
+		if err != nil || len(got) != 1 || got[0].ID != g.dep.ID || got[0].Version != 2 {
+			t.Errorf("running after the update = %v, %v", got, err)
+		}
+		// A deployment's references are not counted: the workflow it ran
+		// can go once the pipeline and trigger no longer use it.
+		for _, ent := range []model.Entity{g.trigger, g.pipeline} {
+			if err := e.st.Delete(ctx, ent.Kind(), ent.GetMeta().ID, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.st.Delete(ctx, model.KindWorkflow, g.rolling.ID, 0); err != nil {
+			t.Errorf("delete a workflow only deployments name: %v", err)
+		}
+	})
+}
+
+// FuzzListCursor: whatever the cursor, List never panics and either works
+// or says ErrBadCursor.
+func FuzzListCursor(f *testing.F) {
+	ctx := context.Background()
+	mem := minidyn.NewClient()
+	if err := store.CreateTable(ctx, mem, "fuzz"); err != nil {
+		f.Fatal(err)
+	}
+	st := store.New(mem, "fuzz")
+	app := modeltest.Application()
+	if err := st.Create(ctx, app); err != nil {
+		f.Fatal(err)
+	}
+	for i := range 3 {
+		env := modeltest.Environment(app.ID)
+		env.Name = fmt.Sprintf("env-%d", i)
+		if err := st.Create(ctx, env); err != nil {
+			f.Fatal(err)
+		}
+	}
+	_, next, err := st.List(ctx, model.KindEnvironment, app.ID, store.Page{Limit: 1})
+	if err != nil || next == "" {
+		f.Fatalf("first page: %q, %v", next, err)
+	}
+	f.Add(next)
+	f.Add("")
+	f.Add(".")
+	f.Add("e30.AAAAAAAAAAAAAAAA")
+	f.Add(next + next)
+	f.Fuzz(func(t *testing.T, cursor string) {
+		items, _, err := st.List(ctx, model.KindEnvironment, app.ID, store.Page{Limit: 2, Cursor: cursor})
+		if err != nil && !errors.Is(err, store.ErrBadCursor) {
+			t.Fatalf("cursor %q: err = %v, want nil or ErrBadCursor", cursor, err)
+		}
+		if err == nil && len(items) > 2 {
+			t.Fatalf("cursor %q: %d items over the limit", cursor, len(items))
+		}
+	})
+}

@@ -16,6 +16,13 @@ var _ http.Handler = (*Service)(nil)
 
 const targetPrefix = "AWSStepFunctions."
 
+// Matches reports whether r is a Step Functions API call (its X-Amz-Target
+// starts with "AWSStepFunctions."), so one listener can route between
+// sfnlocal and other emulated services.
+func Matches(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+}
+
 // ServeHTTP serves the Step Functions API (awsJson1_0).
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {

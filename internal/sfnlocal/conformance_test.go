@@ -143,6 +143,12 @@ func testService(t testing.TB, clock simclock.Clock) *Service {
 	svc.RegisterResource("arn:aws:states:::test:named.error", func(_ context.Context, res string, params json.RawMessage, token string) (json.RawMessage, error) {
 		return nil, &TaskError{Name: "Custom.Named", Cause: "named by the handler"}
 	})
+	svc.RegisterResource("arn:aws:states:::test:denied", func(_ context.Context, res string, params json.RawMessage, token string) (json.RawMessage, error) {
+		return nil, fmt.Errorf("call %s: %w", res, ErrPermissions)
+	})
+	svc.RegisterResource("arn:aws:states:::test:big", func(_ context.Context, res string, params json.RawMessage, token string) (json.RawMessage, error) {
+		return json.Marshal(map[string]string{"blob": strings.Repeat("x", 300*1024)})
+	})
 	// callback answers its own token: {"answer": X} succeeds with X,
 	// {"fail": "Name"} fails, {"silent": true} never answers.
 	svc.RegisterResource("arn:aws:states:::test:callback.waitForTaskToken", func(_ context.Context, res string, params json.RawMessage, token string) (json.RawMessage, error) {

@@ -22,6 +22,9 @@ const (
 
 const errRuntime = "States.Runtime"
 
+// maxPayloadBytes is AWS's 256 KiB limit on a state's input and output.
+const maxPayloadBytes = 256 * 1024
+
 // failure is an ASL error travelling up to a Retry/Catch or the execution.
 type failure struct {
 	Error string
@@ -272,9 +275,14 @@ func (e *execution) runState(ctx context.Context, st *state, raw any, c *chain) 
 	if f != nil {
 		return nil, "", f
 	}
+	outStr := encodeJSON(out)
+	if len(outStr) > maxPayloadBytes {
+		return nil, "", &failure{Error: "States.DataLimitExceeded", terminal: true,
+			Cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit (%d > %d).", st.name, len(outStr), maxPayloadBytes)}
+	}
 	if ev, ok := exitedEvent[st.typ]; ok {
 		e.event(c, ev, "stateExitedEventDetails", map[string]any{
-			"name": st.name, "output": encodeJSON(out), "outputDetails": map[string]any{"truncated": false},
+			"name": st.name, "output": outStr, "outputDetails": map[string]any{"truncated": false},
 		})
 	}
 	return out, next, nil

@@ -1,12 +1,14 @@
 package sfnlocal
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // This file holds a small, strict JSONPath implementation. ASL (JSONPath
@@ -651,14 +653,27 @@ func decodeJSONString(s string) (any, error) { return decodeJSON([]byte(s)) }
 
 // encodeJSON marshals compactly without HTML escaping.
 func encodeJSON(v any) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	e := encoderPool.Get().(*pooledEncoder)
+	defer encoderPool.Put(e)
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
 		return "null"
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	b := e.buf.Bytes()
+	return string(b[:len(b)-1]) // drop Encode's newline
 }
+
+type pooledEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoderPool = sync.Pool{New: func() any {
+	e := &pooledEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
 
 func jsonTypeName(v any) string {
 	switch v.(type) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -38,6 +39,11 @@ type TaskInfo struct {
 }
 
 type taskInfoKey struct{}
+
+// ErrPermissions, returned by (or wrapped in an error from) a
+// ResourceHandler, fails the task with States.Permissions, the error AWS
+// gives when the execution role may not call the resource.
+var ErrPermissions = errors.New("the execution role is not authorized to perform this action")
 
 // TaskInfoFromContext returns the TaskInfo of the Task whose handler got ctx.
 func TaskInfoFromContext(ctx context.Context) (TaskInfo, bool) {
@@ -335,8 +341,12 @@ func (e *execution) runResource(ctx context.Context, res string, params any, tok
 	}
 	out, err := safeResource(ctx, h, res, json.RawMessage(encodeJSON(params)), token)
 	if err != nil {
-		if te, ok := err.(*TaskError); ok {
+		var te *TaskError
+		if errors.As(err, &te) {
 			return nil, &failure{Error: te.Name, Cause: te.Cause}
+		}
+		if errors.Is(err, ErrPermissions) {
+			return nil, &failure{Error: "States.Permissions", Cause: err.Error()}
 		}
 		return nil, &failure{Error: "States.TaskFailed", Cause: err.Error()}
 	}

@@ -68,6 +68,7 @@ type tokenWait struct {
 	mu      sync.Mutex
 	hbDur   time.Duration
 	hbTimer simclock.Timer
+	hbAt    time.Time // current heartbeat deadline
 	hbFired chan struct{}
 	hbOnce  sync.Once
 	stopped bool
@@ -82,6 +83,7 @@ func (tw *tokenWait) beat() {
 	if tw.hbTimer != nil {
 		tw.hbTimer.Stop()
 	}
+	tw.hbAt = tw.clock.Now().Add(tw.hbDur)
 	tw.hbTimer = tw.clock.AfterFunc(tw.hbDur, func() { tw.hbOnce.Do(func() { close(tw.hbFired) }) })
 }
 
@@ -220,11 +222,11 @@ func (e *execution) taskAttempt(ctx context.Context, r *stateRun, eff any, c *ch
 		tctx = context.WithValue(tctx, taskInfoKey{}, info)
 		return e.runResource(tctx, res, params, r.token, tw, submitted)
 	}
-	var hb <-chan struct{}
-	if tw != nil && heartbeat > 0 {
-		hb = tw.hbFired
+	hbTW := tw
+	if heartbeat <= 0 {
+		hbTW = nil
 	}
-	out, f := e.supervise(ctx, timeout, heartbeat, hb, body)
+	out, f := e.supervise(ctx, timeout, heartbeat, hbTW, body)
 	switch {
 	case f != nil && f.aborted:
 		return nil, f
@@ -259,9 +261,11 @@ func (r *stateRun) seconds(eff any, fixed int, p *jsonPath, field string) (int, 
 	return n, nil
 }
 
-// supervise runs body under the task's timeout; hb, when set, is closed
-// once the heartbeat deadline passes.
-func (e *execution) supervise(ctx context.Context, timeout, heartbeat int, hb <-chan struct{}, body func(context.Context) (any, *failure)) (any, *failure) {
+// supervise runs body under the task's timeout and, when tw is set, its
+// heartbeat. When several outcomes are ready at once (a starved scaled
+// clock can fire timers late), a finished body wins, then the earlier
+// deadline.
+func (e *execution) supervise(ctx context.Context, timeout, heartbeat int, tw *tokenWait, body func(context.Context) (any, *failure)) (any, *failure) {
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type outcome struct {
@@ -274,20 +278,52 @@ func (e *execution) supervise(ctx context.Context, timeout, heartbeat int, hb <-
 		done <- outcome{out, f}
 	}()
 	var timeoutC chan struct{}
+	var timeoutAt time.Time
 	if timeout > 0 {
 		timeoutC = make(chan struct{})
+		timeoutAt = e.svc.clock.Now().Add(time.Duration(timeout) * time.Second)
 		t := e.svc.clock.AfterFunc(time.Duration(timeout)*time.Second, func() { close(timeoutC) })
 		defer t.Stop()
+	}
+	var hbC <-chan struct{}
+	if tw != nil {
+		hbC = tw.hbFired
 	}
 	select {
 	case o := <-done:
 		return o.out, o.f
-	case <-timeoutC:
-		return nil, &failure{Error: "States.Timeout", Cause: fmt.Sprintf("The task did not finish within %d seconds", timeout)}
-	case <-hb:
-		return nil, &failure{Error: "States.HeartbeatTimeout", Cause: fmt.Sprintf("No heartbeat was received within %d seconds", heartbeat)}
 	case <-ctx.Done():
 		return nil, abortedFailure()
+	case <-timeoutC:
+	case <-hbC:
+	}
+	select {
+	case o := <-done:
+		return o.out, o.f
+	default:
+	}
+	timedOut := isClosed(timeoutC)
+	if timedOut && isClosed(hbC) {
+		tw.mu.Lock()
+		hbFirst := tw.hbAt.Before(timeoutAt)
+		tw.mu.Unlock()
+		timedOut = !hbFirst
+	}
+	if timedOut {
+		return nil, &failure{Error: "States.Timeout", Cause: fmt.Sprintf("The task did not finish within %d seconds", timeout)}
+	}
+	return nil, &failure{Error: "States.HeartbeatTimeout", Cause: fmt.Sprintf("No heartbeat was received within %d seconds", heartbeat)}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 

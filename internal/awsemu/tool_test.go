@@ -70,7 +70,9 @@ func TestIndependentToolWithEndpointURL(t *testing.T) {
 	if _, err := tool.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("prod"), Service: aws.String("web"), TaskDefinition: reg.TaskDefinition.TaskDefinitionArn}); err != nil {
 		t.Fatalf("UpdateService: %v", err)
 	}
-	waiter := ecs.NewServicesStableWaiter(tool, func(o *ecs.ServicesStableWaiterOptions) { o.MinDelay, o.MaxDelay = 20*time.Millisecond, 50*time.Millisecond })
+	waiter := ecs.NewServicesStableWaiter(tool, func(o *ecs.ServicesStableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 50*time.Millisecond
+	})
 	if err := waiter.Wait(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("prod"), Services: []string{"web"}}, 15*time.Second); err != nil {
 		t.Fatalf("waiter: %v", err)
 	}

@@ -84,6 +84,9 @@
 // Cursors are opaque: base64url of the LastEvaluatedKey plus a check bound
 // to the listing; anything else is refused with ErrBadCursor.
 //
+// Deleting a deployment leaves its ledger entries (history; there may be
+// more than one transaction can delete).
+//
 // Stored documents omit empty maps and lists (an empty list reads back as
 // nil): minidyn's HTTP server loses the type of empty M and L values.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -16,7 +17,7 @@ import (
 // another kind, an invalid entity, and references that cannot be right
 // whatever the table holds (an ID of the wrong kind, the entity itself).
 func checkEntity(e model.Entity) error {
-	if e == nil || e.GetMeta() == nil {
+	if e == nil || isNil(e) || e.GetMeta() == nil {
 		return errors.New("no entity")
 	}
 	if _, ok := model.New(e.Kind()); !ok {
@@ -41,6 +42,13 @@ func checkEntity(e model.Entity) error {
 		return &InvalidReferenceError{Refs: bad}
 	}
 	return nil
+}
+
+// isNil reports a typed nil pointer inside the interface (GetMeta on it
+// would panic).
+func isNil(e model.Entity) bool {
+	v := reflect.ValueOf(e)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // counted reports whether an entity's references are counted (and so

@@ -73,3 +73,20 @@ func TestPageLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckEntityRefusesWithoutPanic(t *testing.T) {
+	var nilSvc *model.Service
+	cases := map[string]model.Entity{
+		"nil interface":  nil,
+		"typed nil":      nilSvc,
+		"id of a kind":   &model.Application{Meta: model.Meta{ID: "svc-1"}, Name: "a"},
+		"invalid":        &model.Application{},
+		"self reference": &model.Environment{Meta: model.Meta{ID: "env-1"}, ApplicationID: "app-1", Name: "e", Type: model.EnvProd, ServiceOverrides: map[string]model.Overrides{"env-1": {}}},
+		"wrong-kind ref": &model.Environment{ApplicationID: "svc-1", Name: "e", Type: model.EnvProd},
+	}
+	for name, e := range cases {
+		if err := checkEntity(e); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

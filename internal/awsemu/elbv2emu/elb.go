@@ -45,6 +45,7 @@ type ELB struct {
 	listeners []*listener
 	lsByARN   map[string]*listener
 	rules     map[string]*rule // non-default rules by ARN
+	tags      map[string]map[string]string
 	ops       map[string]opFunc
 }
 

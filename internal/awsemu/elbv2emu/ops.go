@@ -32,6 +32,11 @@ func operations() map[string]opFunc {
 		"RegisterTargets":               (*ELB).registerTargets,
 		"DeregisterTargets":             (*ELB).deregisterTargets,
 		"DescribeTargetHealth":          (*ELB).describeTargetHealth,
+		"AddTags":                       (*ELB).addTags,
+		"RemoveTags":                    (*ELB).removeTags,
+		"DescribeTags":                  (*ELB).describeTags,
+		"SetRulePriorities":             (*ELB).setRulePriorities,
+		"ModifyTargetGroup":             (*ELB).modifyTargetGroup,
 	}
 }
 
@@ -105,6 +110,10 @@ func (e *ELB) vpcID() string {
 }
 
 func (e *ELB) createLoadBalancer(f *formNode) (any, *apiError) {
+	tags, aerr := parseTags(f)
+	if aerr != nil {
+		return nil, aerr
+	}
 	name := f.str("Name")
 	if !nameRE.MatchString(name) || strings.HasPrefix(strings.ToLower(name), "internal-") {
 		return nil, validationf("Load balancer name '%s' is not valid: up to 32 alphanumeric characters or hyphens, not beginning or ending with a hyphen", name)
@@ -171,6 +180,7 @@ func (e *ELB) createLoadBalancer(f *formNode) (any, *apiError) {
 	}
 	e.lbs = append(e.lbs, lb)
 	e.lbByARN[lb.LoadBalancerArn] = lb
+	e.tagOnCreateLocked(lb.LoadBalancerArn, tags)
 	return loadBalancersResult{LoadBalancers: []loadBalancer{*lb}}, nil
 }
 
@@ -231,6 +241,7 @@ func (e *ELB) deleteLoadBalancer(f *formNode) (any, *apiError) {
 	}
 	e.listeners = keep
 	delete(e.lbByARN, lbARN)
+	delete(e.tags, lbARN)
 	var lbs []*loadBalancer
 	for _, x := range e.lbs {
 		if x != lb {
@@ -279,6 +290,10 @@ func rangeCheck(f *formNode, name string, lo, hi, def int32) (int32, *apiError) 
 }
 
 func (e *ELB) createTargetGroup(f *formNode) (any, *apiError) {
+	tags, aerr := parseTags(f)
+	if aerr != nil {
+		return nil, aerr
+	}
 	name := f.str("Name")
 	if !nameRE.MatchString(name) {
 		return nil, validationf("Target group name '%s' is not valid: up to 32 alphanumeric characters or hyphens, not beginning or ending with a hyphen", name)
@@ -407,6 +422,7 @@ func (e *ELB) createTargetGroup(f *formNode) (any, *apiError) {
 	}
 	e.tgs = append(e.tgs, tg)
 	e.tgByARN[tg.TargetGroupArn] = tg
+	e.tagOnCreateLocked(tg.TargetGroupArn, tags)
 	return targetGroupsResult{TargetGroups: []targetGroup{*tg}}, nil
 }
 
@@ -476,6 +492,7 @@ func (e *ELB) deleteTargetGroup(f *formNode) (any, *apiError) {
 		}
 	}
 	delete(e.tgByARN, arn)
+	delete(e.tags, arn)
 	var keep []*targetGroup
 	for _, x := range e.tgs {
 		if x != tg {
@@ -810,6 +827,10 @@ func parseCertificates(f *formNode) []certificate {
 }
 
 func (e *ELB) createListener(f *formNode) (any, *apiError) {
+	tags, aerr := parseTags(f)
+	if aerr != nil {
+		return nil, aerr
+	}
 	lb, ok := e.lbByARN[f.str("LoadBalancerArn")]
 	if !ok {
 		return nil, errLBNotFound()
@@ -868,6 +889,7 @@ func (e *ELB) createListener(f *formNode) (any, *apiError) {
 	ls.defaultRuleARN = e.arn("listener-rule" + base + "/" + e.newID("rule", "default"))
 	e.listeners = append(e.listeners, ls)
 	e.lsByARN[ls.ListenerArn] = ls
+	e.tagOnCreateLocked(ls.ListenerArn, tags)
 	e.recomputeAssociationsLocked()
 	return listenersResult{Listeners: []listener{*ls}}, nil
 }
@@ -957,9 +979,11 @@ func (e *ELB) modifyListener(f *formNode) (any, *apiError) {
 
 func (e *ELB) removeListenerLocked(ls *listener) {
 	delete(e.lsByARN, ls.ListenerArn)
+	delete(e.tags, ls.ListenerArn)
 	for arn, r := range e.rules {
 		if r.listenerARN == ls.ListenerArn {
 			delete(e.rules, arn)
+			delete(e.tags, arn)
 		}
 	}
 }
@@ -993,6 +1017,10 @@ func (e *ELB) defaultRule(ls *listener) rule {
 }
 
 func (e *ELB) createRule(f *formNode) (any, *apiError) {
+	tags, aerr := parseTags(f)
+	if aerr != nil {
+		return nil, aerr
+	}
 	ls, ok := e.lsByARN[f.str("ListenerArn")]
 	if !ok {
 		return nil, errListenerNotFound()
@@ -1034,6 +1062,7 @@ func (e *ELB) createRule(f *formNode) (any, *apiError) {
 		prio:        int(prio),
 	}
 	e.rules[r.RuleArn] = r
+	e.tagOnCreateLocked(r.RuleArn, tags)
 	e.recomputeAssociationsLocked()
 	return rulesResult{Rules: []rule{*r}}, nil
 }
@@ -1139,6 +1168,7 @@ func (e *ELB) deleteRule(f *formNode) (any, *apiError) {
 		return nil, errf(http.StatusBadRequest, "OperationNotPermitted", "The default rule cannot be deleted")
 	}
 	delete(e.rules, arn)
+	delete(e.tags, arn)
 	e.recomputeAssociationsLocked()
 	return nil, nil
 }

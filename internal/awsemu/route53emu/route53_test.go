@@ -378,3 +378,39 @@ func TestMalformedRequests(t *testing.T) {
 		})
 	}
 }
+
+func TestChangeWaiterAndByNameStart(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	zoneID := f.zone(t, "example.com")
+	out, err := f.change(zoneID, weighted(r53types.ChangeActionUpsert, "app.example.com", "blue", 10, "10.0.0.1"))
+	if err != nil {
+		t.Fatalf("change: %v", err)
+	}
+	// With no propagation delay the first GetChange is INSYNC, so the SDK
+	// waiter returns without sleeping.
+	start := time.Now()
+	if err := route53.NewResourceRecordSetsChangedWaiter(f.client).Wait(ctx, &route53.GetChangeInput{Id: out.ChangeInfo.Id}, time.Minute); err != nil {
+		t.Fatalf("ResourceRecordSetsChangedWaiter: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("waiter took %v, want an immediate INSYNC", d)
+	}
+	f.zone(t, "a.example.net")
+	f.zone(t, "z.example.net")
+	byName, err := f.client.ListHostedZonesByName(ctx, &route53.ListHostedZonesByNameInput{DNSName: aws.String("example.net"), MaxItems: aws.Int32(1)})
+	if err != nil {
+		t.Fatalf("ListHostedZonesByName: %v", err)
+	}
+	if len(byName.HostedZones) != 1 || aws.ToString(byName.HostedZones[0].Name) != "a.example.net." {
+		t.Fatalf("first zone from example.net = %+v, want a.example.net.", byName.HostedZones)
+	}
+	if !byName.IsTruncated || aws.ToString(byName.NextDNSName) != "z.example.net." || byName.NextHostedZoneId == nil {
+		t.Errorf("truncation = %v next %q %q, want z.example.net. next", byName.IsTruncated, aws.ToString(byName.NextDNSName), aws.ToString(byName.NextHostedZoneId))
+	}
+	snap := f.r53.Snapshot().(Snapshot)
+	if len(snap.HostedZones) != 3 || len(snap.HostedZones[0].Records) != 3 {
+		t.Errorf("snapshot = %+v, want 3 zones and 3 records in the first", snap)
+	}
+}

@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
 	"github.com/ecsflow/ecsflow/internal/store"
@@ -41,6 +45,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 type env struct {
+	table string
 	st    *store.Store
 	clock *fakeClock
 	count *store.CountingDB
@@ -49,7 +54,30 @@ type env struct {
 func newEnv(b dynamotest.Backend, table string) *env {
 	c := newClock()
 	cnt := store.NewCountingDB(b.Client)
-	return &env{st: store.New(cnt, table, store.WithClock(c.Now)), clock: c, count: cnt}
+	return &env{table: table, st: store.New(cnt, table, store.WithClock(c.Now)), clock: c, count: cnt}
+}
+
+// refCounts reads the raw refCount attribute of entities, straight from the
+// table, to prove that failed writes moved no count.
+func (e *env) refCounts(t *testing.T, ids ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, id := range ids {
+		res, err := e.count.GetItem(context.Background(), &dynamodb.GetItemInput{
+			TableName: aws.String(e.table), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{
+				"PK": &types.AttributeValueMemberS{Value: id}, "SK": &types.AttributeValueMemberS{Value: "#E"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, ok := res.Item["refCount"].(*types.AttributeValueMemberN); ok {
+			out[id] = n.Value
+		} else {
+			out[id] = "absent"
+		}
+	}
+	return out
 }
 
 // suite runs f on both backends, each with a fresh table.
@@ -284,6 +312,10 @@ func TestDuplicateNameNoPartialWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		counts := e.refCounts(t, g.app.ID, g.as.ID)
+		if counts[g.app.ID] == "0" || counts[g.as.ID] != "2" {
+			t.Fatalf("refCounts before = %v; want the app referenced and the artifact server by 2", counts)
+		}
 		dup := modeltest.Service(g.app.ID, g.as.ID)
 		err = e.st.Create(ctx, dup)
 		if !errors.Is(err, store.ErrAlreadyExists) {
@@ -299,6 +331,9 @@ func TestDuplicateNameNoPartialWrite(t *testing.T) {
 		same(t, after, before)
 		// No refCount moved: the artifact server is referenced by the
 		// service and the trigger only, and the item is unchanged.
+		if got := e.refCounts(t, g.app.ID, g.as.ID); !reflect.DeepEqual(got, counts) {
+			t.Errorf("refCounts after the failed create = %v, want %v", got, counts)
+		}
 		asAfter, err := e.st.Get(ctx, model.KindArtifactServer, g.as.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -366,6 +401,7 @@ func TestInvalidReference(t *testing.T) {
 	suite(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		g := newGraph(t, e)
+		counts := e.refCounts(t, g.app.ID, g.rolling.ID, g.svc.ID, g.as.ID)
 		missingEnv := model.NewID(model.KindEnvironment)
 		missingInfra := model.NewID(model.KindInfrastructure)
 		wf := modeltest.RollingWorkflow(g.app.ID, missingEnv, missingInfra)
@@ -416,6 +452,10 @@ func TestInvalidReference(t *testing.T) {
 		// update moved nothing).
 		if err := e.st.Delete(ctx, model.KindWorkflow, g.rolling.ID, 0); !errors.Is(err, store.ErrReferenced) {
 			t.Errorf("delete of the trigger's workflow err = %v, want ErrReferenced", err)
+		}
+		if got := e.refCounts(t, g.app.ID, g.rolling.ID, g.svc.ID, g.as.ID); got[g.rolling.ID] != counts[g.rolling.ID] ||
+			got[g.svc.ID] != counts[g.svc.ID] || got[g.as.ID] != counts[g.as.ID] {
+			t.Errorf("refCounts after failed writes = %v, before %v", got, counts)
 		}
 		// Invalid entities are refused before any write.
 		bad := modeltest.Application()

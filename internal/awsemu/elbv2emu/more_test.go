@@ -219,3 +219,38 @@ func serve(e *ELB, body string) *httptest.ResponseRecorder {
 	e.ServeHTTP(rr, req)
 	return rr
 }
+
+func TestDetachedGroupReportsNotInUse(t *testing.T) {
+	f := newFixture(t)
+	w := f.setup(t)
+	ctx := context.Background()
+	_ = f.elb.RegisterTarget(w.blueARN, "10.0.0.8", 8080)
+	f.elb.SetTargetHealth(w.blueARN, "10.0.0.8", 8080, "healthy", "", "")
+	state := func() elbv2types.TargetHealth {
+		t.Helper()
+		out, err := f.client.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(w.blueARN)})
+		if err != nil || len(out.TargetHealthDescriptions) != 1 {
+			t.Fatalf("DescribeTargetHealth: %v %+v", err, out)
+		}
+		return *out.TargetHealthDescriptions[0].TargetHealth
+	}
+	forward := func(arns ...string) {
+		t.Helper()
+		var tgs []elbv2types.TargetGroupTuple
+		for _, a := range arns {
+			tgs = append(tgs, elbv2types.TargetGroupTuple{TargetGroupArn: aws.String(a), Weight: aws.Int32(1)})
+		}
+		if _, err := f.client.ModifyListener(ctx, &elbv2.ModifyListenerInput{ListenerArn: aws.String(w.listenerARN),
+			DefaultActions: []elbv2types.Action{{Type: elbv2types.ActionTypeEnumForward, ForwardConfig: &elbv2types.ForwardActionConfig{TargetGroups: tgs}}}}); err != nil {
+			t.Fatalf("ModifyListener: %v", err)
+		}
+	}
+	forward(w.greenARN)
+	if th := state(); th.State != elbv2types.TargetHealthStateEnumUnused || th.Reason != elbv2types.TargetHealthReasonEnumNotInUse {
+		t.Errorf("detached blue target = %s/%s, want unused/Target.NotInUse", th.State, th.Reason)
+	}
+	forward(w.blueARN, w.greenARN)
+	if th := state(); th.State != elbv2types.TargetHealthStateEnumHealthy {
+		t.Errorf("re-attached blue target = %s, want healthy", th.State)
+	}
+}

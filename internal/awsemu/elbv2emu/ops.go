@@ -1296,6 +1296,15 @@ func (e *ELB) describeTargetHealth(f *formNode) (any, *apiError) {
 		}
 		return tg.HealthCheckPort
 	}
+	// As in AWS, targets of a group that no listener or rule forwards to
+	// report unused/Target.NotInUse (draining still shows as draining); the
+	// stored state comes back once the group is attached again.
+	shown := func(t *target) targetHealth {
+		if len(tg.LoadBalancerArns) == 0 && t.state != "draining" {
+			return targetHealth{State: "unused", Reason: "Target.NotInUse", Description: "Target group is not configured to receive traffic from the load balancer"}
+		}
+		return targetHealth{State: t.state, Reason: t.reason, Description: t.description}
+	}
 	res := targetHealthResult{TargetHealthDescriptions: []targetHealthDescription{}}
 	if f.has("Targets") {
 		tds, aerr := e.parseTargets(tg, f, false)
@@ -1309,7 +1318,7 @@ func (e *ELB) describeTargetHealth(f *formNode) (any, *apiError) {
 				d.TargetHealth = targetHealth{State: "unused", Reason: "Target.NotRegistered", Description: "Target is not registered to the target group"}
 			} else {
 				d.Target.AvailabilityZone = t.az
-				d.TargetHealth = targetHealth{State: t.state, Reason: t.reason, Description: t.description}
+				d.TargetHealth = shown(t)
 			}
 			res.TargetHealthDescriptions = append(res.TargetHealthDescriptions, d)
 		}
@@ -1319,7 +1328,7 @@ func (e *ELB) describeTargetHealth(f *formNode) (any, *apiError) {
 		res.TargetHealthDescriptions = append(res.TargetHealthDescriptions, targetHealthDescription{
 			Target:          targetDescription{Id: t.key.id, Port: t.key.port, AvailabilityZone: t.az},
 			HealthCheckPort: hcPort(t.key.port),
-			TargetHealth:    targetHealth{State: t.state, Reason: t.reason, Description: t.description},
+			TargetHealth:    shown(t),
 		})
 	}
 	return res, nil

@@ -254,3 +254,26 @@ func TestDetachedGroupReportsNotInUse(t *testing.T) {
 		t.Errorf("re-attached blue target = %s, want healthy", th.State)
 	}
 }
+
+func TestDeletingAGroupEndsItsDrains(t *testing.T) {
+	f := newFixture(t)
+	rr := serve(f.elb, "Action=CreateTargetGroup&Name=tmp&Protocol=HTTP&Port=80&VpcId=vpc-1&TargetType=ip")
+	if rr.Code != 200 {
+		t.Fatalf("CreateTargetGroup: %s", rr.Body.String())
+	}
+	tg := f.elb.tgs[0].TargetGroupArn
+	_ = f.elb.RegisterTarget(tg, "10.0.0.9", 80)
+	released := make(chan struct{})
+	_ = f.elb.DeregisterTarget(tg, "10.0.0.9", 80, func() { close(released) })
+	if _, err := f.client.DeleteTargetGroup(context.Background(), &elbv2.DeleteTargetGroupInput{TargetGroupArn: aws.String(tg)}); err != nil {
+		t.Fatalf("DeleteTargetGroup: %v", err)
+	}
+	select {
+	case <-released:
+	case <-time.After(5 * time.Second):
+		t.Fatal("drain waiter not released when its group was deleted")
+	}
+	if _, ok := f.elb.TargetGroup(tg); ok {
+		t.Errorf("target group still exists after DeleteTargetGroup")
+	}
+}

@@ -486,11 +486,14 @@ func (e *ELB) deleteTargetGroup(f *formNode) (any, *apiError) {
 	if len(tg.LoadBalancerArns) > 0 {
 		return nil, errf(http.StatusBadRequest, "ResourceInUse", "Target group '%s' is currently in use by a listener or a rule", arn)
 	}
+	var run []func()
 	for _, t := range tg.targets {
-		if t.drain != nil {
-			t.drain.Stop()
+		if t.drain != nil && t.drain.Stop() {
+			// The drain ends with the group: its waiters are released.
+			run = append(run, t.dones...)
 		}
 	}
+	e.runLater(run)
 	delete(e.tgByARN, arn)
 	delete(e.tags, arn)
 	var keep []*targetGroup

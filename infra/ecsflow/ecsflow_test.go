@@ -1,0 +1,726 @@
+package ecsflow
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ecsflow/ecsflow/statemachines"
+)
+
+func TestTable(t *testing.T) {
+	s := full(t)
+	tables := s.ofType("AWS::DynamoDB::Table")
+	if len(tables) != 1 {
+		t.Fatalf("tables: got %d, want 1", len(tables))
+	}
+	mustMatch(t, "table properties", func() {
+		s.tpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+			"BillingMode": "PAY_PER_REQUEST",
+			"KeySchema": []any{
+				map[string]any{"AttributeName": "PK", "KeyType": "HASH"},
+				map[string]any{"AttributeName": "SK", "KeyType": "RANGE"},
+			},
+			"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+			"SSESpecification":                 assertions.Match_ObjectLike(&map[string]any{"SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": assertions.Match_AnyValue()}),
+			"TimeToLiveSpecification":          map[string]any{"AttributeName": "ttl", "Enabled": true},
+		})
+	})
+	mustMatch(t, "table retained", func() {
+		s.tpl.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+	})
+	for _, tb := range tables {
+		var got []string
+		for _, g := range asList(tb.Properties["GlobalSecondaryIndexes"]) {
+			gm := g.(map[string]any)
+			keys := asList(gm["KeySchema"])
+			pk := keys[0].(map[string]any)["AttributeName"]
+			sk := keys[1].(map[string]any)["AttributeName"]
+			got = append(got, rendered(gm["IndexName"])+"("+rendered(pk)+","+rendered(sk)+")")
+		}
+		sort.Strings(got)
+		want := "GSI1(GSI1PK,GSI1SK) GSI2(GSI2PK,GSI2SK)"
+		if strings.Join(got, " ") != want {
+			t.Errorf("GSIs: got %v, want %s", got, want)
+		}
+	}
+	mustMatch(t, "key rotation", func() {
+		s.tpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
+	})
+}
+
+func TestFunctions(t *testing.T) {
+	s := full(t)
+	specs := DefaultSpecs()
+	got := s.lambdaByFunction(t)
+	if len(got) != len(specs) {
+		t.Errorf("Lambdas: got %d, want one per spec (%d)", len(got), len(specs))
+	}
+	for name, spec := range specs {
+		r, ok := got[name]
+		if !ok {
+			t.Errorf("functions/%s: no Lambda", name)
+			continue
+		}
+		p := r.Properties
+		checks := []struct{ what, got, want string }{
+			{"runtime", rendered(p["Runtime"]), "provided.al2023"},
+			{"architecture", rendered(p["Architectures"]), `["arm64"]`},
+			{"handler", rendered(p["Handler"]), "bootstrap"},
+			{"memory", rendered(p["MemorySize"]), rendered(float64(spec.MemoryMB))},
+			{"timeout", rendered(p["Timeout"]), rendered(spec.Timeout.Seconds())},
+			{"tracing", rendered(p["TracingConfig"]), `{"Mode":"Active"}`},
+			{"log format", rendered(p["LoggingConfig"].(map[string]any)["LogFormat"]), "JSON"},
+		}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("%s %s: got %s, want %s", name, c.what, c.got, c.want)
+			}
+		}
+		vars := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+		for _, k := range []string{EnvTableName, EnvTopicArn, EnvStateMachineArnPrefix, EnvTargetRoleName} {
+			if _, ok := vars[k]; !ok {
+				t.Errorf("%s: no %s variable", name, k)
+			}
+		}
+	}
+	// Every function has its own log group with the retention.
+	logGroups := s.ofType("AWS::Logs::LogGroup")
+	for id, lg := range logGroups {
+		if rendered(lg.Properties["RetentionInDays"]) != "30" {
+			t.Errorf("log group %s retention: got %s, want 30", id, rendered(lg.Properties["RetentionInDays"]))
+		}
+	}
+	// Asynchronous functions: retries, event age, on-failure destination.
+	var async []string
+	for n, sp := range specs {
+		if sp.Async {
+			async = append(async, n)
+		}
+	}
+	invoke := s.ofType("AWS::Lambda::EventInvokeConfig")
+	if len(invoke) != len(async) {
+		t.Errorf("EventInvokeConfig: got %d, want %d (%v)", len(invoke), len(async), async)
+	}
+	for id, r := range invoke {
+		dest := rendered(r.Properties["DestinationConfig"])
+		if !strings.Contains(dest, "OnFailure") || !strings.Contains(dest, "FailedInvocations") {
+			t.Errorf("%s: no on-failure queue: %s", id, dest)
+		}
+		if rendered(r.Properties["MaximumRetryAttempts"]) != "2" {
+			t.Errorf("%s retries: got %s, want 2", id, rendered(r.Properties["MaximumRetryAttempts"]))
+		}
+	}
+}
+
+func TestStateMachines(t *testing.T) {
+	s := full(t)
+	sms := s.ofType("AWS::StepFunctions::StateMachine")
+	if len(sms) != 2 {
+		t.Fatalf("state machines: got %d, want 2", len(sms))
+	}
+	byName := map[string]resource{}
+	for _, r := range sms {
+		byName[rendered(r.Properties["StateMachineName"])] = r
+	}
+	for name, body := range map[string]string{"ecsflow-rolling": rollingASL, "ecsflow-pipeline": pipelineASL} {
+		r, ok := byName[name]
+		if !ok {
+			t.Errorf("no state machine %s (have %v)", name, byName)
+			continue
+		}
+		if got := rendered(r.Properties["DefinitionString"]); got != body {
+			t.Errorf("%s: definition not inlined verbatim", name)
+		}
+		subs, _ := r.Properties["DefinitionSubstitutions"].(map[string]any)
+		for _, ph := range statemachines.Placeholders(body) {
+			if _, ok := subs[ph]; !ok {
+				t.Errorf("%s: placeholder ${%s} has no substitution", name, ph)
+			}
+		}
+		if len(subs) != len(statemachines.Placeholders(body)) {
+			t.Errorf("%s: substitutions %v, want exactly %v", name, subs, statemachines.Placeholders(body))
+		}
+		lc := r.Properties["LoggingConfiguration"].(map[string]any)
+		if lc["Level"] != "ALL" || lc["IncludeExecutionData"] != true || len(asList(lc["Destinations"])) != 1 {
+			t.Errorf("%s logging: got %v", name, lc)
+		}
+		if rendered(r.Properties["TracingConfiguration"]) != `{"Enabled":true}` {
+			t.Errorf("%s tracing: got %v", name, r.Properties["TracingConfiguration"])
+		}
+	}
+	rolling := byName["ecsflow-rolling"].Properties["DefinitionSubstitutions"].(map[string]any)
+	if got := rendered(rolling["StepPrepareArn"]); !strings.Contains(got, "StepPrepare") || !strings.HasSuffix(got, ".Arn>") {
+		t.Errorf("StepPrepareArn: got %s, want the step-prepare function's Arn", got)
+	}
+	if got := rendered(rolling["TableName"]); !strings.Contains(got, "Table") {
+		t.Errorf("TableName: got %s", got)
+	}
+	pipeline := byName["ecsflow-pipeline"].Properties["DefinitionSubstitutions"].(map[string]any)
+	if got := rendered(pipeline["RollingStateMachineArn"]); !strings.HasSuffix(got, ":stateMachine:ecsflow-rolling") {
+		t.Errorf("RollingStateMachineArn: got %s", got)
+	}
+
+	// The state machine roles: invoke exactly the named functions, start the
+	// child workflow, use the table and topic only where the ASL does.
+	var rollingInvoke, pipelineStart, pipelineInvoke []string
+	for _, st := range s.identityStatements() {
+		for _, a := range st.Actions {
+			switch {
+			case strings.HasPrefix(st.where, "EcsflowRollingStateMachineRole") && a == "lambda:InvokeFunction":
+				for _, r := range st.Resources {
+					rollingInvoke = append(rollingInvoke, rendered(r))
+				}
+			case strings.HasPrefix(st.where, "EcsflowPipelineStateMachineRole") && a == "lambda:InvokeFunction":
+				pipelineInvoke = append(pipelineInvoke, "x")
+			case strings.HasPrefix(st.where, "EcsflowPipelineStateMachineRole") && a == "states:StartExecution":
+				for _, r := range st.Resources {
+					pipelineStart = append(pipelineStart, rendered(r))
+				}
+			}
+		}
+	}
+	if len(rollingInvoke) != 2*6 { // six functions, each ARN and ARN:*
+		t.Errorf("rolling invokes: got %d resources %v, want 12", len(rollingInvoke), rollingInvoke)
+	}
+	if len(pipelineInvoke) != 0 {
+		t.Errorf("pipeline names no function but may invoke some")
+	}
+	if len(pipelineStart) != 1 || !strings.HasSuffix(pipelineStart[0], ":stateMachine:ecsflow-rolling") {
+		t.Errorf("pipeline StartExecution: got %v", pipelineStart)
+	}
+}
+
+func TestEventRules(t *testing.T) {
+	s := full(t)
+	rules := s.ofType("AWS::Events::Rule")
+	if len(rules) != 2 {
+		t.Fatalf("rules: got %d, want 2", len(rules))
+	}
+	var ecr, ecs resource
+	for _, r := range rules {
+		switch rendered(r.Properties["EventPattern"].(map[string]any)["source"]) {
+		case `["aws.ecr"]`:
+			ecr = r
+		case `["aws.ecs"]`:
+			ecs = r
+		}
+	}
+	if ecr.Type == "" || ecs.Type == "" {
+		t.Fatalf("want one aws.ecr and one aws.ecs rule, got %v", rules)
+	}
+	ep := ecr.Properties["EventPattern"].(map[string]any)
+	if got := rendered(ep["detail"]); got != `{"action-type":["PUSH"],"repository-name":["shop/web","shop/api"],"result":["SUCCESS"]}` {
+		t.Errorf("ECR pattern detail: got %s", got)
+	}
+	var prefixes []string
+	for _, m := range asList(ecs.Properties["EventPattern"].(map[string]any)["resources"]) {
+		prefixes = append(prefixes, rendered(m.(map[string]any)["prefix"]))
+	}
+	sort.Strings(prefixes)
+	wantPrefixes := []string{"service/prod/", "service/staging/", "task/prod/", "task/staging/"}
+	if len(prefixes) != len(wantPrefixes) {
+		t.Fatalf("ECS resource prefixes: got %v", prefixes)
+	}
+	for i, w := range wantPrefixes {
+		if !strings.HasSuffix(prefixes[i], ":ecs:<AWS::Region>:<AWS::AccountId>:"+w) {
+			t.Errorf("ECS prefix %d: got %s, want ...:%s", i, prefixes[i], w)
+		}
+	}
+	for name, r := range map[string]resource{"ecr": ecr, "ecs": ecs} {
+		targets := asList(r.Properties["Targets"])
+		if len(targets) != 1 {
+			t.Fatalf("%s targets: got %d", name, len(targets))
+		}
+		tg := targets[0].(map[string]any)
+		if tg["DeadLetterConfig"] == nil {
+			t.Errorf("%s rule: no DLQ", name)
+		}
+		rp, _ := tg["RetryPolicy"].(map[string]any)
+		if rp["MaximumRetryAttempts"] == nil || rp["MaximumEventAgeInSeconds"] == nil {
+			t.Errorf("%s rule: no retry policy: %v", name, tg)
+		}
+	}
+	want := map[string]string{"ecr": "<EcsflowTrigger", "ecs": "<EcsflowEcsEvents"}
+	for name, r := range map[string]resource{"ecr": ecr, "ecs": ecs} {
+		arn := rendered(asList(r.Properties["Targets"])[0].(map[string]any)["Arn"])
+		if !strings.HasPrefix(arn, want[name]) {
+			t.Errorf("%s rule target: got %s, want %s...", name, arn, want[name])
+		}
+	}
+}
+
+func TestHTTPAPI(t *testing.T) {
+	s := full(t)
+	routes := s.ofType("AWS::ApiGatewayV2::Route")
+	if len(routes) == 0 {
+		t.Fatal("no routes")
+	}
+	for id, r := range routes {
+		if r.Properties["AuthorizationType"] != "AWS_IAM" {
+			t.Errorf("route %s authorization: got %v, want AWS_IAM", id, r.Properties["AuthorizationType"])
+		}
+	}
+	mustMatch(t, "$default route", func() {
+		s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), map[string]any{"RouteKey": "$default", "AuthorizationType": "AWS_IAM"})
+	})
+	mustMatch(t, "stage access logs", func() {
+		s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), map[string]any{
+			"StageName":         "$default",
+			"AccessLogSettings": assertions.Match_ObjectLike(&map[string]any{"DestinationArn": assertions.Match_AnyValue()}),
+		})
+	})
+	var found bool
+	for id, o := range s.outputs {
+		if strings.HasPrefix(id, "EcsflowApiUrl") {
+			found = true
+			if v := rendered(o.(map[string]any)["Value"]); !strings.Contains(v, "execute-api") {
+				t.Errorf("ApiUrl output: got %s", v)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no ApiUrl output in %v", s.outputs)
+	}
+	integ := s.ofType("AWS::ApiGatewayV2::Integration")
+	for id, r := range integ {
+		if !strings.HasPrefix(rendered(r.Properties["IntegrationUri"]), "<EcsflowApi") || r.Properties["PayloadFormatVersion"] != "2.0" {
+			t.Errorf("integration %s: got %v", id, r.Properties)
+		}
+	}
+}
+
+func TestJWTAuthorizer(t *testing.T) {
+	functions, build := fakeTree(t, []string{"api"}, true)
+	s := synth(t, Props{FunctionsDir: functions, AssetRoot: build, Clusters: []string{"prod"}, Definitions: []statemachines.Definition{},
+		JWT: &JWTProps{Issuer: "https://issuer.example.com/", Audience: []string{"ecsflow"}}})
+	for id, r := range s.ofType("AWS::ApiGatewayV2::Route") {
+		if r.Properties["AuthorizationType"] != "JWT" || r.Properties["AuthorizerId"] == nil {
+			t.Errorf("route %s: got %v, want a JWT authorizer", id, r.Properties)
+		}
+	}
+	mustMatch(t, "JWT authorizer", func() {
+		s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), map[string]any{
+			"AuthorizerType": "JWT",
+			"JwtConfiguration": map[string]any{
+				"Issuer": "https://issuer.example.com/", "Audience": []any{"ecsflow"},
+			},
+		})
+	})
+	if len(s.nagErrors) != 0 {
+		t.Errorf("cdk-nag errors: %v", s.nagErrors)
+	}
+}
+
+func TestNotificationsAndAlarms(t *testing.T) {
+	s := full(t)
+	mustMatch(t, "topic encrypted", func() {
+		s.tpl.HasResourceProperties(jsii.String("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": assertions.Match_AnyValue()})
+	})
+	metrics := map[string]int{}
+	for id, a := range s.ofType("AWS::CloudWatch::Alarm") {
+		metrics[rendered(a.Properties["MetricName"])]++
+		acts := asList(a.Properties["AlarmActions"])
+		if len(acts) != 1 || !strings.HasPrefix(rendered(acts[0]), "<EcsflowTopic") {
+			t.Errorf("alarm %s actions: got %v, want the topic", id, acts)
+		}
+	}
+	want := map[string]int{
+		"Errors":                             len(DefaultSpecs()),
+		"ExecutionsFailed":                   2,
+		"ExecutionsTimedOut":                 2,
+		"ApproximateNumberOfMessagesVisible": 4, // trigger, ecs-events, two rule DLQs
+		"5xx":                                1,
+	}
+	for m, n := range want {
+		if metrics[m] != n {
+			t.Errorf("alarms on %s: got %d, want %d (all: %v)", m, metrics[m], n, metrics)
+		}
+	}
+	dashboards := s.ofType("AWS::CloudWatch::Dashboard")
+	if len(dashboards) != 1 {
+		t.Fatalf("dashboards: got %d, want 1", len(dashboards))
+	}
+	for _, d := range dashboards {
+		body := rendered(d.Properties["DashboardBody"])
+		for _, w := range []string{"ecsflow alarms", "Lambda errors", "Deployments failed", "Dead-letter queue depth"} {
+			if !strings.Contains(body, w) {
+				t.Errorf("dashboard has no %q widget", w)
+			}
+		}
+	}
+	for id, q := range s.ofType("AWS::SQS::Queue") {
+		if q.Properties["SqsManagedSseEnabled"] != true {
+			t.Errorf("queue %s not encrypted: %v", id, q.Properties)
+		}
+	}
+}
+
+// TestNoActionWildcard fails when any policy allows Action "*" (or, in an
+// identity policy, any service-wide wildcard such as "ecs:*").
+func TestNoActionWildcard(t *testing.T) {
+	s := full(t)
+	check := func(t *testing.T, stmts []statement, identity bool) {
+		if len(stmts) == 0 {
+			t.Fatal("no statements found")
+		}
+		for _, st := range stmts {
+			for _, a := range st.Actions {
+				if a == "*" || (identity && strings.Contains(a, "*")) {
+					t.Errorf("%s allows action %q", st.where, a)
+				}
+			}
+		}
+	}
+	t.Run("identity", func(t *testing.T) { check(t, s.identityStatements(), true) })
+	t.Run("resource", func(t *testing.T) { check(t, s.resourceStatements(), false) })
+}
+
+// ecsMutatingWithArns are ECS actions that change something and accept
+// resource ARNs; RegisterTaskDefinition and DeregisterTaskDefinition are
+// not among them (no resource type in the service authorization reference).
+var ecsMutatingWithArns = map[string]bool{
+	"ecs:UpdateService": true, "ecs:CreateService": true, "ecs:DeleteService": true,
+	"ecs:TagResource": true, "ecs:UntagResource": true, "ecs:StopTask": true, "ecs:RunTask": true,
+	"ecs:StartTask": true, "ecs:CreateTaskSet": true, "ecs:UpdateTaskSet": true, "ecs:DeleteTaskSet": true,
+	"ecs:UpdateServicePrimaryTaskSet": true, "ecs:StopServiceDeployment": true,
+}
+
+func TestNoMutatingECSOnStar(t *testing.T) {
+	s := full(t)
+	var seen int
+	for _, st := range s.identityStatements() {
+		for _, a := range st.Actions {
+			if !ecsMutatingWithArns[a] {
+				continue
+			}
+			seen++
+			for _, r := range st.Resources {
+				res := rendered(r)
+				if res == "*" || strings.HasSuffix(res, ":service/*") || !strings.Contains(res, ":ecs:") {
+					t.Errorf("%s: %s on resource %s, want services of the configured clusters", st.where, a, res)
+				}
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no mutating ECS action found: the check checked nothing")
+	}
+	// And the scope table itself keeps them scoped.
+	for a := range ecsMutatingWithArns {
+		if sc, ok := actionScopes[a]; ok && sc == scopeUnscoped {
+			t.Errorf("actionScopes[%s] is unscoped", a)
+		}
+	}
+}
+
+func TestPassRoleScoped(t *testing.T) {
+	s := full(t)
+	var seen int
+	for _, st := range s.identityStatements() {
+		for _, a := range st.Actions {
+			if a != "iam:PassRole" {
+				continue
+			}
+			seen++
+			cond := rendered(st.Condition)
+			if cond != `{"StringEquals":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}` {
+				t.Errorf("%s: PassRole condition: got %s", st.where, cond)
+			}
+			for _, r := range st.Resources {
+				if res := rendered(r); !strings.Contains(res, ":iam::<AWS::AccountId>:role/") || res == "*" {
+					t.Errorf("%s: PassRole on %s", st.where, res)
+				}
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no iam:PassRole statement found")
+	}
+}
+
+func TestFunctionPoliciesFollowSpecs(t *testing.T) {
+	s := full(t)
+	// Each function role allows exactly its spec's actions, plus logging,
+	// the key and tracing.
+	extra := map[string]bool{"logs:CreateLogStream": true, "logs:PutLogEvents": true,
+		"kms:Decrypt": true, "kms:DescribeKey": true, "kms:Encrypt": true, "kms:GenerateDataKey": true,
+		"xray:PutTraceSegments": true, "xray:PutTelemetryRecords": true,
+		"sqs:SendMessage": true, "sqs:GetQueueAttributes": true, "sqs:GetQueueUrl": true}
+	for name, spec := range DefaultSpecs() {
+		prefix := "Ecsflow" + pascal(name) + "RoleDefaultPolicy"
+		got := map[string]bool{}
+		for _, st := range s.identityStatements() {
+			if strings.HasPrefix(st.where, prefix) {
+				for _, a := range st.Actions {
+					got[a] = true
+				}
+			}
+		}
+		for _, a := range spec.Actions {
+			if !got[a] {
+				t.Errorf("%s: action %s missing from its role", name, a)
+			}
+		}
+		want := map[string]bool{}
+		for _, a := range spec.Actions {
+			want[a] = true
+		}
+		for a := range got {
+			if !want[a] && !extra[a] {
+				t.Errorf("%s: role allows %s, which its spec does not list", name, a)
+			}
+		}
+	}
+}
+
+func TestNag(t *testing.T) {
+	s := full(t)
+	if len(s.nagErrors) != 0 {
+		t.Errorf("%d unsuppressed cdk-nag errors:\n%s", len(s.nagErrors), strings.Join(s.nagErrors, "\n"))
+	}
+	if len(s.nagWarns) != 0 {
+		t.Logf("cdk-nag warnings:\n%s", strings.Join(s.nagWarns, "\n"))
+	}
+	// Every suppression carries a reason.
+	var n int
+	for id, r := range s.resources {
+		md, _ := r.Metadata["cdk_nag"].(map[string]any)
+		for _, raw := range asList(md["rules_to_suppress"]) {
+			sup := raw.(map[string]any)
+			n++
+			if reason, _ := sup["reason"].(string); len(reason) < 20 {
+				t.Errorf("%s: suppression %v has no real reason", id, sup["id"])
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no suppressions recorded: the reason check checked nothing")
+	}
+}
+
+// TestNagCatchesWildcards proves the nag check can fail: a role with an
+// unexplained wildcard outside the construct is reported.
+func TestNagCatchesWildcards(t *testing.T) {
+	functions, build := fakeTree(t, []string{"step-update-service"}, true)
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Bad"), nil)
+	if _, err := New(stack, "Ecsflow", Props{FunctionsDir: functions, AssetRoot: build, Clusters: []string{"prod"}, Definitions: []statemachines.Definition{}}); err != nil {
+		t.Fatal(err)
+	}
+	// An unencrypted queue outside the construct is not covered by its
+	// suppressions.
+	awssqs.NewCfnQueue(stack, jsii.String("Plain"), &awssqs.CfnQueueProps{})
+	ApplyNag(app)
+	s := parse(t, stack, nil)
+	if len(s.nagErrors) == 0 {
+		t.Fatal("cdk-nag reported nothing for an unencrypted queue without a DLQ")
+	}
+	for _, e := range s.nagErrors {
+		if !strings.Contains(e, "/Bad/Plain") {
+			t.Errorf("unexpected finding outside the plain queue: %s", e)
+		}
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		folders []string
+		binary  bool
+		props   func(*Props)
+		check   func(error) bool
+	}{
+		{"folder without spec", []string{"api", "step-brand-new"}, true, nil,
+			func(err error) bool {
+				var e *MissingFunctionSpecError
+				return errors.As(err, &e) && e.Name == "step-brand-new"
+			}},
+		{"missing bootstrap", []string{"api"}, false, nil,
+			func(err error) bool { var e *MissingBootstrapError; return errors.As(err, &e) && e.Name == "api" }},
+		{"unknown action", []string{"api"}, true, func(p *Props) {
+			p.Specs = map[string]FunctionSpec{"api": {Name: "api", MemoryMB: 128, Timeout: 1e9, Actions: []string{"ecs:*"}}}
+		}, func(err error) bool { var e *UnknownActionError; return errors.As(err, &e) && e.Action == "ecs:*" }},
+		{"no clusters", []string{"api"}, true, func(p *Props) { p.Clusters = nil },
+			func(err error) bool { return errors.Is(err, ErrNoClusters) }},
+		{"unknown placeholder", []string{"step-prepare"}, true, func(p *Props) {
+			p.Definitions = []statemachines.Definition{def("rolling", `{"x":"${Bogus}","y":"${StepPrepareArn}"}`)}
+		}, func(err error) bool {
+			var e *MissingSubstitutionError
+			return errors.As(err, &e) && e.Placeholder == "Bogus" && e.StateMachine == "rolling"
+		}},
+		{"placeholder of a function without folder", []string{"step-prepare"}, true, func(p *Props) {
+			p.Definitions = []statemachines.Definition{def("canary", `{"x":"${StepScaleArn}"}`)}
+		}, func(err error) bool {
+			var e *MissingSubstitutionError
+			return errors.As(err, &e) && e.Placeholder == "StepScaleArn" && strings.Contains(e.Error(), "functions/step-scale")
+		}},
+		{"missing functions dir", nil, true, func(p *Props) { p.FunctionsDir = filepath.Join(p.FunctionsDir, "nope") },
+			func(err error) bool { return errors.Is(err, os.ErrNotExist) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			functions, build := fakeTree(t, tc.folders, tc.binary)
+			p := Props{FunctionsDir: functions, AssetRoot: build, Clusters: []string{"prod"}, Definitions: []statemachines.Definition{}}
+			if tc.props != nil {
+				tc.props(&p)
+			}
+			app := awscdk.NewApp(nil)
+			stack := awscdk.NewStack(app, jsii.String("S"), nil)
+			e, err := New(stack, "Ecsflow", p)
+			if err == nil || e != nil {
+				t.Fatalf("New: got (%v, %v), want an error", e, err)
+			}
+			if !tc.check(err) {
+				t.Errorf("New: got error %T %q", err, err)
+			}
+			if n := len(*stack.Node().Children()); n != 0 {
+				t.Errorf("a failed New left %d constructs behind", n)
+			}
+		})
+	}
+}
+
+// TestRealDefinitionsSubstituted checks the shipped statemachines/*.asl.json
+// against the shipped functions/ folders: every placeholder must resolve.
+func TestRealDefinitionsSubstituted(t *testing.T) {
+	folders, err := FunctionFolders(filepath.Join("..", "..", "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, f := range folders {
+		have[f] = true
+	}
+	machines := map[string]bool{}
+	defs := statemachines.All()
+	for _, d := range defs {
+		machines[d.Name] = true
+	}
+	for _, d := range defs {
+		for _, ph := range d.Placeholders {
+			if err := checkPlaceholder(d.Name, ph, have, machines, DefaultSpecs()); err != nil {
+				t.Errorf("statemachines/%s.asl.json: %v", d.Name, err)
+			}
+		}
+	}
+	t.Logf("%d shipped definitions, %d function folders", len(defs), len(folders))
+}
+
+// TestRealFunctionFolders checks every shipped functions/* folder has a table
+// row and becomes a Lambda.
+func TestRealFunctionFolders(t *testing.T) {
+	folders, err := FunctionFolders(filepath.Join("..", "..", "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := DefaultSpecs()
+	for _, f := range folders {
+		if _, ok := specs[f]; !ok {
+			t.Errorf("functions/%s has no row in DefaultSpecs", f)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	// Build with fake binaries for exactly the shipped folders.
+	_, build := fakeTree(t, folders, true)
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Real"), nil)
+	e, err := New(stack, "Ecsflow", Props{FunctionsDir: filepath.Join("..", "..", "functions"), AssetRoot: build, Clusters: []string{"default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := parse(t, stack, e)
+	got := s.lambdaByFunction(t)
+	for _, f := range folders {
+		if _, ok := got[f]; !ok {
+			t.Errorf("functions/%s has no Lambda", f)
+		}
+	}
+	if len(got) != len(folders) {
+		t.Errorf("Lambdas: got %d, want %d", len(got), len(folders))
+	}
+	if len(s.ofType("AWS::StepFunctions::StateMachine")) != len(statemachines.All()) {
+		t.Errorf("state machines: got %d, want %d", len(s.ofType("AWS::StepFunctions::StateMachine")), len(statemachines.All()))
+	}
+}
+
+func TestSpecsAreValid(t *testing.T) {
+	for name, s := range DefaultSpecs() {
+		if s.Name != name {
+			t.Errorf("spec %s has Name %q", name, s.Name)
+		}
+		if s.MemoryMB < 128 || s.MemoryMB > 10240 {
+			t.Errorf("%s memory: got %d", name, s.MemoryMB)
+		}
+		if s.Timeout <= 0 || s.Timeout.Seconds() > 900 {
+			t.Errorf("%s timeout: got %v", name, s.Timeout)
+		}
+		if name == "api" && s.Timeout.Seconds() > 29 {
+			t.Errorf("api timeout %v exceeds API Gateway's 29 s", s.Timeout)
+		}
+		if len(s.Actions) == 0 {
+			t.Errorf("%s lists no actions", name)
+		}
+		for _, a := range s.Actions {
+			if _, ok := actionScopes[a]; !ok {
+				t.Errorf("%s: action %s has no scope", name, a)
+			}
+		}
+	}
+}
+
+func TestPlaceholderNames(t *testing.T) {
+	tests := []struct{ fn, want string }{
+		{"step-prepare", "StepPrepareArn"},
+		{"step-register-taskdef", "StepRegisterTaskdefArn"},
+		{"ecs-events", "EcsEventsArn"},
+		{"api", "ApiArn"},
+		{"collect-artifacts", "CollectArtifactsArn"},
+	}
+	for _, tc := range tests {
+		if got := FunctionArnPlaceholder(tc.fn); got != tc.want {
+			t.Errorf("FunctionArnPlaceholder(%q): got %q, want %q", tc.fn, got, tc.want)
+		}
+	}
+	if got := StateMachineArnPlaceholder("bluegreen"); got != "BluegreenStateMachineArn" {
+		t.Errorf("StateMachineArnPlaceholder: got %q", got)
+	}
+	// Every placeholder the names produce is one statemachines recognises.
+	for name := range DefaultSpecs() {
+		ph := FunctionArnPlaceholder(name)
+		if got := statemachines.Placeholders("${" + ph + "}"); len(got) != 1 || got[0] != ph {
+			t.Errorf("statemachines does not see ${%s}: %v", ph, got)
+		}
+	}
+}
+
+func FuzzPascal(f *testing.F) {
+	for _, s := range []string{"step-prepare", "api", "a--b", "-x-", "ünï-côde", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := pascal(s)
+		if strings.ContainsAny(got, "-_.") {
+			t.Errorf("pascal(%q) = %q keeps a separator", s, got)
+		}
+		want := 0
+		for _, r := range s {
+			if r != '-' && r != '_' && r != '.' {
+				want++
+			}
+		}
+		if n := len([]rune(got)); n != want {
+			t.Errorf("pascal(%q) = %q: %d runes, want %d", s, got, n, want)
+		}
+	})
+}

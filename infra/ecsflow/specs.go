@@ -1,0 +1,199 @@
+package ecsflow
+
+import (
+	"sort"
+	"time"
+)
+
+// FunctionSpec is one row of the function table: how the Lambda built from
+// functions/<Name> is sized and what its code may call.
+//
+// Actions lists the exact IAM actions the function's code calls. The
+// construct scopes each action to resources by itself (see actionScopes in
+// iam.go): an action it does not know makes New fail, so adding a call to a
+// function means adding the action here and, for a new action, its scope.
+type FunctionSpec struct {
+	// Name is the folder name under functions/, for example "step-prepare".
+	Name string
+	// Description is shown on the Lambda function.
+	Description string
+	// MemoryMB is the function's memory size.
+	MemoryMB int
+	// Timeout is the function's timeout.
+	Timeout time.Duration
+	// Async marks functions invoked asynchronously (EventBridge targets):
+	// they get retries, a maximum event age and an on-failure destination
+	// (an SQS queue) with a depth alarm.
+	Async bool
+	// Actions are the IAM actions the function's code calls.
+	Actions []string
+	// Env holds extra environment variables; the common ones (see
+	// EnvTableName and friends) are always set.
+	Env map[string]string
+}
+
+// Store access, shared by almost every function: items and indexes of the
+// single table, conditional writes and transactions (TransactWriteItems is
+// authorised through the item actions it contains).
+var (
+	tableRead  = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
+	tableWrite = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+	// ecsRead is what the steps use to look at services and deployments.
+	ecsRead = []string{"ecs:DescribeServices", "ecs:DescribeServiceDeployments", "ecs:ListServiceDeployments", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"}
+	// elbRead is what the traffic steps use to look at listeners and targets.
+	elbRead = []string{"elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"}
+	// autoscalingRead looks at scalable targets and policies.
+	autoscalingRead = []string{"application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"}
+	// crossAccount lets the steps assume a target account's TargetAccountRole.
+	crossAccount = []string{"sts:AssumeRole"}
+)
+
+func join(groups ...[]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, g := range groups {
+		for _, a := range g {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// DefaultSpecs is the function table. Every functions/<name> folder needs a
+// row here (a test and New enforce it); a row without a folder creates
+// nothing. The lead adjusts rows as the functions land.
+//
+//	name                 memory timeout async  what it calls
+//	api                  512    29s     no     store, StartExecution/Describe/Stop, SendTask* (approvals), ECR read
+//	trigger              256    30s     yes    store, StartExecution, ECR DescribeImages
+//	ecs-events           256    30s     yes    store (ledger), SendTask*, ECS read
+//	collect-artifacts    256    60s     no     store, ECR read
+//	step-prepare         256    60s     no     store (locks, ledger), ECS read, AssumeRole
+//	step-register-taskdef 256   60s     no     RegisterTaskDefinition, PassRole, ECR read
+//	step-update-service  256    60s     no     UpdateService (configured clusters)
+//	step-wait-steady     256    60s     no     store (task token), ECS read
+//	step-verify          256    60s     no     DescribeAlarms, GetMetricData, ELB target health
+//	step-approval        256    30s     no     store (task token), SNS Publish
+//	step-rollback        256    120s    no     UpdateService, ELB listener/rule, auto scaling
+//	step-finish          256    30s     no     store, SNS Publish
+//	step-setup-service   256    120s    no     CreateService/TagResource, PassRole, auto scaling
+//	step-scale           256    60s     no     UpdateService, auto scaling
+//	step-shift-traffic   256    60s     no     ELB ModifyListener/ModifyRule, Route 53 weighted records
+//	step-swap            256    60s     no     ELB ModifyListener/ModifyRule, Route 53 weighted records
+//	step-cleanup         256    120s    no     UpdateService/DeleteService, DeregisterTaskDefinition, auto scaling
+func DefaultSpecs() map[string]FunctionSpec {
+	specs := []FunctionSpec{
+		{
+			Name: "api", Description: "ecsflow REST API (API Gateway HTTP API)",
+			MemoryMB: 512, Timeout: 29 * time.Second,
+			Actions: join(tableRead, tableWrite,
+				[]string{"states:StartExecution", "states:DescribeExecution", "states:StopExecution", "states:GetExecutionHistory",
+					"states:SendTaskSuccess", "states:SendTaskFailure",
+					"ecr:DescribeImages"}),
+		},
+		{
+			Name: "trigger", Description: "ECR push -> matching Triggers -> StartExecution",
+			MemoryMB: 256, Timeout: 30 * time.Second, Async: true,
+			Actions: join(tableRead, tableWrite, []string{"states:StartExecution", "ecr:DescribeImages"}),
+		},
+		{
+			Name: "ecs-events", Description: "ECS events -> deployment ledger and task-token resume",
+			MemoryMB: 256, Timeout: 30 * time.Second, Async: true,
+			Actions: join(tableRead, tableWrite, []string{"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
+				[]string{"ecs:DescribeServices", "ecs:DescribeServiceDeployments"}),
+		},
+		{
+			Name: "collect-artifacts", Description: "lists artifacts (image tags) of the configured artifact servers",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, []string{"ecr:DescribeImages", "ecr:ListImages"}),
+		},
+		{
+			Name: "step-prepare", Description: "step: load the workflow, take the service lock, plan",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, ecsRead, crossAccount),
+		},
+		{
+			Name: "step-register-taskdef", Description: "step: render and register the task definition",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, crossAccount,
+				[]string{"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "iam:PassRole", "ecr:DescribeImages"}),
+		},
+		{
+			Name: "step-update-service", Description: "step: update the long-lived service (rolling, daemon)",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, ecsRead, crossAccount, []string{"ecs:UpdateService"}),
+		},
+		{
+			Name: "step-wait-steady", Description: "step: store the task token and wait for steady state",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, ecsRead, crossAccount),
+		},
+		{
+			Name: "step-verify", Description: "step: verify with CloudWatch alarms and target health",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, crossAccount, elbRead,
+				[]string{"cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"}),
+		},
+		{
+			Name: "step-approval", Description: "step: store the task token and notify approvers",
+			MemoryMB: 256, Timeout: 30 * time.Second,
+			Actions: join(tableRead, tableWrite, []string{"sns:Publish"}),
+		},
+		{
+			Name: "step-rollback", Description: "step: restore the last known good revision, counts, traffic and scaling",
+			MemoryMB: 256, Timeout: 120 * time.Second,
+			Actions: join(tableRead, tableWrite, ecsRead, elbRead, autoscalingRead, crossAccount,
+				[]string{"ecs:UpdateService", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
+					"application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy",
+					"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetChange"}),
+		},
+		{
+			Name: "step-finish", Description: "step: close the deployment, release the lock, notify",
+			MemoryMB: 256, Timeout: 30 * time.Second,
+			Actions: join(tableRead, tableWrite, []string{"sns:Publish"}),
+		},
+		{
+			Name: "step-setup-service", Description: "step: set up the new service revision",
+			MemoryMB: 256, Timeout: 120 * time.Second,
+			Actions: join(tableRead, tableWrite, ecsRead, elbRead, autoscalingRead, crossAccount,
+				[]string{"ecs:CreateService", "ecs:TagResource", "iam:PassRole",
+					"application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy"}),
+		},
+		{
+			Name: "step-scale", Description: "step: scale the new revision up and the old one down",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, ecsRead, autoscalingRead, crossAccount,
+				[]string{"ecs:UpdateService", "application-autoscaling:RegisterScalableTarget"}),
+		},
+		{
+			Name: "step-shift-traffic", Description: "step: shift listener weights or weighted DNS records",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, elbRead, crossAccount,
+				[]string{"elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
+					"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetChange"}),
+		},
+		{
+			Name: "step-swap", Description: "step: swap the production listener (blue/green)",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, elbRead, crossAccount,
+				[]string{"elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
+					"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetChange"}),
+		},
+		{
+			Name: "step-cleanup", Description: "step: downsize the old revision and remove its auto scaling",
+			MemoryMB: 256, Timeout: 120 * time.Second,
+			Actions: join(tableRead, tableWrite, ecsRead, autoscalingRead, crossAccount,
+				[]string{"ecs:UpdateService", "ecs:DeleteService", "ecs:DeregisterTaskDefinition",
+					"application-autoscaling:DeregisterScalableTarget", "application-autoscaling:DeleteScalingPolicy"}),
+		},
+	}
+	out := make(map[string]FunctionSpec, len(specs))
+	for _, s := range specs {
+		out[s.Name] = s
+	}
+	return out
+}

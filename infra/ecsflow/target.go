@@ -1,0 +1,122 @@
+package ecsflow
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// TargetAccountRoleProps configures the role in a target account.
+type TargetAccountRoleProps struct {
+	// EcsflowAccount is the 12-digit account where ecsflow runs.
+	EcsflowAccount string
+	// ExternalID must match the external id the steps send.
+	ExternalID string
+	// RoleName defaults to DefaultTargetRoleName.
+	RoleName string
+	// Clusters are the ECS clusters in this account ecsflow may deploy to.
+	Clusters []string
+	// PassRoles are the task and execution role names the steps may pass
+	// (same default as Props.PassRoles).
+	PassRoles []string
+	// Specs is the function table whose step actions the role allows
+	// (default DefaultSpecs()).
+	Specs map[string]FunctionSpec
+}
+
+// TargetAccountRole is the role ecsflow's steps assume in a target account.
+type TargetAccountRole struct {
+	constructs.Construct
+	Role awsiam.Role
+}
+
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+
+// Errors returned by NewTargetAccountRole for bad props.
+var (
+	ErrBadEcsflowAccount = errors.New("ecsflow: TargetAccountRoleProps.EcsflowAccount must be a 12-digit account id")
+	ErrNoExternalID      = errors.New("ecsflow: TargetAccountRoleProps.ExternalID is empty")
+)
+
+// targetScopes are the scopes that exist in a target account: ECS, load
+// balancing, auto scaling, alarms, DNS and role passing. The table, topic,
+// state machines and cross-account roles stay in the ecsflow account.
+var targetScopes = map[scope]bool{
+	scopeUnscoped: true, scopeServices: true, scopeTasks: true, scopeDeployments: true,
+	scopePassRoles: true, scopeListeners: true, scopeListenerRules: true,
+	scopeScalableTarget: true, scopeAlarms: true, scopeHostedZones: true, scopeDNSChanges: true,
+	scopeRepositories: true,
+}
+
+// TargetActions returns the actions the target role allows: every action of
+// the step functions in specs whose resources live in the target account,
+// except task-token callbacks.
+func TargetActions(specs map[string]FunctionSpec) []string {
+	seen := map[string]bool{}
+	var out []string
+	for name, s := range specs {
+		if len(name) < 5 || name[:5] != "step-" {
+			continue
+		}
+		for _, a := range s.Actions {
+			sc := actionScopes[a]
+			if !targetScopes[sc] || seen[a] || a == "states:SendTaskSuccess" || a == "states:SendTaskFailure" || a == "states:SendTaskHeartbeat" {
+				continue
+			}
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// NewTargetAccountRole creates the role in a target account. It trusts the
+// ecsflow account, only with the external id.
+func NewTargetAccountRole(scope constructs.Construct, id string, props TargetAccountRoleProps) (*TargetAccountRole, error) {
+	if !accountRE.MatchString(props.EcsflowAccount) {
+		return nil, ErrBadEcsflowAccount
+	}
+	if props.ExternalID == "" {
+		return nil, ErrNoExternalID
+	}
+	if len(props.Clusters) == 0 {
+		return nil, ErrNoClusters
+	}
+	if props.RoleName == "" {
+		props.RoleName = DefaultTargetRoleName
+	}
+	if len(props.PassRoles) == 0 {
+		p := Props{}
+		p.defaults()
+		props.PassRoles = p.PassRoles
+	}
+	if props.Specs == nil {
+		props.Specs = DefaultSpecs()
+	}
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	a := &arns{stack: awscdk.Stack_Of(c), clusters: props.Clusters, passRoles: props.PassRoles}
+	stmts, err := a.statements("target-account-role", TargetActions(props.Specs))
+	if err != nil {
+		return nil, fmt.Errorf("target account role: %w", err)
+	}
+	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
+		RoleName:    jsii.String(props.RoleName),
+		Description: jsii.String("ecsflow deploys ECS services in this account through this role"),
+		AssumedBy: awsiam.NewAccountPrincipal(jsii.String(props.EcsflowAccount)).WithConditions(&map[string]interface{}{
+			"StringEquals": map[string]interface{}{"sts:ExternalId": props.ExternalID},
+		}),
+		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
+	})
+	for _, s := range stmts {
+		role.AddToPolicy(s)
+	}
+	suppressTarget(role, TargetActions(props.Specs))
+	return &TargetAccountRole{Construct: c, Role: role}, nil
+}

@@ -41,8 +41,17 @@ func checkEntity(e model.Entity) error {
 	if len(bad) > 0 {
 		return &InvalidReferenceError{Refs: bad}
 	}
+	if n := len(groupRefs(e.References())); n > MaxReferences {
+		return &model.ValidationError{Fields: []model.FieldError{{Field: "references",
+			Message: fmt.Sprintf("refers to %d distinct entities, at most %d", n, MaxReferences)}}}
+	}
 	return nil
 }
+
+// MaxReferences is the most distinct entities one entity may reference: a
+// create writes the entity, its name and two items per referenced entity
+// in one transaction of at most 100 operations.
+const MaxReferences = (maxTransactItems - 2) / 2
 
 // isNil reports a typed nil pointer inside the interface (GetMeta on it
 // would panic).

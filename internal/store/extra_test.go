@@ -135,3 +135,38 @@ func FuzzListCursor(f *testing.F) {
 		}
 	})
 }
+
+// TestMaxReferencesFitOneTransaction: an entity with the most references
+// allowed is created, counted and released in single transactions.
+func TestMaxReferencesFitOneTransaction(t *testing.T) {
+	suite(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		g := newGraph(t, e)
+		p := &model.Pipeline{ApplicationID: g.app.ID, Name: "big"}
+		var wfs []string
+		for i := range store.MaxReferences - 1 { // plus the application
+			wf := modeltest.RollingWorkflow(g.app.ID, g.env.ID, g.infra.ID)
+			wf.Name = fmt.Sprintf("wf-%d", i)
+			mustCreate(t, e, wf)
+			wfs = append(wfs, wf.ID)
+			p.Stages = append(p.Stages, model.Stage{Name: fmt.Sprintf("s%d", i), Type: model.StageWorkflow, WorkflowID: wf.ID})
+		}
+		e.count.Reset()
+		mustCreate(t, e, p)
+		if c := e.count.Counts(); c["TransactWriteItems"] != 1 || e.count.Total() != 1 {
+			t.Errorf("create cost %v, want one transaction", c)
+		}
+		err := e.st.Delete(ctx, model.KindWorkflow, wfs[len(wfs)-1], 0)
+		if by := refsBy(err); len(by) != 1 || by[0].ID != p.ID {
+			t.Errorf("last workflow: err = %v, want referenced by the pipeline", err)
+		}
+		if err := e.st.Delete(ctx, model.KindPipeline, p.ID, 0); err != nil {
+			t.Fatalf("delete the big pipeline: %v", err)
+		}
+		for _, id := range wfs {
+			if err := e.st.Delete(ctx, model.KindWorkflow, id, 0); err != nil {
+				t.Fatalf("delete workflow %s: %v", id, err)
+			}
+		}
+	})
+}

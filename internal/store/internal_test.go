@@ -1,6 +1,8 @@
 package store
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
 	"sort"
 	"testing"
@@ -88,5 +90,25 @@ func TestCheckEntityRefusesWithoutPanic(t *testing.T) {
 		if err := checkEntity(e); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestTooManyReferencesIsAValidationError(t *testing.T) {
+	p := &model.Pipeline{ApplicationID: "app-1", Name: "big"}
+	for i := range MaxReferences + 1 {
+		p.Stages = append(p.Stages, model.Stage{Name: fmt.Sprintf("s%d", i), Type: model.StageWorkflow,
+			WorkflowID: fmt.Sprintf("wf-%d", i)})
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatalf("the pipeline itself must be valid for this test: %v", err)
+	}
+	err := checkEntity(p)
+	var ve *model.ValidationError
+	if !errors.As(err, &ve) || !ve.Has("references") {
+		t.Errorf("err = %v, want a ValidationError on references", err)
+	}
+	p.Stages = p.Stages[:MaxReferences-1] // plus the application: exactly the maximum
+	if err := checkEntity(p); err != nil {
+		t.Errorf("at the maximum: %v", err)
 	}
 }

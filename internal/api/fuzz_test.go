@@ -118,7 +118,9 @@ func FuzzWorkflowValidation(f *testing.F) {
 		rec := m.serve(http.MethodPost, m.g.appPath()+"/workflows", mustJSON(body(w)))
 		checkAnswer(t, rec.Code, rec.Body.Bytes(), http.StatusCreated)
 		if rec.Code == http.StatusBadRequest {
-			var eb struct{ Error struct{ Fields []model.FieldError } }
+			var eb struct {
+				Error struct{ Fields []model.FieldError }
+			}
 			_ = json.Unmarshal(rec.Body.Bytes(), &eb)
 			if len(eb.Error.Fields) == 0 {
 				t.Fatalf("400 naming no field: %s", rec.Body)

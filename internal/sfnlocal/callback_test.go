@@ -82,7 +82,7 @@ func TestCallbackResumedBySendTaskSuccessOverSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.Status != "SUCCEEDED" || x.Output != `{"event":{"rollout":"COMPLETED"},"service":"web"}` {
+	if x.Status != "SUCCEEDED" || x.Output != `{"service":"web","event":{"rollout":"COMPLETED"}}` {
 		t.Errorf("execution: got %s %s (%s), want SUCCEEDED with the callback output at $.event", x.Status, x.Output, x.Cause)
 	}
 	h, _ := svc.GetExecutionHistory(ctx, x.ExecutionARN)

@@ -53,7 +53,7 @@ func (l *loader) choice(st *state, obj map[string]any, loc string) {
 }
 
 func (l *loader) choiceRule(x any, loc string, top bool) *choiceRule {
-	o, ok := x.(map[string]any)
+	o, ok := asMap(x)
 	if !ok {
 		l.add("SCHEMA_VALIDATION_FAILED", loc, "a choice rule must be an object")
 		return nil

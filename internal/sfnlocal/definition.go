@@ -128,7 +128,7 @@ func loadDefinition(def string) (*machine, error) {
 		l.add("INVALID_JSON_DESCRIPTION", "", "%v", err)
 		return nil, &DefinitionError{l.diags}
 	}
-	obj, ok := raw.(map[string]any)
+	obj, ok := asMap(raw)
 	if !ok {
 		l.add("SCHEMA_VALIDATION_FAILED", "", "the definition must be a JSON object")
 		return nil, &DefinitionError{l.diags}
@@ -173,7 +173,7 @@ func (l *loader) machine(obj map[string]any, loc string, top bool) *machine {
 			m.timeoutSeconds = n
 		}
 	}
-	rawStates, ok := obj["States"].(map[string]any)
+	rawStates, ok := asMap(obj["States"])
 	if !ok || len(rawStates) == 0 {
 		l.add("SCHEMA_VALIDATION_FAILED", loc+"/States", "the field 'States' is required and must be a non-empty object")
 		return m
@@ -187,7 +187,7 @@ func (l *loader) machine(obj map[string]any, loc string, top bool) *machine {
 		if len(name) == 0 || len(name) > 80 {
 			l.add("INVALID_STATE_NAME", sloc, "state names must be 1 to 80 characters")
 		}
-		so, ok := rawStates[name].(map[string]any)
+		so, ok := asMap(rawStates[name])
 		if !ok {
 			l.add("SCHEMA_VALIDATION_FAILED", sloc, "a state must be a JSON object")
 			continue
@@ -375,7 +375,7 @@ func (l *loader) state(name string, obj map[string]any, loc string) *state {
 			l.add("SCHEMA_VALIDATION_FAILED", loc+"/Branches", "'Branches' must be a non-empty array")
 		}
 		for i, b := range branches {
-			bo, ok := b.(map[string]any)
+			bo, ok := asMap(b)
 			bloc := fmt.Sprintf("%s/Branches/%d", loc, i)
 			if !ok {
 				l.add("SCHEMA_VALIDATION_FAILED", bloc, "a branch must be an object")
@@ -496,8 +496,8 @@ func (l *loader) mapState(st *state, obj map[string]any, loc string) {
 	if hasProc == hasIter {
 		l.add("SCHEMA_VALIDATION_FAILED", loc, "a Map state needs exactly one of 'ItemProcessor' or 'Iterator'")
 	}
-	if po, ok := proc.(map[string]any); ok {
-		if pc, ok := po["ProcessorConfig"].(map[string]any); ok {
+	if po, ok := asMap(proc); ok {
+		if pc, ok := asMap(po["ProcessorConfig"]); ok {
 			if mode, ok := pc["Mode"]; ok && mode != "INLINE" {
 				l.add("SCHEMA_VALIDATION_FAILED", ploc+"/ProcessorConfig/Mode", "only INLINE mode is supported, got %v", mode)
 			}
@@ -558,7 +558,7 @@ func (l *loader) retriers(v any, loc string) []*retrier {
 	var out []*retrier
 	for i, x := range arr {
 		rloc := fmt.Sprintf("%s/%d", loc, i)
-		o, ok := x.(map[string]any)
+		o, ok := asMap(x)
 		if !ok {
 			l.add("SCHEMA_VALIDATION_FAILED", rloc, "a retrier must be an object")
 			continue
@@ -620,7 +620,7 @@ func (l *loader) catchers(v any, loc string) []*catcher {
 	var out []*catcher
 	for i, x := range arr {
 		cloc := fmt.Sprintf("%s/%d", loc, i)
-		o, ok := x.(map[string]any)
+		o, ok := asMap(x)
 		if !ok {
 			l.add("SCHEMA_VALIDATION_FAILED", cloc, "a catcher must be an object")
 			continue
@@ -749,12 +749,12 @@ type templateField struct {
 
 func (l *loader) template(v any, loc string) *template {
 	switch t := v.(type) {
-	case map[string]any:
+	case *object:
 		out := &template{kind: tmplObject}
-		for _, k := range sortedKeys(t) {
+		for _, k := range t.keys {
 			floc := loc + "/" + pointerEscape(k)
 			if strings.HasSuffix(k, ".$") {
-				s, ok := t[k].(string)
+				s, ok := t.m[k].(string)
 				if !ok {
 					l.add("SCHEMA_VALIDATION_FAILED", floc, "the value of a field ending in '.$' must be a path or an intrinsic function")
 					continue
@@ -764,7 +764,7 @@ func (l *loader) template(v any, loc string) *template {
 					continue
 				}
 				key := strings.TrimSuffix(k, ".$")
-				if _, dup := t[key]; dup {
+				if _, dup := t.m[key]; dup {
 					l.add("SCHEMA_VALIDATION_FAILED", floc, "both %q and %q are set", key, k)
 				}
 				out.fields = append(out.fields, templateField{key: key, val: d})
@@ -772,7 +772,7 @@ func (l *loader) template(v any, loc string) *template {
 				out.usesCtx = out.usesCtx || d.usesCtx
 				continue
 			}
-			child := l.template(t[k], floc)
+			child := l.template(t.m[k], floc)
 			out.fields = append(out.fields, templateField{key: k, val: child})
 			out.hasDyn = out.hasDyn || child.hasDyn
 			out.usesCtx = out.usesCtx || child.usesCtx
@@ -841,13 +841,13 @@ func (t *template) eval(env *evalEnv, field string) (any, error) {
 		}
 		return v, nil
 	case tmplObject:
-		out := make(map[string]any, len(t.fields))
+		out := newObject(len(t.fields))
 		for _, f := range t.fields {
 			v, err := f.val.eval(env, f.key)
 			if err != nil {
 				return nil, err
 			}
-			out[f.key] = v
+			out.set(f.key, v)
 		}
 		return out, nil
 	case tmplArray:
@@ -867,3 +867,12 @@ func (t *template) eval(env *evalEnv, field string) (any, error) {
 // used by choice.go for Is* and comparisons
 var _ = json.Number("")
 var _ = strconv.Itoa
+
+// asMap exposes a decoded JSON object's fields to the loader.
+func asMap(v any) (map[string]any, bool) {
+	o, ok := v.(*object)
+	if !ok {
+		return nil, false
+	}
+	return o.m, true
+}

@@ -2,6 +2,7 @@ package sfnlocal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -96,5 +97,30 @@ func FuzzIntrinsic(f *testing.F) {
 		}
 		env := &evalEnv{input: v, ctxObj: func() any { return map[string]any{"Execution": map[string]any{"Name": "n"}} }}
 		_, _ = call.eval(env)
+	})
+}
+
+// FuzzJSONCodec: the order-keeping decoder accepts exactly what
+// encoding/json accepts, and encoding round-trips.
+func FuzzJSONCodec(f *testing.F) {
+	for _, s := range []string{`{"b":1,"a":[true,null,"x\u00e9\n"]}`, `-0.5e10`, `"\ud83d\ude00"`, `{"a":{"a":{}}}`, `[1,]`, `{"a" 1}`, `01`, `"\x01"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := decodeJSONString(s)
+		if (err == nil) != json.Valid([]byte(s)) {
+			t.Fatalf("decode %q: err=%v but json.Valid=%v", s, err, json.Valid([]byte(s)))
+		}
+		if err != nil {
+			return
+		}
+		enc := encodeJSON(v)
+		if !json.Valid([]byte(enc)) {
+			t.Fatalf("encode(decode(%q)) = %q is not valid JSON", s, enc)
+		}
+		back, err := decodeJSONString(enc)
+		if err != nil || !jsonEqual(v, back) || encodeJSON(back) != enc {
+			t.Fatalf("round trip of %q: %q -> %v (%v)", s, enc, back, err)
+		}
 	})
 }

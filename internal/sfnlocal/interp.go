@@ -51,8 +51,8 @@ type execution struct {
 	cancel context.CancelCauseFunc
 
 	// ctxBase is the immutable part of the context object.
-	ctxExecution    map[string]any
-	ctxStateMachine map[string]any
+	ctxExecution    *object
+	ctxStateMachine *object
 
 	mu          sync.Mutex
 	status      string
@@ -82,11 +82,9 @@ func newExecution(s *Service, sm *stateMachine, arn, name, input string, inVal a
 		svc: s, sm: sm, m: sm.m, arn: arn, name: name, input: input, inputVal: inVal,
 		startTime: now, ctx: ctx, cancel: cancel, status: statusRunning, finished: make(chan struct{}),
 	}
-	e.ctxExecution = map[string]any{
-		"Id": arn, "Input": inVal, "Name": name, "RoleArn": sm.roleARN,
-		"StartTime": isoTime(now), "RedriveCount": json.Number("0"),
-	}
-	e.ctxStateMachine = map[string]any{"Id": sm.arn, "Name": sm.name}
+	e.ctxExecution = objectOf("Id", arn, "Input", inVal, "StartTime", isoTime(now), "Name", name,
+		"RoleArn", sm.roleARN, "RedriveCount", json.Number("0"))
+	e.ctxStateMachine = objectOf("Id", sm.arn, "Name", sm.name)
 	return e
 }
 
@@ -230,18 +228,16 @@ func (r *stateRun) contextObject() any {
 	if r.ctxCache != nil {
 		return r.ctxCache
 	}
-	obj := map[string]any{
-		"Execution":    r.e.ctxExecution,
-		"StateMachine": r.e.ctxStateMachine,
-		"State": map[string]any{
-			"Name": r.st.name, "EnteredTime": isoTime(r.entered), "RetryCount": json.Number(strconv.Itoa(r.retries)),
-		},
-	}
+	obj := objectOf(
+		"Execution", r.e.ctxExecution,
+		"State", objectOf("EnteredTime", isoTime(r.entered), "Name", r.st.name, "RetryCount", json.Number(strconv.Itoa(r.retries))),
+		"StateMachine", r.e.ctxStateMachine,
+	)
 	if r.token != "" {
-		obj["Task"] = map[string]any{"Token": r.token}
+		obj.set("Task", objectOf("Token", r.token))
 	}
 	if r.item != nil {
-		obj["Map"] = map[string]any{"Item": map[string]any{"Index": json.Number(strconv.Itoa(r.item.index)), "Value": r.item.value}}
+		obj.set("Map", objectOf("Item", objectOf("Index", json.Number(strconv.Itoa(r.item.index)), "Value", r.item.value)))
 	}
 	r.ctxCache = obj
 	return obj
@@ -357,7 +353,7 @@ func (e *execution) dispatch(ctx context.Context, r *stateRun, raw any, c *chain
 
 func (r *stateRun) inputPath(raw any) (any, *failure) {
 	if r.st.inputNull {
-		return map[string]any{}, nil
+		return newObject(0), nil
 	}
 	if r.st.inputPath == nil {
 		return raw, nil
@@ -371,7 +367,7 @@ func (r *stateRun) inputPath(raw any) (any, *failure) {
 
 func (r *stateRun) outputPath(v any) (any, *failure) {
 	if r.st.outputNull {
-		return map[string]any{}, nil
+		return newObject(0), nil
 	}
 	if r.st.outputPath == nil {
 		return v, nil
@@ -541,7 +537,7 @@ func (e *execution) runWithRetry(ctx context.Context, r *stateRun, raw, eff any,
 			if !errorMatches(ct.errorEquals, f.Error) {
 				continue
 			}
-			errOut := map[string]any{"Error": f.Error, "Cause": f.Cause}
+			errOut := objectOf("Error", f.Error, "Cause", f.Cause)
 			var combined any
 			switch {
 			case ct.resultNull:

@@ -462,8 +462,8 @@ func (c *intrinsic) eval(env *evalEnv) (any, error) {
 		h.Write([]byte(s))
 		return hex.EncodeToString(h.Sum(nil)), nil
 	case "States.JsonMerge":
-		a, ok1 := args[0].(map[string]any)
-		b, ok2 := args[1].(map[string]any)
+		a, ok1 := args[0].(*object)
+		b, ok2 := args[1].(*object)
 		if !ok1 || !ok2 {
 			return fail("the first two arguments must be objects")
 		}
@@ -474,12 +474,9 @@ func (c *intrinsic) eval(env *evalEnv) (any, error) {
 		if deep {
 			return fail("deep merge is not supported; pass false")
 		}
-		out := make(map[string]any, len(a)+len(b))
-		for k, v := range a {
-			out[k] = v
-		}
-		for k, v := range b {
-			out[k] = v
+		out := a.clone()
+		for _, k := range b.keys {
+			out.set(k, b.m[k])
 		}
 		return out, nil
 	case "States.MathRandom":

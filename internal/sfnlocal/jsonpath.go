@@ -1,14 +1,12 @@
 package sfnlocal
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // This file holds a small, strict JSONPath implementation. ASL (JSONPath
@@ -17,8 +15,7 @@ import (
 // Set operation that creates missing intermediate objects (ResultPath), and a
 // clear split between definite paths (one value or "not found") and
 // indefinite ones (always a list). Values are the output of encoding/json
-// decoding with UseNumber: map[string]any, []any, string, json.Number, bool
-// and nil.
+// decodeJSON: *object, []any, string, json.Number, bool and nil.
 
 type segKind uint8
 
@@ -450,12 +447,11 @@ func (p *jsonPath) get(root any) (any, bool) {
 func stepDefinite(v any, seg *segment) (any, bool) {
 	switch seg.kind {
 	case segName:
-		m, ok := v.(map[string]any)
+		o, ok := v.(*object)
 		if !ok {
 			return nil, false
 		}
-		x, ok := m[seg.name]
-		return x, ok
+		return o.get(seg.name)
 	case segIndex:
 		a, ok := v.([]any)
 		if !ok {
@@ -481,17 +477,17 @@ func stepAll(v any, seg *segment, out []any) []any {
 		}
 	case segWildcard:
 		switch t := v.(type) {
-		case map[string]any:
-			for _, k := range sortedKeys(t) {
-				out = append(out, t[k])
+		case *object:
+			for _, k := range t.keys {
+				out = append(out, t.m[k])
 			}
 		case []any:
 			out = append(out, t...)
 		}
 	case segUnionName:
-		if m, ok := v.(map[string]any); ok {
+		if o, ok := v.(*object); ok {
 			for _, n := range seg.names {
-				if x, ok := m[n]; ok {
+				if x, ok := o.get(n); ok {
 					out = append(out, x)
 				}
 			}
@@ -538,10 +534,10 @@ func stepAll(v any, seg *segment, out []any) []any {
 					out = append(out, x)
 				}
 			}
-		case map[string]any:
-			for _, k := range sortedKeys(t) {
-				if seg.filter.match(t[k]) {
-					out = append(out, t[k])
+		case *object:
+			for _, k := range t.keys {
+				if seg.filter.match(t.m[k]) {
+					out = append(out, t.m[k])
 				}
 			}
 		}
@@ -552,17 +548,16 @@ func stepAll(v any, seg *segment, out []any) []any {
 func deepCollect(v any, seg *segment, out []any) []any {
 	// Like Jayway JsonPath: matches on this node first, then each child.
 	switch t := v.(type) {
-	case map[string]any:
-		keys := sortedKeys(t)
+	case *object:
 		if seg.kind == segDeepAll {
-			for _, k := range keys {
-				out = append(out, t[k])
+			for _, k := range t.keys {
+				out = append(out, t.m[k])
 			}
-		} else if x, ok := t[seg.name]; ok {
+		} else if x, ok := t.get(seg.name); ok {
 			out = append(out, x)
 		}
-		for _, k := range keys {
-			out = deepCollect(t[k], seg, out)
+		for _, k := range t.keys {
+			out = deepCollect(t.m[k], seg, out)
 		}
 	case []any:
 		if seg.kind == segDeepAll {
@@ -590,27 +585,25 @@ func setAt(cur any, segs []segment, value any) (any, error) {
 	seg := segs[0]
 	switch seg.kind {
 	case segName:
-		var m map[string]any
+		var m *object
 		switch t := cur.(type) {
-		case map[string]any:
-			m = make(map[string]any, len(t)+1)
-			for k, v := range t {
-				m[k] = v
-			}
+		case *object:
+			m = t.clone()
 		case nil:
-			m = map[string]any{}
+			m = newObject(1)
 		default:
 			return nil, fmt.Errorf("cannot set field %q on a %s: %w", seg.name, jsonTypeName(cur), errPathNotObject)
 		}
 		if len(segs) == 1 {
-			m[seg.name] = value
+			m.set(seg.name, value)
 			return m, nil
 		}
-		child, err := setAt(m[seg.name], segs[1:], value)
+		prev, _ := m.get(seg.name)
+		child, err := setAt(prev, segs[1:], value)
 		if err != nil {
 			return nil, err
 		}
-		m[seg.name] = child
+		m.set(seg.name, child)
 		return m, nil
 	case segIndex:
 		a, ok := cur.([]any)
@@ -632,67 +625,6 @@ func setAt(cur any, segs []segment, value any) (any, error) {
 	return nil, fmt.Errorf("path is not a reference path: %w", errPathNotObject)
 }
 
-// decodeJSON decodes one JSON value keeping numbers as json.Number.
-func decodeJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("decode json: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("decode json: trailing data after the value")
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, errors.New("decode json: trailing data after the value")
-	}
-	return v, nil
-}
-
-func decodeJSONString(s string) (any, error) { return decodeJSON([]byte(s)) }
-
-// encodeJSON marshals compactly without HTML escaping.
-func encodeJSON(v any) string {
-	e := encoderPool.Get().(*pooledEncoder)
-	defer encoderPool.Put(e)
-	e.buf.Reset()
-	if err := e.enc.Encode(v); err != nil {
-		return "null"
-	}
-	b := e.buf.Bytes()
-	return string(b[:len(b)-1]) // drop Encode's newline
-}
-
-type pooledEncoder struct {
-	buf bytes.Buffer
-	enc *json.Encoder
-}
-
-var encoderPool = sync.Pool{New: func() any {
-	e := &pooledEncoder{}
-	e.enc = json.NewEncoder(&e.buf)
-	e.enc.SetEscapeHTML(false)
-	return e
-}}
-
-func jsonTypeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case map[string]any:
-		return "object"
-	case []any:
-		return "array"
-	case string:
-		return "string"
-	case bool:
-		return "boolean"
-	case json.Number, float64, int, int64:
-		return "number"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
 func toFloat(v any) (float64, bool) {
 	switch t := v.(type) {
 	case json.Number:
@@ -706,48 +638,6 @@ func toFloat(v any) (float64, bool) {
 		return float64(t), true
 	}
 	return 0, false
-}
-
-// jsonEqual is deep JSON equality (numbers by value).
-func jsonEqual(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !jsonEqual(v, w) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !jsonEqual(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case nil:
-		return b == nil
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case bool:
-		y, ok := b.(bool)
-		return ok && x == y
-	}
-	if fa, ok := toFloat(a); ok {
-		fb, ok := toFloat(b)
-		return ok && fa == fb
-	}
-	return false
 }
 
 func sortedKeys(m map[string]any) []string {

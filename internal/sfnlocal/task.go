@@ -334,29 +334,31 @@ func (e *execution) runResource(ctx context.Context, res string, params any, tok
 	case strings.HasPrefix(res, "arn:aws:lambda:"):
 		return e.svc.callLambda(ctx, res, params)
 	case base == resLambdaInvoke:
-		p, ok := params.(map[string]any)
-		fn, _ := p["FunctionName"].(string)
-		if !ok || fn == "" {
+		p, ok := params.(*object)
+		var fn string
+		if ok {
+			v, _ := p.get("FunctionName")
+			fn, _ = v.(string)
+		}
+		if fn == "" {
 			return nil, &failure{Error: "States.Runtime", terminal: true, Cause: "The field 'FunctionName' is required for " + res}
 		}
-		payload, has := p["Payload"]
+		payload, has := p.get("Payload")
 		if !has {
-			payload = map[string]any{}
+			payload = newObject(0)
 		}
 		out, f := e.svc.callLambda(ctx, fn, payload)
 		if f != nil {
 			return nil, f
 		}
 		version := functionQualifier(fn)
-		env := map[string]any{
-			"ExecutedVersion": version,
-			"Payload":         out,
-			"SdkHttpMetadata": map[string]any{"HttpStatusCode": json.Number("200")},
-			"SdkResponseMetadata": map[string]any{
-				"RequestId": newRequestID(),
-			},
-			"StatusCode": json.Number("200"),
-		}
+		env := objectOf(
+			"ExecutedVersion", version,
+			"Payload", out,
+			"SdkHttpMetadata", objectOf("HttpStatusCode", json.Number("200")),
+			"SdkResponseMetadata", objectOf("RequestId", newRequestID()),
+			"StatusCode", json.Number("200"),
+		)
 		if tw == nil {
 			return env, nil
 		}
@@ -478,7 +480,7 @@ func (s *Service) callLambda(ctx context.Context, fn string, payload any) (any, 
 		if typ == "" {
 			typ = "Lambda.Unknown"
 		}
-		cause := encodeJSON(map[string]any{"errorMessage": msg, "errorType": typ})
+		cause := encodeJSON(objectOf("errorMessage", msg, "errorType", typ))
 		return nil, &failure{Error: typ, Cause: cause}
 	}
 	return decodeOutput(out)
@@ -496,20 +498,26 @@ func millis(t time.Time) json.Number {
 
 // startChild serves arn:aws:states:::states:startExecution[.sync|.sync:2|.waitForTaskToken].
 func (e *execution) startChild(ctx context.Context, res string, params any, tw *tokenWait, submitted func(any)) (any, *failure) {
-	p, ok := params.(map[string]any)
-	smARN, _ := p["StateMachineArn"].(string)
-	if !ok || smARN == "" {
+	p, ok := params.(*object)
+	if !ok {
+		p = newObject(0)
+	}
+	smARNv, _ := p.get("StateMachineArn")
+	smARN, _ := smARNv.(string)
+	if smARN == "" {
 		return nil, &failure{Error: "States.Runtime", terminal: true, Cause: "The field 'StateMachineArn' is required for " + res}
 	}
 	input := "{}"
-	switch in := p["Input"].(type) {
+	inV, _ := p.get("Input")
+	switch in := inV.(type) {
 	case nil:
 	case string:
 		input = in
 	default:
 		input = encodeJSON(in)
 	}
-	name, _ := p["Name"].(string)
+	nameV, _ := p.get("Name")
+	name, _ := nameV.(string)
 	child, err := e.svc.startExecution(ctx, smARN, name, input)
 	if err != nil {
 		code := "ServiceException"
@@ -518,7 +526,7 @@ func (e *execution) startChild(ctx context.Context, res string, params any, tw *
 		}
 		return nil, &failure{Error: "StepFunctions." + code + "Exception", Cause: err.Error()}
 	}
-	started := map[string]any{"ExecutionArn": child.arn, "StartDate": millis(child.startTime)}
+	started := objectOf("ExecutionArn", child.arn, "StartDate", millis(child.startTime))
 	sync2 := strings.HasSuffix(res, suffixSync2)
 	switch {
 	case tw != nil:
@@ -542,32 +550,33 @@ func (e *execution) startChild(ctx context.Context, res string, params any, tw *
 	return started, nil
 }
 
-func describeForTask(x Execution, parse bool) map[string]any {
-	d := map[string]any{
-		"ExecutionArn": x.ExecutionARN, "StateMachineArn": x.StateMachineARN, "Name": x.Name, "Status": x.Status,
-		"StartDate": millis(x.StartDate), "StopDate": millis(x.StopDate),
-		"Input": any(x.Input), "InputDetails": map[string]any{"Included": true},
-		"RedriveCount": json.Number("0"), "RedriveStatus": "NOT_REDRIVABLE",
-	}
-	if x.Status == statusSucceded {
-		d["Output"] = x.Output
-		d["OutputDetails"] = map[string]any{"Included": true}
-	}
+func describeForTask(x Execution, parse bool) *object {
+	var input, output any = x.Input, x.Output
 	if parse {
 		if v, err := decodeJSONString(x.Input); err == nil {
-			d["Input"] = v
+			input = v
 		}
-		if x.Status == statusSucceded {
-			if v, err := decodeJSONString(x.Output); err == nil {
-				d["Output"] = v
-			}
+		if v, err := decodeJSONString(x.Output); err == nil {
+			output = v
 		}
 	}
+	d := objectOf("ExecutionArn", x.ExecutionARN, "Input", input, "InputDetails", objectOf("Included", true),
+		"Name", x.Name)
+	if x.Status == statusSucceded {
+		d.set("Output", output)
+		d.set("OutputDetails", objectOf("Included", true))
+	}
+	d.set("RedriveCount", json.Number("0"))
+	d.set("RedriveStatus", "NOT_REDRIVABLE")
+	d.set("StartDate", millis(x.StartDate))
+	d.set("StateMachineArn", x.StateMachineARN)
+	d.set("Status", x.Status)
+	d.set("StopDate", millis(x.StopDate))
 	if x.Error != "" {
-		d["Error"] = x.Error
+		d.set("Error", x.Error)
 	}
 	if x.Cause != "" {
-		d["Cause"] = x.Cause
+		d.set("Cause", x.Cause)
 	}
 	return d
 }

@@ -94,3 +94,26 @@ func BenchmarkDescribeTargetHealth100(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDescribeTargetHealth100Server measures the emulator's own share
+// of that call: form decoding, lookup and XML encoding, without HTTP or SDK.
+func BenchmarkDescribeTargetHealth100Server(b *testing.B) {
+	e := New(Options{Clock: simclock.NewManual(epoch)})
+	if rr := serve(e, "Action=CreateTargetGroup&Name=tg&Protocol=HTTP&Port=80&VpcId=vpc-1&TargetType=ip"); rr.Code != http.StatusOK {
+		b.Fatalf("CreateTargetGroup: %s", rr.Body.String())
+	}
+	tgARN := e.tgs[0].TargetGroupArn
+	for i := 0; i < 100; i++ {
+		id := fmt.Sprintf("10.0.%d.%d", i/250, i%250+1)
+		_ = e.RegisterTarget(tgARN, id, 80)
+		e.SetTargetHealth(tgARN, id, 80, "healthy", "", "")
+	}
+	body := "Action=DescribeTargetHealth&Version=2015-12-01&TargetGroupArn=" + tgARN
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if rr := serve(e, body); rr.Code != http.StatusOK {
+			b.Fatal(rr.Body.String())
+		}
+	}
+}

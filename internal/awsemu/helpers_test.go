@@ -1,8 +1,10 @@
 package awsemu
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -173,4 +175,24 @@ func disableHostPrefix(st *middleware.Stack) error {
 	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("disableHostPrefix", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
 	}), middleware.Before)
+}
+
+func staticCreds() aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")
+}
+
+func rawCallF(h http.Handler, target string, body []byte) (int, http.Header, []byte) {
+	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	req.Header.Set("X-Amz-Target", target)
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Header(), rec.Body.Bytes()
+}
+
+func rawCallRaw(h http.Handler, method, path string, body []byte) (int, http.Header, []byte) {
+	req := httptest.NewRequest(method, path, bytes.NewReader(body))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Header(), rec.Body.Bytes()
 }

@@ -405,3 +405,85 @@ func TestAPIRawProtocol(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIHistoryOfEveryKindDecodes runs a machine that produces most event
+// kinds and reads its whole history back through the SDK.
+func TestAPIHistoryOfEveryKindDecodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	svc := testService(t, fastClock(t))
+	c := newSDKClient(t, svc)
+	def := `{"StartAt":"Par","States":{
+	  "Par":{"Type":"Parallel","Next":"Map","ResultPath":"$.par","Branches":[
+	    {"StartAt":"L","States":{"L":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:flaky","Parameters":{"failTimes":1},
+	      "Retry":[{"ErrorEquals":["States.ALL"],"IntervalSeconds":1}],"End":true}}},
+	    {"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":1,"End":true}}}]},
+	  "Map":{"Type":"Map","ItemsPath":"$.items","Next":"Invoke","ResultPath":"$.mapped","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}},
+	  "Invoke":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"fail-custom","Payload":{}},
+	    "Catch":[{"ErrorEquals":["CustomError"],"ResultPath":"$.err","Next":"Check"}],"End":true},
+	  "Check":{"Type":"Choice","Choices":[{"Variable":"$.err.Error","StringEquals":"CustomError","Next":"Boom"}],"Default":"Done"},
+	  "Done":{"Type":"Succeed"},
+	  "Boom":{"Type":"Fail","Error":"Final.Error","Cause":"expected"}}}`
+	sm, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("kinds"), Definition: aws.String(def), RoleArn: aws.String("arn:aws:iam::1:role/r")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Input: aws.String(`{"items":[1,2]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := svc.WaitExecution(ctx, aws.ToString(start.ExecutionArn))
+	if err != nil || x.Status != "FAILED" || x.Error != "Final.Error" {
+		t.Fatalf("execution: %+v %v", x, err)
+	}
+	seen := map[types.HistoryEventType]int{}
+	p := sfn.NewGetExecutionHistoryPaginator(c, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn, MaxResults: 7})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("GetExecutionHistory: %v", err)
+		}
+		for _, ev := range page.Events {
+			seen[ev.Type]++
+			switch ev.Type {
+			case types.HistoryEventTypeMapStateStarted:
+				if ev.MapStateStartedEventDetails == nil || ev.MapStateStartedEventDetails.Length != 2 {
+					t.Errorf("MapStateStarted details: got %+v, want length 2", ev.MapStateStartedEventDetails)
+				}
+			case types.HistoryEventTypeLambdaFunctionFailed:
+				if d := ev.LambdaFunctionFailedEventDetails; d == nil || aws.ToString(d.Error) != "CustomError" {
+					t.Errorf("LambdaFunctionFailed details: got %+v", d)
+				}
+			case types.HistoryEventTypeTaskFailed:
+				if d := ev.TaskFailedEventDetails; d == nil || aws.ToString(d.Error) != "CustomError" || aws.ToString(d.ResourceType) != "lambda" || aws.ToString(d.Resource) != "invoke" {
+					t.Errorf("TaskFailed details: got %+v", d)
+				}
+			case types.HistoryEventTypeTaskScheduled:
+				if d := ev.TaskScheduledEventDetails; d == nil || aws.ToString(d.Region) != "us-east-1" || !strings.Contains(aws.ToString(d.Parameters), "fail-custom") {
+					t.Errorf("TaskScheduled details: got %+v", d)
+				}
+			case types.HistoryEventTypeExecutionFailed:
+				if d := ev.ExecutionFailedEventDetails; d == nil || aws.ToString(d.Error) != "Final.Error" || aws.ToString(d.Cause) != "expected" {
+					t.Errorf("ExecutionFailed details: got %+v", d)
+				}
+			}
+			if ev.Timestamp == nil || ev.Timestamp.Year() != 2026 {
+				t.Errorf("event %d timestamp: got %v", ev.Id, ev.Timestamp)
+			}
+		}
+	}
+	for _, want := range []types.HistoryEventType{
+		"ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted", "TaskStateEntered", "LambdaFunctionScheduled",
+		"LambdaFunctionStarted", "LambdaFunctionFailed", "LambdaFunctionSucceeded", "WaitStateEntered", "WaitStateExited",
+		"ParallelStateSucceeded", "ParallelStateExited", "MapStateEntered", "MapStateStarted", "MapIterationStarted",
+		"PassStateEntered", "MapIterationSucceeded", "MapStateSucceeded", "MapStateExited", "TaskScheduled", "TaskStarted",
+		"TaskFailed", "ChoiceStateEntered", "ChoiceStateExited", "FailStateEntered", "ExecutionFailed",
+	} {
+		if seen[want] == 0 {
+			t.Errorf("history has no %s event", want)
+		}
+	}
+	if seen["MapIterationStarted"] != 2 || seen["LambdaFunctionScheduled"] != 2 {
+		t.Errorf("counts: got %d MapIterationStarted and %d LambdaFunctionScheduled, want 2 and 2", seen["MapIterationStarted"], seen["LambdaFunctionScheduled"])
+	}
+}

@@ -53,8 +53,7 @@
 //
 // # Known differences from AWS
 //
-// JSON objects are re-encoded with sorted keys (AWS keeps input order);
-// wildcards over objects visit keys in sorted order. HeartbeatSeconds only
+// JSON objects keep their key order, as on AWS. HeartbeatSeconds only
 // applies to .waitForTaskToken tasks. Only STANDARD state machines, JSONPath
 // (not JSONata) and inline Map are supported; Assign/variables, activities,
 // distributed Map and redrive are not. An execution started again with the

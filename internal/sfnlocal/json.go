@@ -2,7 +2,6 @@ package sfnlocal
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -512,5 +511,3 @@ func objectFromMap(m map[string]any) *object {
 	}
 	return o
 }
-
-var errNotJSON = errors.New("not JSON")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/store"
@@ -330,6 +331,10 @@ func (h *Handler) updateEntity(res resource) http.HandlerFunc {
 		m.Version = version
 		m.CreatedAt = cur.GetMeta().CreatedAt
 		m.UpdatedAt = cur.GetMeta().UpdatedAt
+		if err := h.checkDependents(ctx, e); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 		if err := h.repo.Update(ctx, e); err != nil {
 			h.writeError(w, r, fmt.Errorf("update %s %s: %w", res.kind, m.ID, err))
 			return
@@ -365,4 +370,107 @@ func (h *Handler) deleteEntity(res resource) http.HandlerFunc {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// checkDependents refuses an update of an infrastructure definition or a
+// service that would leave a workflow using it unable to deploy (for
+// example removing the target groups a blue/green workflow needs). Each
+// problem names the field of the entity being updated and the workflow.
+func (h *Handler) checkDependents(ctx context.Context, e model.Entity) error {
+	var uses func(*model.Workflow) bool
+	switch t := e.(type) {
+	case *model.InfrastructureDefinition:
+		uses = func(w *model.Workflow) bool { return w.InfrastructureID == t.ID }
+	case *model.Service:
+		uses = func(w *model.Workflow) bool { return w.ServiceID == t.ID }
+	default:
+		return nil
+	}
+	var fe []model.FieldError
+	page := store.Page{Limit: 100}
+	for {
+		items, next, err := h.repo.List(ctx, model.KindWorkflow, e.AppID(), page)
+		if err != nil {
+			return fmt.Errorf("list workflows of %s: %w", e.AppID(), err)
+		}
+		for _, it := range items {
+			w, ok := it.(*model.Workflow)
+			if !ok || !uses(w) {
+				continue
+			}
+			g, err := h.workflowGraph(ctx, w, e)
+			if err != nil {
+				return err
+			}
+			var ve *model.ValidationError
+			if err := model.ValidateGraph(g); errors.As(err, &ve) {
+				for _, f := range ve.Fields {
+					fe = append(fe, model.FieldError{Field: dependentField(e, f.Field),
+						Message: fmt.Sprintf("workflow %s (%s) needs it: %s", w.Name, w.ID, f.Message)})
+				}
+			}
+		}
+		if next == "" {
+			break
+		}
+		page.Cursor = next
+	}
+	if len(fe) > 0 {
+		return validationError(fe)
+	}
+	return nil
+}
+
+// dependentField turns a graph field ("infrastructure.loadBalancing...")
+// into a field of the entity being updated when it blames that entity.
+func dependentField(e model.Entity, field string) string {
+	prefix := "infrastructure."
+	if e.Kind() == model.KindService {
+		prefix = "service."
+	}
+	if rest, ok := strings.CutPrefix(field, prefix); ok {
+		return rest
+	}
+	return field
+}
+
+// workflowGraph loads w's graph, with replacement standing in for the stored
+// entity of the same ID.
+func (h *Handler) workflowGraph(ctx context.Context, w *model.Workflow, replacement model.Entity) (model.Graph, error) {
+	load := func(kind model.Kind, id string) (model.Entity, error) {
+		if id == "" {
+			return nil, nil
+		}
+		if replacement.GetMeta().ID == id {
+			return replacement, nil
+		}
+		got, err := h.get(ctx, kind, id)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.status == http.StatusNotFound {
+			return nil, nil
+		}
+		return got, err
+	}
+	g := model.Graph{Workflow: w}
+	var err error
+	var e model.Entity
+	if e, err = load(model.KindEnvironment, w.EnvironmentID); err != nil {
+		return g, err
+	}
+	g.Environment, _ = e.(*model.Environment)
+	if e, err = load(model.KindInfrastructure, w.InfrastructureID); err != nil {
+		return g, err
+	}
+	g.Infrastructure, _ = e.(*model.InfrastructureDefinition)
+	if e, err = load(model.KindService, w.ServiceID); err != nil {
+		return g, err
+	}
+	g.Service, _ = e.(*model.Service)
+	if g.Infrastructure != nil {
+		if e, err = load(model.KindCloudProvider, g.Infrastructure.CloudProviderID); err != nil {
+			return g, err
+		}
+		g.CloudProvider, _ = e.(*model.CloudProvider)
+	}
+	return g, nil
 }

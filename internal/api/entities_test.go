@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ecsflow/ecsflow/internal/model/modeltest"
 )
 
 type item struct{ label, collection, id string }
@@ -177,4 +179,37 @@ func TestPaging(t *testing.T) {
 			t.Errorf("bad limit: fields %v do not name limit", r.fields())
 		}
 	})
+}
+
+// An update that would leave a workflow unable to deploy is refused, naming
+// the field and the workflow.
+func TestUpdateKeepsWorkflowsDeployable(t *testing.T) {
+	e := onMinidyn(t)
+	g := e.seed()
+	infraPath := g.appPath() + "/environments/" + g.env + "/infrastructures/" + g.infra
+	inf := e.must(http.StatusOK, http.MethodGet, infraPath, nil)
+	delete(inf.Body, "loadBalancing")
+	r := e.must(http.StatusBadRequest, http.MethodPut, infraPath, inf.Body, "If-Match", `"1"`)
+	msg, ok := r.fields()["loadBalancing.targetGroupArns"]
+	if !ok || !strings.Contains(msg, "bluegreen") {
+		t.Errorf("fields %v: want loadBalancing.targetGroupArns naming workflow bluegreen", r.fields())
+	}
+	// A harmless change to the same infrastructure goes through.
+	inf = e.must(http.StatusOK, http.MethodGet, infraPath, nil)
+	inf.Body["cluster"] = "prod-2"
+	e.must(http.StatusOK, http.MethodPut, infraPath, inf.Body, "If-Match", `"1"`)
+
+	// A workflow bound to the service keeps the service's load balancer.
+	bound := modeltest.BlueGreenWorkflow(g.app, g.env, g.infra)
+	bound.Name = "bound"
+	bound.ServiceID = g.svc
+	e.create(g.appPath()+"/workflows", bound)
+	svcPath := g.appPath() + "/services/" + g.svc
+	svc := e.must(http.StatusOK, http.MethodGet, svcPath, nil)
+	ecs := svc.Body["ecs"].(map[string]any)
+	delete(ecs, "loadBalancer")
+	r = e.must(http.StatusBadRequest, http.MethodPut, svcPath, svc.Body, "If-Match", `"1"`)
+	if msg, ok := r.fields()["ecs.loadBalancer"]; !ok || !strings.Contains(msg, "bound") {
+		t.Errorf("fields %v: want ecs.loadBalancer naming workflow bound", r.fields())
+	}
 }

@@ -143,6 +143,11 @@ func loadDefinition(def string) (*machine, error) {
 	return m, nil
 }
 
+// failPathIntrinsics are the intrinsics a Fail state's ErrorPath and
+// CausePath may call.
+var failPathIntrinsics = []string{"States.Format", "States.JsonToString", "States.ArrayGetItem",
+	"States.Base64Encode", "States.Base64Decode", "States.Hash", "States.UUID"}
+
 var topFields = []string{"Comment", "StartAt", "States", "TimeoutSeconds", "Version", "QueryLanguage"}
 var branchFields = []string{"Comment", "StartAt", "States", "ProcessorConfig"}
 
@@ -478,7 +483,20 @@ func (l *loader) fail(st *state, obj map[string]any, loc string) {
 				l.add("SCHEMA_VALIDATION_FAILED", loc+"/"+field+"Path", "must be a path or an intrinsic function")
 				return "", nil
 			}
-			return "", l.dynamic(s, loc+"/"+field+"Path")
+			ploc := loc + "/" + field + "Path"
+			if isIntrinsic(s) {
+				name, _, _ := strings.Cut(s, "(")
+				if !slices.Contains(failPathIntrinsics, strings.TrimSpace(name)) {
+					l.add("SCHEMA_VALIDATION_FAILED", ploc, "%s may only use States.Format, States.JsonToString, States.ArrayGetItem, States.Base64Encode, States.Base64Decode, States.Hash or States.UUID", field+"Path")
+					return "", nil
+				}
+				return "", l.dynamic(s, ploc)
+			}
+			p := l.refPath(s, ploc)
+			if p == nil {
+				return "", nil
+			}
+			return "", &template{kind: tmplPath, path: p, usesCtx: p.context, hasDyn: true, original: s}
 		}
 		return "", nil
 	}

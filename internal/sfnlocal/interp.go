@@ -360,7 +360,7 @@ func (r *stateRun) inputPath(raw any) (any, *failure) {
 	}
 	v, ok := r.st.inputPath.get(raw)
 	if !ok {
-		return nil, r.runtime(fmt.Sprintf("Invalid path '%s' : No results for path: $['%s']", r.st.inputPath.raw, r.st.inputPath.raw))
+		return nil, r.runtime(fmt.Sprintf("Invalid path '%s' : No results for path: %s", r.st.inputPath.raw, r.st.inputPath.bracketed()))
 	}
 	return v, nil
 }
@@ -374,7 +374,7 @@ func (r *stateRun) outputPath(v any) (any, *failure) {
 	}
 	out, ok := r.st.outputPath.get(v)
 	if !ok {
-		return nil, r.runtime(fmt.Sprintf("Invalid path '%s' : No results for path: $['%s']", r.st.outputPath.raw, r.st.outputPath.raw))
+		return nil, r.runtime(fmt.Sprintf("Invalid path '%s' : No results for path: %s", r.st.outputPath.raw, r.st.outputPath.bracketed()))
 	}
 	return out, nil
 }

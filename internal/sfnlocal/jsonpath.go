@@ -648,3 +648,25 @@ func sortedKeys(m map[string]any) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// bracketed renders a path the way Step Functions quotes it in errors:
+// $['a']['b'][0].
+func (p *jsonPath) bracketed() string {
+	if !p.definite {
+		return p.raw
+	}
+	var b strings.Builder
+	if p.context {
+		b.WriteString("$$")
+	} else {
+		b.WriteString("$")
+	}
+	for _, s := range p.segs {
+		if s.kind == segIndex {
+			fmt.Fprintf(&b, "[%d]", s.index)
+		} else {
+			fmt.Fprintf(&b, "['%s']", s.name)
+		}
+	}
+	return b.String()
+}

@@ -67,7 +67,7 @@ func reportRequests(b *testing.B, c *store.CountingDB, op string) {
 }
 
 // tableCap bounds the table size in BenchmarkStoreCreate.
-const tableCap = 200
+const tableCap = 100
 
 func BenchmarkStoreCreate(b *testing.B) {
 	for _, be := range benchBackends(b) {

@@ -286,7 +286,7 @@ var apiOps = map[string]opFunc{
 		out := executionListItem(x)
 		out["input"] = x.Input
 		out["inputDetails"] = map[string]any{"included": true}
-		if x.Status == statusSucceded {
+		if x.Status == statusSucceeded {
 			out["output"] = x.Output
 			out["outputDetails"] = map[string]any{"included": true}
 		}

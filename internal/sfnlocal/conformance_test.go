@@ -259,7 +259,7 @@ func runCase(t *testing.T, clock simclock.Clock, c conformanceCase) {
 	}
 	switch {
 	case len(c.Output) > 0 || c.OutputMatch != "":
-		if x.Status != statusSucceded {
+		if x.Status != statusSucceeded {
 			t.Fatalf("status: got %s (%s: %s), want SUCCEEDED\n%s", x.Status, x.Error, x.Cause, dump())
 		}
 		if len(c.Output) > 0 {

@@ -1,10 +1,8 @@
 package sfnlocal
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -881,10 +879,6 @@ func (t *template) eval(env *evalEnv, field string) (any, error) {
 	}
 	return nil, &templateError{"unknown template"}
 }
-
-// used by choice.go for Is* and comparisons
-var _ = json.Number("")
-var _ = strconv.Itoa
 
 // asMap exposes a decoded JSON object's fields to the loader.
 func asMap(v any) (map[string]any, bool) {

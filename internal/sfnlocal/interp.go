@@ -14,7 +14,7 @@ import (
 
 const (
 	statusRunning  = "RUNNING"
-	statusSucceded = "SUCCEEDED"
+	statusSucceeded = "SUCCEEDED"
 	statusFailed   = "FAILED"
 	statusTimedOut = "TIMED_OUT"
 	statusAborted  = "ABORTED"
@@ -188,7 +188,7 @@ func (e *execution) run() {
 	e.appendLocked(c, "ExecutionSucceeded", "executionSucceededEventDetails", map[string]any{
 		"output": outStr, "outputDetails": map[string]any{"truncated": false},
 	})
-	e.closeLocked(statusSucceded, outStr, "", "")
+	e.closeLocked(statusSucceeded, outStr, "", "")
 }
 
 func abortedFailure() *failure { return &failure{Error: "States.Aborted", aborted: true} }

@@ -542,7 +542,7 @@ func (e *execution) startChild(ctx context.Context, res string, params any, tw *
 		}
 		x := child.snapshot()
 		desc := describeForTask(x, sync2)
-		if x.Status != statusSucceded {
+		if x.Status != statusSucceeded {
 			return nil, &failure{Error: "States.TaskFailed", Cause: encodeJSON(desc)}
 		}
 		return desc, nil
@@ -562,7 +562,7 @@ func describeForTask(x Execution, parse bool) *object {
 	}
 	d := objectOf("ExecutionArn", x.ExecutionARN, "Input", input, "InputDetails", objectOf("Included", true),
 		"Name", x.Name)
-	if x.Status == statusSucceded {
+	if x.Status == statusSucceeded {
 		d.set("Output", output)
 		d.set("OutputDetails", objectOf("Included", true))
 	}

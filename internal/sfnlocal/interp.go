@@ -13,11 +13,11 @@ import (
 )
 
 const (
-	statusRunning  = "RUNNING"
+	statusRunning   = "RUNNING"
 	statusSucceeded = "SUCCEEDED"
-	statusFailed   = "FAILED"
-	statusTimedOut = "TIMED_OUT"
-	statusAborted  = "ABORTED"
+	statusFailed    = "FAILED"
+	statusTimedOut  = "TIMED_OUT"
+	statusAborted   = "ABORTED"
 )
 
 const errRuntime = "States.Runtime"

@@ -487,3 +487,24 @@ func TestAPIHistoryOfEveryKindDecodes(t *testing.T) {
 		t.Errorf("counts: got %d MapIterationStarted and %d LambdaFunctionScheduled, want 2 and 2", seen["MapIterationStarted"], seen["LambdaFunctionScheduled"])
 	}
 }
+
+func TestMatchesRoutesByTarget(t *testing.T) {
+	tests := []struct {
+		target string
+		want   bool
+	}{
+		{"AWSStepFunctions.StartExecution", true},
+		{"AWSEvents.PutEvents", false},
+		{"AmazonEC2ContainerServiceV20141113.DescribeServices", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}"))
+		if tc.target != "" {
+			r.Header.Set("X-Amz-Target", tc.target)
+		}
+		if got := Matches(r); got != tc.want {
+			t.Errorf("Matches(%q): got %v, want %v", tc.target, got, tc.want)
+		}
+	}
+}

@@ -199,7 +199,7 @@ func (h *Handler) graphFor(ctx context.Context, req DeploymentRequest, who strin
 
 func (h *Handler) createDeployment(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	b, err := readBody(r)
+	b, err := readBody(w, r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -361,7 +361,7 @@ func (h *Handler) controlDeployment(action string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id := r.PathValue("id")
-		b, err := readBody(r)
+		b, err := readBody(w, r)
 		if err != nil {
 			h.writeError(w, r, err)
 			return

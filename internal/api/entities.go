@@ -237,8 +237,8 @@ func (h *Handler) listEntities(res resource) http.HandlerFunc {
 }
 
 // decodeEntity decodes and checks a create or update body.
-func (h *Handler) decodeEntity(ctx context.Context, r *http.Request, res resource, appID, envID string) (model.Entity, error) {
-	b, err := readBody(r)
+func (h *Handler) decodeEntity(ctx context.Context, w http.ResponseWriter, r *http.Request, res resource, appID, envID string) (model.Entity, error) {
+	b, err := readBody(w, r)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +267,7 @@ func (h *Handler) createEntity(res resource) http.HandlerFunc {
 			h.writeError(w, r, err)
 			return
 		}
-		e, err := h.decodeEntity(ctx, r, res, appID, envID)
+		e, err := h.decodeEntity(ctx, w, r, res, appID, envID)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
@@ -321,7 +321,7 @@ func (h *Handler) updateEntity(res resource) http.HandlerFunc {
 				"If-Match %s is stale: the entity is at version %d; GET it again and retry", etag(version), cur.GetMeta().Version))
 			return
 		}
-		e, err := h.decodeEntity(ctx, r, res, r.PathValue("appId"), r.PathValue("envId"))
+		e, err := h.decodeEntity(ctx, w, r, res, r.PathValue("appId"), r.PathValue("envId"))
 		if err != nil {
 			h.writeError(w, r, err)
 			return

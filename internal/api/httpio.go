@@ -13,7 +13,7 @@ import (
 
 // readBody reads the request body, at most MaxBodyBytes, and checks that a
 // non-empty body is JSON.
-func readBody(r *http.Request) ([]byte, error) {
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
 		return nil, errorf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
 			"the body must be JSON (Content-Type application/json), not %q", ct)
@@ -21,7 +21,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -1,12 +1,15 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/ecsflow/ecsflow/internal/api"
 )
@@ -26,6 +29,13 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	if err := json.Unmarshal(r.Raw, &doc); err != nil {
 		t.Fatalf("document is not JSON: %v", err)
+	}
+	loaded, err := openapi3.NewLoader().LoadFromData(r.Raw)
+	if err != nil {
+		t.Fatalf("load the document as OpenAPI 3: %v", err)
+	}
+	if err := loaded.Validate(context.Background()); err != nil {
+		t.Errorf("the document is not valid OpenAPI 3: %v", err)
 	}
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Errorf("openapi %q, want 3.x", doc.OpenAPI)

@@ -84,6 +84,6 @@ type UnavailableStarter struct {
 var _ Starter = UnavailableStarter{}
 
 // Start always fails with ErrNoEngine.
-func (u UnavailableStarter) Start(_ context.Context, d *model.Deployment) (string, error) {
-	return "", fmt.Errorf("deployment %s: %s: %w", d.ID, u.Reason, ErrNoEngine)
+func (u UnavailableStarter) Start(_ context.Context, _ *model.Deployment) (string, error) {
+	return "", fmt.Errorf("%s: %w", u.Reason, ErrNoEngine)
 }

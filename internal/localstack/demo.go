@@ -208,7 +208,8 @@ func (d *demo) run() error {
 		if len(items) != l.want {
 			return fmt.Errorf("GET %s: got %d items, want %d", l.path, len(items), l.want)
 		}
-		d.say("  GET %-70s %d: %s", l.path, len(items), strings.Join(names, ", "))
+		short := strings.NewReplacer(app, "{appId}", env, "{envId}").Replace(l.path)
+		d.say("  GET %-62s %d: %s", short, len(items), strings.Join(names, ", "))
 	}
 
 	d.step("Invalid input is refused, naming the field")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	minidyn "github.com/truora/minidyn/aws-v2/client"
@@ -167,6 +168,49 @@ func TestMaxReferencesFitOneTransaction(t *testing.T) {
 			if err := e.st.Delete(ctx, model.KindWorkflow, id, 0); err != nil {
 				t.Fatalf("delete workflow %s: %v", id, err)
 			}
+		}
+	})
+}
+
+// TestConcurrentCreatesInOneApp: creates in one application all increment
+// the application's refCount; concurrent ones conflict inside DynamoDB and
+// the store retries them, so all succeed and the count is exact.
+func TestConcurrentCreatesInOneApp(t *testing.T) {
+	suite(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		g := newGraph(t, e)
+		before := e.refCounts(t, g.app.ID)[g.app.ID]
+		e.count.Reset()
+		const n = 12
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				svc := modeltest.Service(g.app.ID, g.as.ID)
+				svc.Name = fmt.Sprintf("svc-%d", i)
+				<-start
+				errs[i] = e.st.Create(ctx, svc)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		t.Logf("%d creates took %d transactions (any extra ones are retries after TransactionConflict)", n, e.count.Counts()["TransactWriteItems"])
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("create %d: %v", i, err)
+			}
+		}
+		items, _, err := e.st.List(ctx, model.KindService, g.app.ID, store.Page{})
+		if err != nil || len(items) != n+1 {
+			t.Errorf("services = %d, %v; want %d", len(items), err, n+1)
+		}
+		var b int
+		fmt.Sscan(before, &b)
+		if got := e.refCounts(t, g.app.ID)[g.app.ID]; got != fmt.Sprint(b+n) {
+			t.Errorf("app refCount = %s, want %d", got, b+n)
 		}
 	})
 }

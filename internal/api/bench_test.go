@@ -73,3 +73,21 @@ func BenchmarkGetService(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCreateServiceRefused is the handler's own work on a create with
+// no store write: route, read, strict decode, full validation of a service
+// with one field wrong, JSON error answer and access log.
+func BenchmarkCreateServiceRefused(b *testing.B) {
+	m := newMemAPI(b)
+	svc := body(modeltest.Service(m.g.app, m.g.as))
+	svc["ecs"].(map[string]any)["networkMode"] = "bridge"
+	payload := mustJSON(svc)
+	path := m.g.appPath() + "/services"
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := m.serve(http.MethodPost, path, payload)
+		if rec.Code != http.StatusBadRequest {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}

@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -215,13 +216,24 @@ func startLocal() (*Backend, error) {
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	setProcAttrs(cmd)
-	if err := cmd.Start(); err != nil {
+	// The parent-death signal fires when the thread that forked the child
+	// exits, so the forking goroutine keeps its thread until the child ends.
+	started, exited := make(chan error, 1), make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+		_ = logf.Close()
+	}()
+	if err := <-started; err != nil {
 		_ = logf.Close()
 		_ = os.RemoveAll(work)
 		return nil, fmt.Errorf("start dynamodb local: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); _ = logf.Close() }()
 	stop := func() {
 		defer os.RemoveAll(work)
 		_ = cmd.Process.Kill()

@@ -85,7 +85,7 @@ func (w *world) aasRegister(in *aas.RegisterScalableTargetInput) (*aas.RegisterS
 			ResourceId:        aws.String(res),
 			ScalableDimension: in.ScalableDimension,
 			CreationTime:      ptrTime(w.now()),
-			RoleARN:           aws.String(w.arn("iam", "role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService")),
+			RoleARN:           aws.String(w.iamARN("role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService")),
 			ScalableTargetARN: aws.String(w.arn("application-autoscaling", "scalable-target/"+w.hex(36))),
 			SuspendedState:    &aastypes.SuspendedState{DynamicScalingInSuspended: aws.Bool(false), DynamicScalingOutSuspended: aws.Bool(false), ScheduledScalingSuspended: aws.Bool(false)},
 		}

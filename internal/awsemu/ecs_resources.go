@@ -434,7 +434,7 @@ func (w *world) registerTaskDefinition(in *ecs.RegisterTaskDefinitionInput) (*ec
 		ProxyConfiguration:      in.ProxyConfiguration,
 		InferenceAccelerators:   in.InferenceAccelerators,
 		RegisteredAt:            ptrTime(w.now()),
-		RegisteredBy:            aws.String(w.arn("iam", "root")),
+		RegisteredBy:            aws.String(w.iamARN("root")),
 	}
 	if td.Volumes == nil {
 		td.Volumes = []ecstypes.Volume{}

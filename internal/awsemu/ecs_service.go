@@ -209,7 +209,7 @@ func (w *world) createService(in *ecs.CreateServiceInput) (*ecs.CreateServiceOut
 		EnableExecuteCommand:          in.EnableExecuteCommand,
 		PropagateTags:                 in.PropagateTags,
 		CreatedAt:                     &now,
-		CreatedBy:                     aws.String(w.arn("iam", "root")),
+		CreatedBy:                     aws.String(w.iamARN("root")),
 		Events:                        []ecstypes.ServiceEvent{},
 		RoleArn:                       in.Role,
 	}

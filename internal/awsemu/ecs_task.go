@@ -650,6 +650,9 @@ func optTime(t *time.Time) string {
 }
 
 func (w *world) taskEvent(t *task) {
+	if w.sink == nil {
+		return
+	}
 	d := taskDetail{
 		Attachments:          []attachmentDetail{},
 		Attributes:           []nameValue{},

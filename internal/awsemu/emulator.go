@@ -406,11 +406,14 @@ func (e *Emulator) serveTarget(w http.ResponseWriter, r *http.Request) {
 	if e.applyFaults(w, r, js.name, op, writeJSONError) {
 		return
 	}
-	out, err := e.call(spec, body)
+	buf := getBuf()
+	defer putBuf(buf)
+	out, err := e.call(spec, body, (*buf)[:0])
 	if err != nil {
 		writeAPIError(w, err)
 		return
 	}
+	*buf = out
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_, _ = w.Write(out)
 }
@@ -419,7 +422,7 @@ var errClosed = &apiError{Status: http.StatusServiceUnavailable, Code: "ServiceU
 
 // call runs an operation with the world locked and serializes its result
 // before unlocking, so that the response is a consistent snapshot.
-func (e *Emulator) call(spec opSpec, body []byte) ([]byte, error) {
+func (e *Emulator) call(spec opSpec, body, buf []byte) ([]byte, error) {
 	wd := e.w
 	if spec.write {
 		wd.mu.Lock()
@@ -435,7 +438,7 @@ func (e *Emulator) call(spec opSpec, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return encodeOutput(out), nil
+	return encodeOutput(buf, out), nil
 }
 
 // route53Op names the Route 53 operation of a restXml request.

@@ -196,3 +196,5 @@ func rawCallRaw(h http.Handler, method, path string, body []byte) (int, http.Hea
 	h.ServeHTTP(rec, req)
 	return rec.Code, rec.Header(), rec.Body.Bytes()
 }
+
+func jsonUnmarshal(b []byte, v any) bool { return json.Unmarshal(b, v) == nil }

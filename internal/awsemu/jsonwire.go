@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -345,14 +346,27 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// encodeOutput serializes an operation's output as an awsJson body.
-func encodeOutput(v any) []byte {
+// encodeOutput appends an operation's output, as an awsJson body, to buf.
+func encodeOutput(buf []byte, v any) []byte {
 	if s, ok := v.(smithy.Serializable); ok {
-		jw := jsonWriter{buf: make([]byte, 0, 512), stack: make([]frame, 0, 16)}
+		jw := jsonWriter{buf: buf, stack: make([]frame, 0, 16)}
 		s.Serialize(&jw)
 		return jw.buf
 	}
-	return appendReflect(make([]byte, 0, 512), reflect.ValueOf(v))
+	return appendReflect(buf, reflect.ValueOf(v))
+}
+
+// bufPool recycles response buffers; outsized ones are dropped.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > 1<<20 {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
 }
 
 var timeType = reflect.TypeOf(time.Time{})

@@ -199,8 +199,16 @@ func (w *world) arn(svc, resource string) string {
 	return "arn:aws:" + svc + ":" + w.region + ":" + w.acct + ":" + resource
 }
 
+// iamARN is a global (region-less) IAM ARN.
+func (w *world) iamARN(resource string) string {
+	return "arn:aws:iam::" + w.acct + ":" + resource
+}
+
 // event queues an EventBridge event for emission after unlock.
 func (w *world) event(source, detailType string, resources []string, detail any) {
+	if w.sink == nil {
+		return
+	}
 	b, err := json.Marshal(detail)
 	if err != nil {
 		w.log.Error("marshal event detail", "detailType", detailType, "err", err)

@@ -50,7 +50,8 @@
 //     in a ReferencedError (only on the error path).
 //   - Deployments by service and environment, newest first
 //     (ListDeployments): Query GSI1, GSI1PK = "D#<serviceId>#<envId>",
-//     descending GSI1SK. By application: Query GSI2 "L#Deployment#<appId>",
+//     descending GSI1SK (ascending with OldestFirst, for a queue). By
+//     application: Query GSI2 "L#Deployment#<appId>",
 //     descending. Status (and a lone service or environment) is a
 //     FilterExpression, so such a page may hold fewer than Limit items.
 //   - Triggers by artifact server and repository (FindTriggers): Query GSI1,

@@ -20,13 +20,16 @@ import (
 type DeploymentFilter struct {
 	AppID, ServiceID, EnvironmentID string
 	Status                          model.Status
+	// OldestFirst reverses the order (for a queue of QUEUED deployments).
+	OldestFirst bool
 }
 
 // ErrBadFilter is returned by ListDeployments when the filter names neither
 // an application nor a service and an environment.
 var ErrBadFilter = errors.New("deployment filter needs an application, or a service and an environment")
 
-// ListDeployments returns a page of deployments, newest first. With a filter
+// ListDeployments returns a page of deployments, newest first (oldest
+// first with OldestFirst). With a filter
 // beyond the key (status, or one of service/environment), a page can hold
 // fewer than Limit items while more follow: keep paging while next != "".
 func (s *Store) ListDeployments(ctx context.Context, f DeploymentFilter, p Page) ([]*model.Deployment, string, error) {
@@ -60,6 +63,7 @@ func (s *Store) ListDeployments(ctx context.Context, f DeploymentFilter, p Page)
 	if f.Status != "" {
 		addFilter(attrStatus, string(f.Status))
 	}
+	q.forward = f.OldestFirst
 	if len(conds) > 0 {
 		q.filter, q.filterNames, q.filterValues = strings.Join(conds, " AND "), fnames, fvals
 	}

@@ -702,6 +702,10 @@ func TestListDeploymentsNewestFirst(t *testing.T) {
 				t.Errorf("app deployments not newest first: %s before %s", all[i-1].ID, all[i].ID)
 			}
 		}
+		oldest, _, err := e.st.ListDeployments(ctx, store.DeploymentFilter{ServiceID: g.svc.ID, EnvironmentID: g.env.ID, OldestFirst: true}, store.Page{Limit: 1})
+		if err != nil || len(oldest) != 1 || oldest[0].ID != g.dep.ID {
+			t.Errorf("oldest first = %v, %v; want %s", oldest, err, g.dep.ID)
+		}
 		done, _, err := e.st.ListDeployments(ctx, store.DeploymentFilter{ServiceID: g.svc.ID, EnvironmentID: g.env.ID, Status: model.StatusSucceeded}, store.Page{})
 		if err != nil || len(done) != 1 || done[0].Status != model.StatusSucceeded {
 			t.Errorf("succeeded deployments = %v, %v; want 1", done, err)

@@ -4,6 +4,9 @@ go 1.26.0
 
 replace github.com/ecsflow/ecsflow => ../
 
+// The npm aws-cdk CLI (package.json) ships Go init templates.
+ignore ./node_modules
+
 require (
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.276.0
 	github.com/aws/constructs-go/constructs/v10 v10.8.1

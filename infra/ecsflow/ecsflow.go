@@ -394,6 +394,11 @@ func (b *builder) function(spec FunctionSpec) error {
 		EnvStateMachineArnPrefix: jsii.String(b.arns.stateMachineArn(b.props.NamePrefix + "-")),
 		EnvTargetRoleName:        jsii.String(b.props.TargetRoleName),
 	}
+	if startsExecutions(spec.Actions) {
+		for _, d := range b.props.Definitions {
+			env[EnvStateMachineArn+StrategyKey(d.Name)] = jsii.String(b.arns.stateMachineArn(b.smName(d.Name)))
+		}
+	}
 	for k, v := range spec.Env {
 		env[k] = jsii.String(v)
 	}
@@ -426,6 +431,15 @@ func (b *builder) function(spec FunctionSpec) error {
 		Period: awscdk.Duration_Minutes(jsii.Number(5)),
 	}))
 	return nil
+}
+
+func startsExecutions(actions []string) bool {
+	for _, a := range actions {
+		if a == "states:StartExecution" {
+			return true
+		}
+	}
+	return false
 }
 
 // keyStatement lets a principal use the table and topic key.

@@ -92,6 +92,26 @@ func TestFunctions(t *testing.T) {
 			}
 		}
 	}
+	// Functions that start executions know every state machine's ARN under
+	// the variable internal/api reads; the others do not.
+	for name, r := range got {
+		vars := r.Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+		roll, hasRoll := vars["STATE_MACHINE_ARN_ROLLING"]
+		_, hasPipe := vars["STATE_MACHINE_ARN_PIPELINE"]
+		starts := startsExecutions(specs[name].Actions)
+		if starts != hasRoll || starts != hasPipe {
+			t.Errorf("%s: starts executions %v, has STATE_MACHINE_ARN_ROLLING %v, _PIPELINE %v", name, starts, hasRoll, hasPipe)
+		}
+		if hasRoll && !strings.HasSuffix(rendered(roll), ":stateMachine:ecsflow-rolling") {
+			t.Errorf("%s STATE_MACHINE_ARN_ROLLING: got %s", name, rendered(roll))
+		}
+		if rendered(vars["TABLE_NAME"]) == "" || !strings.HasPrefix(rendered(vars["TABLE_NAME"]), "<EcsflowTable") {
+			t.Errorf("%s TABLE_NAME: got %s", name, rendered(vars["TABLE_NAME"]))
+		}
+	}
+	if !startsExecutions(specs["api"].Actions) {
+		t.Error("api does not start executions")
+	}
 	// Every function has its own log group with the retention.
 	logGroups := s.ofType("AWS::Logs::LogGroup")
 	for id, lg := range logGroups {
@@ -690,6 +710,11 @@ func TestPlaceholderNames(t *testing.T) {
 	for _, tc := range tests {
 		if got := FunctionArnPlaceholder(tc.fn); got != tc.want {
 			t.Errorf("FunctionArnPlaceholder(%q): got %q, want %q", tc.fn, got, tc.want)
+		}
+	}
+	for in, want := range map[string]string{"rolling": "ROLLING", "canary": "CANARY", "bluegreen": "BLUE_GREEN", "daemon": "DAEMON", "pipeline": "PIPELINE", "multi-stage": "MULTI_STAGE"} {
+		if got := StrategyKey(in); got != want {
+			t.Errorf("StrategyKey(%q): got %q, want %q", in, got, want)
 		}
 	}
 	if got := StateMachineArnPlaceholder("bluegreen"); got != "BluegreenStateMachineArn" {

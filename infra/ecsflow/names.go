@@ -10,8 +10,13 @@ import (
 const (
 	// EnvFunction is the function's folder name, for example "step-prepare".
 	EnvFunction = "ECSFLOW_FUNCTION"
-	// EnvTableName is the DynamoDB table name.
-	EnvTableName = "ECSFLOW_TABLE_NAME"
+	// EnvTableName is the DynamoDB table name (internal/api reads it).
+	EnvTableName = "TABLE_NAME"
+	// EnvStateMachineArn is the prefix of the per-definition variables:
+	// STATE_MACHINE_ARN_<KEY> holds the ARN of statemachines/<name>.asl.json,
+	// KEY = StrategyKey(name) (internal/api reads these). Functions that
+	// call states:StartExecution get one per definition.
+	EnvStateMachineArn = "STATE_MACHINE_ARN_"
 	// EnvTopicArn is the notification SNS topic ARN.
 	EnvTopicArn = "ECSFLOW_TOPIC_ARN"
 	// EnvStateMachineArnPrefix is the ARN of a state machine without its
@@ -27,6 +32,21 @@ const (
 	PlaceholderTableArn  = "TableArn"
 	PlaceholderTopicArn  = "TopicArn"
 )
+
+// strategyAliases maps definition names whose strategy key is not simply
+// the upper-cased name.
+var strategyAliases = map[string]string{"bluegreen": "BLUE_GREEN", "blue-green": "BLUE_GREEN"}
+
+// StrategyKey is the key of a definition in STATE_MACHINE_ARN_<KEY>: the
+// model's strategy type for the four strategies ("rolling" -> "ROLLING",
+// "bluegreen" -> "BLUE_GREEN"), and the upper-cased name with "-" -> "_"
+// for the others ("pipeline" -> "PIPELINE").
+func StrategyKey(name string) string {
+	if k, ok := strategyAliases[name]; ok {
+		return k
+	}
+	return strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
 
 // pascal turns "step-register-taskdef" into "StepRegisterTaskdef".
 func pascal(name string) string {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	minidyn "github.com/truora/minidyn/aws-v2/client"
 
@@ -211,6 +213,63 @@ func TestConcurrentCreatesInOneApp(t *testing.T) {
 		fmt.Sscan(before, &b)
 		if got := e.refCounts(t, g.app.ID)[g.app.ID]; got != fmt.Sprint(b+n) {
 			t.Errorf("app refCount = %s, want %d", got, b+n)
+		}
+	})
+}
+
+// TestFilteredDeploymentPagesFill: with a status filter, pages are filled
+// across Queries and the cursors neither skip nor repeat a deployment.
+func TestFilteredDeploymentPagesFill(t *testing.T) {
+	suite(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		g := newGraph(t, e) // g.dep is QUEUED
+		want := []string{g.dep.ID}
+		for i := range 9 {
+			d := deployment(g)
+			if i%3 == 0 {
+				d.Status = model.StatusFailed
+			}
+			time.Sleep(2 * time.Millisecond)
+			mustCreate(t, e, d)
+			if d.Status == model.StatusQueued {
+				want = append(want, d.ID)
+			}
+		}
+		for _, f := range []store.DeploymentFilter{
+			{ServiceID: g.svc.ID, EnvironmentID: g.env.ID, Status: model.StatusQueued, OldestFirst: true},
+			{AppID: g.app.ID, Status: model.StatusQueued, OldestFirst: true},
+		} {
+			var got []string
+			cursor := ""
+			for pages := 0; ; pages++ {
+				e.count.Reset()
+				page, next, err := e.st.ListDeployments(ctx, f, store.Page{Limit: 2, Cursor: cursor})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if q := e.count.Counts()["Query"]; q > 5 {
+					t.Errorf("a page cost %d queries", q)
+				}
+				if next != "" && len(page) != 2 {
+					t.Errorf("page %d has %d items and more follow; want it filled to 2", pages, len(page))
+				}
+				for _, d := range page {
+					if d.Status != model.StatusQueued {
+						t.Errorf("%s has status %s", d.ID, d.Status)
+					}
+					got = append(got, d.ID)
+				}
+				if next == "" {
+					break
+				}
+				cursor = next
+				if pages > 10 {
+					t.Fatal("too many pages")
+				}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("filter %+v: got %v, want %v", f, got, want)
+			}
 		}
 	})
 }

@@ -29,8 +29,9 @@ type DeploymentFilter struct {
 var ErrBadFilter = errors.New("deployment filter needs an application, or a service and an environment")
 
 // ListDeployments returns a page of deployments, newest first (oldest
-// first with OldestFirst). With a filter
-// beyond the key (status, or one of service/environment), a page can hold
+// first with OldestFirst). Without a filter beyond the key it costs one
+// Query. With one (status, or a lone service or environment), it queries
+// until the page is full, at most five times, so a page can still hold
 // fewer than Limit items while more follow: keep paging while next != "".
 func (s *Store) ListDeployments(ctx context.Context, f DeploymentFilter, p Page) ([]*model.Deployment, string, error) {
 	var q query
@@ -67,7 +68,11 @@ func (s *Store) ListDeployments(ctx context.Context, f DeploymentFilter, p Page)
 	if len(conds) > 0 {
 		q.filter, q.filterNames, q.filterValues = strings.Join(conds, " AND "), fnames, fvals
 	}
-	items, next, err := s.page(ctx, q, p)
+	page := s.page
+	if q.filter != "" {
+		page = s.fill
+	}
+	items, next, err := page(ctx, q, p)
 	if err != nil {
 		return nil, "", fmt.Errorf("list deployments: %w", err)
 	}

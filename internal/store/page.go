@@ -103,6 +103,51 @@ func (s *Store) page(ctx context.Context, q query, p Page) ([]map[string]types.A
 	return out.Items, next, nil
 }
 
+// maxFillQueries bounds the Queries one filtered page may cost.
+const maxFillQueries = 5
+
+// fill returns one page of a filtered listing: DynamoDB applies Limit
+// before the filter, so it keeps querying (at most maxFillQueries times)
+// until the page is full or the listing ends. When it cuts a page short of
+// the last evaluated key, the cursor is the key of the last item returned
+// (items carry their table and index keys: projection ALL).
+func (s *Store) fill(ctx context.Context, q query, p Page) ([]map[string]types.AttributeValue, string, error) {
+	start, err := q.decodeCursor(p.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := int(p.limit())
+	var items []map[string]types.AttributeValue
+	for i := 0; ; i++ {
+		out, err := s.db.Query(ctx, q.input(s.table, int32(limit), start))
+		if err != nil {
+			return nil, "", fmt.Errorf("query: %w", err)
+		}
+		items = append(items, out.Items...)
+		if len(items) == limit {
+			next, err := q.encodeCursor(out.LastEvaluatedKey)
+			return items, next, err
+		}
+		if len(items) > limit {
+			items = items[:limit]
+			last := items[limit-1]
+			key := map[string]types.AttributeValue{}
+			for _, a := range []string{attrPK, attrSK, q.pkAttr, q.skAttr} {
+				if v, ok := last[a]; ok {
+					key[a] = v
+				}
+			}
+			next, err := q.encodeCursor(key)
+			return items, next, err
+		}
+		if len(out.LastEvaluatedKey) == 0 || i+1 >= maxFillQueries {
+			next, err := q.encodeCursor(out.LastEvaluatedKey)
+			return items, next, err
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
 // all runs the Query to its end.
 func (s *Store) all(ctx context.Context, q query) ([]map[string]types.AttributeValue, error) {
 	var items []map[string]types.AttributeValue

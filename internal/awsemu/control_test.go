@@ -44,8 +44,8 @@ func TestControlAPI(t *testing.T) {
 	if st != 200 || !strings.HasPrefix(m["digest"].(string), "sha256:") || m["imageUri"] != "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/api:v7" {
 		t.Fatalf("ECR push: %d %v", st, m)
 	}
-	if len(sink.Events()) != 1 || sink.Events()[0].DetailType != DetailTypeECRImageAction {
-		t.Fatalf("ECR push events = %+v", sink.Events())
+	if ev, ok := sink.Wait(t.Context(), func(Event) bool { return true }); !ok || ev.DetailType != DetailTypeECRImageAction {
+		t.Fatalf("first event after the push = %+v", ev)
 	}
 	if st, _ := call(http.MethodPost, "/_emulator/ecr/push", `{"repository":"Bad Name"}`); st != 400 {
 		t.Fatalf("push with a bad repository name: %d", st)

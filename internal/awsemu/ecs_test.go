@@ -86,6 +86,11 @@ func TestRollingUpdateServicesStableWaiter(t *testing.T) {
 		}
 	}
 	// Deployment state change events for the new deployment.
+	if _, ok := h.sink.Wait(ctx, func(ev Event) bool {
+		return ev.DetailType == DetailTypeDeploymentStateChange && detailOf(t, ev)["eventName"] == "SERVICE_DEPLOYMENT_COMPLETED" && detailOf(t, ev)["deploymentId"] == newID
+	}); !ok {
+		t.Fatal("no SERVICE_DEPLOYMENT_COMPLETED event")
+	}
 	var names []string
 	for _, ev := range h.sink.Events() {
 		if ev.DetailType != DetailTypeDeploymentStateChange {

@@ -134,8 +134,11 @@ func TestELBWeightsAndTargetHealth(t *testing.T) {
 	h.waitStable(ctx, "prod", "blue")
 	h.waitStable(ctx, "prod", "green")
 
-	// DescribeTargetHealth shows exactly the running tasks, healthy.
+	// DescribeTargetHealth shows exactly the running tasks, healthy. (The
+	// waiter alone does not promise that: a first deployment has a single
+	// deployment from the start, so it is "stable" once tasks run.)
 	for svc, tg := range map[string]string{"blue": f.blue, "green": f.green} {
+		h.waitFor(ctx, svc+" targets healthy", func() bool { return len(healthyIDs(h.targetStates(ctx, f.client, tg))) == 2 })
 		if got, want := healthyIDs(h.targetStates(ctx, f.client, tg)), h.taskIPs(ctx, svc); strings.Join(got, ",") != strings.Join(want, ",") || len(got) != 2 {
 			t.Fatalf("%s healthy targets %v, task IPs %v", svc, got, want)
 		}

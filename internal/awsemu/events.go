@@ -33,9 +33,10 @@ const (
 	SourceCloudWatch                = "aws.cloudwatch"
 )
 
-// EventSink receives every event the emulator emits. Emit must not block
-// for long: it is called from the simulation's goroutines, never while the
-// world is locked.
+// EventSink receives every event the emulator emits. Emit is called from
+// one goroutine, in the order the world produced the events, never while
+// the world is locked, so it may call the emulator's APIs; a slow Emit
+// delays later events but not the simulation.
 type EventSink interface {
 	Emit(ctx context.Context, ev Event)
 }

@@ -64,16 +64,13 @@ func TestCircuitBreakerRollsBackCrashingImage(t *testing.T) {
 	if !strings.Contains(aws.ToString(d.RolloutStateReason), "rolling back to deploymentId") && d.RolloutState != ecstypes.DeploymentRolloutStateCompleted {
 		t.Fatalf("rollback deployment = %+v", d)
 	}
-	var rollbackInProgress bool
-	for _, ev := range h.sink.Events() {
-		if ev.DetailType == DetailTypeDeploymentStateChange {
-			m := detailOf(t, ev)
-			if m["eventName"] == "SERVICE_DEPLOYMENT_IN_PROGRESS" && strings.Contains(m["reason"].(string), "rolling back") {
-				rollbackInProgress = true
-			}
+	if _, ok := h.sink.Wait(ctx, func(ev Event) bool {
+		if ev.DetailType != DetailTypeDeploymentStateChange {
+			return false
 		}
-	}
-	if !rollbackInProgress {
+		m := detailOf(t, ev)
+		return m["eventName"] == "SERVICE_DEPLOYMENT_IN_PROGRESS" && strings.Contains(m["reason"].(string), "rolling back")
+	}); !ok {
 		t.Fatal("no SERVICE_DEPLOYMENT_IN_PROGRESS event for the rollback")
 	}
 	// Stopped tasks of the failed revision carry their reason and exit code.

@@ -39,6 +39,7 @@ type world struct {
 	rng    *rand.Rand
 	closed bool
 	out    []Event
+	disp   dispatcher
 
 	clusters   map[string]*cluster
 	families   map[string]*family
@@ -111,7 +112,7 @@ func newWorld(ctx context.Context, clock simclock.Clock, sink EventSink, region,
 	if lb == nil {
 		lb = noLB{}
 	}
-	return &world{
+	w := &world{
 		clock:     clock,
 		sink:      sink,
 		region:    region,
@@ -129,20 +130,64 @@ func newWorld(ctx context.Context, clock simclock.Clock, sink EventSink, region,
 		aas:       newAASState(),
 		sd:        newSDState(),
 		timings:   t.withDefaults(),
+		disp:      dispatcher{wake: make(chan struct{}, 1)},
+	}
+	if sink != nil {
+		go w.disp.run(ctx, sink)
+	}
+	return w
+}
+
+// unlock hands the queued events to the dispatcher, in the order the
+// world produced them, and releases the write lock.
+func (w *world) unlock() {
+	if len(w.out) > 0 {
+		w.disp.push(w.out)
+		w.out = nil
+	}
+	w.mu.Unlock()
+}
+
+// dispatcher delivers events to the sink on one goroutine, in order, so
+// that a sink may call back into the emulator without deadlocking.
+type dispatcher struct {
+	mu   sync.Mutex
+	q    []Event
+	wake chan struct{}
+}
+
+func (d *dispatcher) push(evs []Event) {
+	d.mu.Lock()
+	d.q = append(d.q, evs...)
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
 	}
 }
 
-// unlock releases the write lock and emits the queued events.
-func (w *world) unlock() {
-	evs := w.out
-	w.out = nil
-	sink := w.sink
-	w.mu.Unlock()
-	if sink == nil {
-		return
-	}
-	for _, ev := range evs {
-		sink.Emit(w.ctx, ev)
+func (d *dispatcher) run(ctx context.Context, sink EventSink) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+		}
+		for {
+			d.mu.Lock()
+			batch := d.q
+			d.q = nil
+			d.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			for _, ev := range batch {
+				if ctx.Err() != nil {
+					return
+				}
+				sink.Emit(ctx, ev)
+			}
+		}
 	}
 }
 

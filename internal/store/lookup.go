@@ -124,7 +124,8 @@ const MaxLedgerBatch = maxTransactItems
 // AppendLedger adds entries to a deployment's ledger. The store assigns
 // each a Seq from a counter on the deployment item (one UpdateItem), sets
 // DeploymentID, and At to now when zero, then writes them in one
-// TransactWriteItems. The deployment must exist.
+// TransactWriteItems. The deployment must exist. Seq only ever increases;
+// a failed write can leave a gap in it.
 func (s *Store) AppendLedger(ctx context.Context, deploymentID string, entries ...model.LedgerEntry) error {
 	if len(entries) == 0 {
 		return nil

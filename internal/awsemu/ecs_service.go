@@ -1012,20 +1012,37 @@ func (w *world) recordFailure(s *service, depID string) {
 		w.serviceAction(s, "WARN", "SERVICE_TASK_START_IMPAIRED", nil)
 	}
 	if d.cbEnable && d.failures >= d.threshold {
-		w.failDeployment(s, d)
+		w.failDeployment(s, d, "ECS deployment circuit breaker: tasks failed to start.", "tasks failed to start", d.cbRollback)
 	}
 }
 
-func (w *world) failDeployment(s *service, d *deployment) {
+// alarmFired fails the in-progress deployments that watch the alarm
+// through deploymentConfiguration.alarms, as ECS deployment alarms do.
+func (w *world) alarmFired(name string) {
+	for _, c := range w.clusters {
+		for _, s := range c.services {
+			if len(s.deps) == 0 || aws.ToString(s.s.Status) != "ACTIVE" {
+				continue
+			}
+			p := s.deps[0]
+			al := s.s.DeploymentConfiguration.Alarms
+			if p.d.RolloutState != ecstypes.DeploymentRolloutStateInProgress || al == nil || !al.Enable || !hasField(al.AlarmNames, name) {
+				continue
+			}
+			w.failDeployment(s, p, fmt.Sprintf("ECS deployment alarm: alarm(s) %s in ALARM state.", name), "alarm "+name+" in ALARM state", al.Rollback)
+		}
+	}
+}
+
+func (w *world) failDeployment(s *service, d *deployment, reason, short string, rollback bool) {
 	now := w.now()
 	d.d.RolloutState = ecstypes.DeploymentRolloutStateFailed
-	reason := "ECS deployment circuit breaker: tasks failed to start."
 	d.d.RolloutStateReason = aws.String(reason)
 	d.d.UpdatedAt = &now
-	w.svcEvent(s, "(deployment %s) deployment failed: tasks failed to start.", d.id())
+	w.svcEvent(s, "(deployment %s) deployment failed: %s.", d.id(), short)
 	w.deploymentEvent(s, d, "SERVICE_DEPLOYMENT_FAILED", reason)
 	good := s.lastGood
-	if !d.cbRollback || good == nil || d.rollback {
+	if !rollback || good == nil || d.rollback {
 		if d.sd != nil {
 			d.sd.Status = ecstypes.ServiceDeploymentStatusStopped
 			d.sd.StatusReason = aws.String(reason)

@@ -196,6 +196,9 @@ func (e *Emulator) alarmChanged(name, arn, oldState, newState, reason string) {
 			State:         alarmStateValue{Value: newState, Reason: reason, Timestamp: ts},
 			PreviousState: alarmStateValue{Value: oldState, Timestamp: ts},
 		})
+		if newState == "ALARM" {
+			e.w.alarmFired(name)
+		}
 	})
 }
 

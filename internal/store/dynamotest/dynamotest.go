@@ -116,7 +116,7 @@ func Local(tb testing.TB) Backend {
 		// Required under `make test` (ECSFLOW_REQUIRE_DYNAMODB_LOCAL=1) and
 		// everywhere else too: nothing skips.
 		tb.Fatalf("DynamoDB Local did not start (it is required; ECSFLOW_REQUIRE_DYNAMODB_LOCAL=%q): %v\n"+
-			"fix: install Java 17 and Node (npm), then `make dynamodb-local`",
+			"fix: install a Java 17 JDK (java and javac) and Node (npm), then `make dynamodb-local`",
 			os.Getenv("ECSFLOW_REQUIRE_DYNAMODB_LOCAL"), localErr)
 	}
 	return *local

@@ -45,6 +45,8 @@ func run() error {
 				RoleName:       contextString(app, "targetRoleName"),
 				Clusters:       contextList(app, "clusters"),
 				PassRoles:      contextList(app, "passRoles"),
+				// Send this account's ECS events to the ecsflow account.
+				ForwardEcsEvents: true,
 			},
 		}); err != nil {
 			return err

@@ -136,7 +136,7 @@ func TestEcsflowStack(t *testing.T) {
 func TestTargetAccountStack(t *testing.T) {
 	app := awscdk.NewApp(nil)
 	stack, err := NewTargetAccountStack(app, "Target", TargetStackProps{Role: ecsflow.TargetAccountRoleProps{
-		EcsflowAccount: "111122223333", ExternalID: "s3cr3t-id", Clusters: []string{"prod"},
+		EcsflowAccount: "111122223333", ExternalID: "s3cr3t-id", Clusters: []string{"prod"}, ForwardEcsEvents: true,
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -146,15 +146,30 @@ func TestTargetAccountStack(t *testing.T) {
 	if errs := nagErrors(stack); len(errs) != 0 {
 		t.Errorf("cdk-nag errors: %v", errs)
 	}
-	var role map[string]any
+	var role, rule map[string]any
 	var policies []any
-	for _, r := range doc["Resources"].(map[string]any) {
+	for id, r := range doc["Resources"].(map[string]any) {
 		rm := r.(map[string]any)
 		switch rm["Type"] {
 		case "AWS::IAM::Role":
-			role = rm["Properties"].(map[string]any)
+			if !strings.Contains(id, "Forward") {
+				role = rm["Properties"].(map[string]any)
+			}
 		case "AWS::IAM::Policy":
-			policies = append(policies, rm["Properties"].(map[string]any)["PolicyDocument"])
+			if !strings.Contains(id, "Forward") {
+				policies = append(policies, rm["Properties"].(map[string]any)["PolicyDocument"])
+			}
+		case "AWS::Events::Rule":
+			rule = rm["Properties"].(map[string]any)
+		}
+	}
+	if rule == nil {
+		t.Fatal("no ECS event forwarding rule")
+	}
+	rj, _ := json.Marshal(rule)
+	for _, want := range []string{`":events:"`, `":111122223333:event-bus/default"`, `"DeadLetterConfig"`, `"aws.ecs"`, `":service/prod/"`} {
+		if !strings.Contains(string(rj), want) {
+			t.Errorf("forwarding rule %s: want %s in it", rj, want)
 		}
 	}
 	if role == nil {

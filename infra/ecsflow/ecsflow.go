@@ -639,10 +639,27 @@ func (b *builder) rules() {
 	}
 	if fn, ok := b.e.Functions["ecs-events"]; ok {
 		var resources []*string
-		for _, c := range b.props.Clusters {
-			for _, kind := range []string{"service", "task"} {
-				resources = append(resources, *awsevents.Match_Prefix(jsii.String(b.arns.format("ecs", kind, c+"/", awscdk.ArnFormat_SLASH_RESOURCE_NAME)))...)
+		accounts := append([]string{*stack.Account()}, b.props.TargetAccounts...)
+		for _, acct := range accounts {
+			for _, c := range b.props.Clusters {
+				for _, kind := range []string{"service", "task"} {
+					arn := stack.FormatArn(&awscdk.ArnComponents{
+						Service: jsii.String("ecs"), Account: jsii.String(acct), Resource: jsii.String(kind),
+						ResourceName: jsii.String(c + "/"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+					})
+					resources = append(resources, *awsevents.Match_Prefix(arn)...)
+				}
 			}
+		}
+		// Target accounts forward their ECS events here (TargetAccountRole
+		// with ForwardEcsEvents); the default bus must accept them.
+		for _, acct := range b.props.TargetAccounts {
+			awsevents.NewCfnEventBusPolicy(b.scope, jsii.String("AcceptEventsFrom"+acct), &awsevents.CfnEventBusPolicyProps{
+				StatementId:  jsii.String("ecsflow-" + b.props.NamePrefix + "-" + acct),
+				EventBusName: jsii.String("default"),
+				Action:       jsii.String("events:PutEvents"),
+				Principal:    jsii.String(acct),
+			})
 		}
 		rule := awsevents.NewRule(b.scope, jsii.String("EcsEventsRule"), &awsevents.RuleProps{
 			Description: jsii.String("ecsflow: ECS events from the managed clusters resume waits and fill the ledger"),

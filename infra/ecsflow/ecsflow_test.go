@@ -2,6 +2,7 @@ package ecsflow
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -246,13 +247,23 @@ func TestEventRules(t *testing.T) {
 		prefixes = append(prefixes, rendered(m.(map[string]any)["prefix"]))
 	}
 	sort.Strings(prefixes)
-	wantPrefixes := []string{"service/prod/", "service/staging/", "task/prod/", "task/staging/"}
-	if len(prefixes) != len(wantPrefixes) {
-		t.Fatalf("ECS resource prefixes: got %v", prefixes)
+	var wantPrefixes []string
+	for _, acct := range []string{"111122223333", "<AWS::AccountId>"} {
+		for _, w := range []string{"service/prod/", "service/staging/", "task/prod/", "task/staging/"} {
+			wantPrefixes = append(wantPrefixes, "arn:<AWS::Partition>:ecs:<AWS::Region>:"+acct+":"+w)
+		}
 	}
-	for i, w := range wantPrefixes {
-		if !strings.HasSuffix(prefixes[i], ":ecs:<AWS::Region>:<AWS::AccountId>:"+w) {
-			t.Errorf("ECS prefix %d: got %s, want ...:%s", i, prefixes[i], w)
+	if strings.Join(prefixes, " ") != strings.Join(wantPrefixes, " ") {
+		t.Errorf("ECS resource prefixes:\n got %v\nwant %v", prefixes, wantPrefixes)
+	}
+	// The target account may put its forwarded ECS events on the bus.
+	policies := s.ofType("AWS::Events::EventBusPolicy")
+	if len(policies) != 1 {
+		t.Fatalf("event bus policies: got %d, want 1", len(policies))
+	}
+	for id, p := range policies {
+		if p.Properties["Principal"] != "111122223333" || p.Properties["Action"] != "events:PutEvents" || p.Properties["EventBusName"] != "default" {
+			t.Errorf("event bus policy %s: got %v", id, p.Properties)
 		}
 	}
 	for name, r := range map[string]resource{"ecr": ecr, "ecs": ecs} {
@@ -384,24 +395,21 @@ func TestNotificationsAndAlarms(t *testing.T) {
 	}
 }
 
-// TestNoActionWildcard fails when any policy allows Action "*" (or, in an
-// identity policy, any service-wide wildcard such as "ecs:*").
-func TestNoActionWildcard(t *testing.T) {
-	s := full(t)
-	check := func(t *testing.T, stmts []statement, identity bool) {
-		if len(stmts) == 0 {
-			t.Fatal("no statements found")
+// actionWildcards lists the statements that allow Action "*" or, in an
+// identity policy, any wildcard action such as "ecs:*".
+func actionWildcards(stmts []statement, identity bool) []string {
+	var bad []string
+	for _, st := range stmts {
+		if st.Effect != "Allow" {
+			continue
 		}
-		for _, st := range stmts {
-			for _, a := range st.Actions {
-				if a == "*" || (identity && strings.Contains(a, "*")) {
-					t.Errorf("%s allows action %q", st.where, a)
-				}
+		for _, a := range st.Actions {
+			if a == "*" || (identity && strings.Contains(a, "*")) {
+				bad = append(bad, fmt.Sprintf("%s allows action %q", st.where, a))
 			}
 		}
 	}
-	t.Run("identity", func(t *testing.T) { check(t, s.identityStatements(), true) })
-	t.Run("resource", func(t *testing.T) { check(t, s.resourceStatements(), false) })
+	return bad
 }
 
 // ecsMutatingWithArns are ECS actions that change something and accept
@@ -414,25 +422,82 @@ var ecsMutatingWithArns = map[string]bool{
 	"ecs:UpdateServicePrimaryTaskSet": true, "ecs:StopServiceDeployment": true,
 }
 
-func TestNoMutatingECSOnStar(t *testing.T) {
-	s := full(t)
-	var seen int
-	for _, st := range s.identityStatements() {
+// ecsMutatingUnscoped lists mutating ECS actions allowed on "*", on every
+// service, or on anything that is not an ECS ARN; n counts the checked ones.
+func ecsMutatingUnscoped(stmts []statement) (bad []string, n int) {
+	for _, st := range stmts {
 		for _, a := range st.Actions {
-			if !ecsMutatingWithArns[a] {
+			if !ecsMutatingWithArns[a] && a != "ecs:*" && a != "*" {
 				continue
 			}
-			seen++
+			n++
 			for _, r := range st.Resources {
 				res := rendered(r)
-				if res == "*" || strings.HasSuffix(res, ":service/*") || !strings.Contains(res, ":ecs:") {
-					t.Errorf("%s: %s on resource %s, want services of the configured clusters", st.where, a, res)
+				if res == "*" || strings.HasSuffix(res, ":service/*") || strings.Contains(res, ":service/*/") || !strings.Contains(res, ":ecs:") {
+					bad = append(bad, fmt.Sprintf("%s: %s on resource %s", st.where, a, res))
 				}
 			}
 		}
 	}
-	if seen == 0 {
+	return bad, n
+}
+
+// TestPolicyChecksCatch proves the two checks below can fail.
+func TestPolicyChecksCatch(t *testing.T) {
+	star := []statement{{where: "P1", Effect: "Allow", Actions: []string{"*"}, Resources: []any{"*"}}}
+	svcStar := []statement{{where: "P2", Effect: "Allow", Actions: []string{"ecs:List*"}, Resources: []any{"*"}}}
+	update := []statement{{where: "P3", Effect: "Allow", Actions: []string{"ecs:UpdateService"}, Resources: []any{"*"}}}
+	anyCluster := []statement{{where: "P4", Effect: "Allow", Actions: []string{"ecs:DeleteService"},
+		Resources: []any{map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":ecs:r:a:service/*"}}}}}}
+	scoped := []statement{{where: "P5", Effect: "Allow", Actions: []string{"ecs:UpdateService"}, Resources: []any{"arn:aws:ecs:r:a:service/prod/*"}}}
+	if got := actionWildcards(star, false); len(got) != 1 {
+		t.Errorf("Action * in a resource policy: got %v", got)
+	}
+	if got := actionWildcards(svcStar, true); len(got) != 1 {
+		t.Errorf("ecs:List* in an identity policy: got %v", got)
+	}
+	if got := actionWildcards(svcStar, false); len(got) != 0 {
+		t.Errorf("ecs:List* in a resource policy: got %v", got)
+	}
+	for name, c := range map[string][]statement{"star": update, "any cluster": anyCluster, "Action *": star} {
+		if bad, _ := ecsMutatingUnscoped(c); len(bad) != 1 {
+			t.Errorf("%s: got %v, want one finding", name, bad)
+		}
+	}
+	if bad, n := ecsMutatingUnscoped(scoped); len(bad) != 0 || n != 1 {
+		t.Errorf("scoped: got %v (%d checked), want none of 1", bad, n)
+	}
+}
+
+// TestNoActionWildcard fails when any policy allows Action "*" (or, in an
+// identity policy, any wildcard action such as "ecs:*").
+func TestNoActionWildcard(t *testing.T) {
+	s := full(t)
+	for _, c := range []struct {
+		name     string
+		stmts    []statement
+		identity bool
+	}{
+		{"identity", s.identityStatements(), true},
+		{"resource", s.resourceStatements(), false},
+	} {
+		if len(c.stmts) == 0 {
+			t.Fatalf("%s: no statements found", c.name)
+		}
+		for _, b := range actionWildcards(c.stmts, c.identity) {
+			t.Error(b)
+		}
+	}
+}
+
+func TestNoMutatingECSOnStar(t *testing.T) {
+	s := full(t)
+	bad, n := ecsMutatingUnscoped(s.identityStatements())
+	if n == 0 {
 		t.Fatal("no mutating ECS action found: the check checked nothing")
+	}
+	for _, b := range bad {
+		t.Errorf("%s, want services of the configured clusters", b)
 	}
 	// And the scope table itself keeps them scoped.
 	for a := range ecsMutatingWithArns {

@@ -7,9 +7,13 @@ import (
 	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // TargetAccountRoleProps configures the role in a target account.
@@ -28,6 +32,13 @@ type TargetAccountRoleProps struct {
 	// Specs is the function table whose step actions the role allows
 	// (default DefaultSpecs()).
 	Specs map[string]FunctionSpec
+	// ForwardEcsEvents adds a rule that forwards this account's ECS events
+	// from Clusters to the ecsflow account's default event bus, where
+	// functions/ecs-events receives them (list this account in the ecsflow
+	// Props.TargetAccounts so that bus accepts them).
+	ForwardEcsEvents bool
+	// EcsflowRegion is the ecsflow region (default: this stack's region).
+	EcsflowRegion string
 }
 
 // TargetAccountRole is the role ecsflow's steps assume in a target account.
@@ -118,5 +129,47 @@ func NewTargetAccountRole(scope constructs.Construct, id string, props TargetAcc
 		role.AddToPolicy(s)
 	}
 	suppressTarget(role, TargetActions(props.Specs))
+	if props.ForwardEcsEvents {
+		forwardEcsEvents(c, a, props)
+	}
 	return &TargetAccountRole{Construct: c, Role: role}, nil
+}
+
+// forwardEcsEvents sends the ECS events of the configured clusters to the
+// ecsflow account's default bus, with a DLQ.
+func forwardEcsEvents(c constructs.Construct, a *arns, props TargetAccountRoleProps) {
+	stack := a.stack
+	region := props.EcsflowRegion
+	if region == "" {
+		region = *stack.Region()
+	}
+	bus := awsevents.EventBus_FromEventBusArn(c, jsii.String("EcsflowBus"), stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("events"), Region: jsii.String(region), Account: jsii.String(props.EcsflowAccount),
+		Resource: jsii.String("event-bus"), ResourceName: jsii.String("default"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	}))
+	var resources []*string
+	for _, cl := range props.Clusters {
+		for _, kind := range []string{"service", "task"} {
+			resources = append(resources, *awsevents.Match_Prefix(jsii.String(a.format("ecs", kind, cl+"/", awscdk.ArnFormat_SLASH_RESOURCE_NAME)))...)
+		}
+	}
+	dlq := awssqs.NewQueue(c, jsii.String("ForwardDlq"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	s := []*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("This queue is itself the dead-letter queue of the event forwarding rule; cdk-nag only recognises DLQs named in another queue's redrive policy."),
+	}}
+	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &s, jsii.Bool(false))
+	rule := awsevents.NewRule(c, jsii.String("ForwardEcsEvents"), &awsevents.RuleProps{
+		Description: jsii.String("ecsflow: forward ECS events of the managed clusters to the ecsflow account"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.ecs"),
+			DetailType: jsii.Strings("ECS Task State Change", "ECS Deployment State Change", "ECS Service Action"),
+			Resources:  &resources,
+		},
+	})
+	rule.AddTarget(awseventstargets.NewEventBus(bus, &awseventstargets.EventBusProps{DeadLetterQueue: dlq}))
 }

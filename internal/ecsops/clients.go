@@ -1,0 +1,139 @@
+// Package ecsops is ecsflow's gateway to the AWS APIs a deployment drives:
+// ECS, ELBv2, Application Auto Scaling, Cloud Map, CloudWatch and Route 53,
+// through aws-sdk-go-v2.
+//
+// A Factory builds a Clients per deployment target. On AWS the target
+// account is reached by assuming the cloud provider's role through STS with
+// its ExternalId (credentials cached and refreshed by the SDK); in local mode
+// every client talks to one endpoint (the emulator) with static credentials.
+// Every client carries a middleware that counts API calls by operation
+// ("ecs:UpdateService") into the Counter found in the call's context, which
+// is how a deployment's ledger knows what it cost.
+package ecsops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/servicediscovery"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// Target is the account and region a deployment acts in.
+type Target struct {
+	Region string
+	// RoleARN is the cloud provider's role; empty means the base
+	// credentials act directly (local mode, or a same-account setup).
+	RoleARN    string
+	ExternalID string
+}
+
+// Clients are the SDK clients for one target.
+type Clients struct {
+	ECS        *ecs.Client
+	ELB        *elbv2.Client
+	AutoScale  *applicationautoscaling.Client
+	CloudMap   *servicediscovery.Client
+	CloudWatch *cloudwatch.Client
+	Route53    *route53.Client
+}
+
+// Factory builds and caches Clients per target. It is safe for concurrent use.
+type Factory struct {
+	base     aws.Config
+	endpoint string
+	session  string
+
+	mu    sync.Mutex
+	cache map[Target]*Clients
+}
+
+// Option configures a Factory.
+type Option func(*Factory)
+
+// WithLocalEndpoint sends every call to endpoint (the emulator) with static
+// credentials and no role assumption.
+func WithLocalEndpoint(endpoint string) Option {
+	return func(f *Factory) { f.endpoint = endpoint }
+}
+
+// WithSessionName sets the STS role session name (default "ecsflow").
+func WithSessionName(name string) Option {
+	return func(f *Factory) {
+		if name != "" {
+			f.session = name
+		}
+	}
+}
+
+// NewFactory returns a factory over the base configuration (the Lambda's
+// own credentials on AWS).
+func NewFactory(base aws.Config, opts ...Option) *Factory {
+	f := &Factory{base: base.Copy(), session: "ecsflow", cache: map[Target]*Clients{}}
+	for _, o := range opts {
+		o(f)
+	}
+	if f.endpoint != "" {
+		f.base.BaseEndpoint = aws.String(f.endpoint)
+		f.base.Credentials = credentials.NewStaticCredentialsProvider("ecsflowlocal", "ecsflowlocal", "")
+	}
+	if f.base.Retryer == nil {
+		f.base.Retryer = func() aws.Retryer { return retry.NewStandard() }
+	}
+	f.base.APIOptions = append(append([]func(*middlewareStack) error(nil), f.base.APIOptions...), addCounter)
+	return f
+}
+
+// ErrNoRegion is returned for a target without a region.
+var ErrNoRegion = errors.New("target has no region")
+
+// Clients returns the clients for t, building them on first use. Building
+// makes no call: the role is assumed lazily, on the first request, and its
+// credentials are cached until shortly before they expire.
+func (f *Factory) Clients(_ context.Context, t Target) (*Clients, error) {
+	if t.Region == "" {
+		return nil, fmt.Errorf("ecs clients: %w", ErrNoRegion)
+	}
+	if f.endpoint != "" {
+		// One world locally: the role and external ID do not matter.
+		t.RoleARN, t.ExternalID = "", ""
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.cache[t]; ok {
+		return c, nil
+	}
+	cfg := f.base.Copy()
+	cfg.Region = t.Region
+	if t.RoleARN != "" {
+		stsClient := sts.NewFromConfig(f.base)
+		ext := t.ExternalID
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, t.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = f.session
+			if ext != "" {
+				o.ExternalID = aws.String(ext)
+			}
+		}))
+	}
+	c := &Clients{
+		ECS:        ecs.NewFromConfig(cfg),
+		ELB:        elbv2.NewFromConfig(cfg),
+		AutoScale:  applicationautoscaling.NewFromConfig(cfg),
+		CloudMap:   servicediscovery.NewFromConfig(cfg),
+		CloudWatch: cloudwatch.NewFromConfig(cfg),
+		Route53:    route53.NewFromConfig(cfg),
+	}
+	f.cache[t] = c
+	return c, nil
+}

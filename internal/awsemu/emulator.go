@@ -99,13 +99,28 @@ func New(opts Options) *Emulator {
 	return e
 }
 
+// Flush waits until every event produced so far has reached the sink.
+func (e *Emulator) Flush(ctx context.Context) error {
+	if e.w.sink == nil {
+		return nil
+	}
+	if err := e.w.disp.flush(ctx); err != nil {
+		return fmt.Errorf("flush events: %w", err)
+	}
+	return nil
+}
+
 // Close stops the simulation: no timer of this emulator fires afterwards,
-// and an owned clock is closed.
+// events already produced are delivered (for up to a second), and an owned
+// clock is closed.
 func (e *Emulator) Close() {
 	e.closeOne.Do(func() {
 		e.w.mu.Lock()
 		e.w.closed = true
 		e.w.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = e.Flush(ctx)
+		cancel()
 		e.faults.set(FaultPlan{})
 		e.cancel()
 		if e.ownClock != nil {

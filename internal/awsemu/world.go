@@ -151,18 +151,40 @@ func (w *world) unlock() {
 // dispatcher delivers events to the sink on one goroutine, in order, so
 // that a sink may call back into the emulator without deadlocking.
 type dispatcher struct {
-	mu   sync.Mutex
-	q    []Event
-	wake chan struct{}
+	mu      sync.Mutex
+	q       []Event
+	pending int           // queued or being emitted
+	idle    chan struct{} // closed when pending drops to 0; nil while idle
+	wake    chan struct{}
 }
 
 func (d *dispatcher) push(evs []Event) {
 	d.mu.Lock()
 	d.q = append(d.q, evs...)
+	if d.pending == 0 {
+		d.idle = make(chan struct{})
+	}
+	d.pending += len(evs)
 	d.mu.Unlock()
 	select {
 	case d.wake <- struct{}{}:
 	default:
+	}
+}
+
+// flush waits until every event pushed so far has been emitted.
+func (d *dispatcher) flush(ctx context.Context) error {
+	d.mu.Lock()
+	idle := d.idle
+	d.mu.Unlock()
+	if idle == nil {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -186,6 +208,13 @@ func (d *dispatcher) run(ctx context.Context, sink EventSink) {
 					return
 				}
 				sink.Emit(ctx, ev)
+				d.mu.Lock()
+				d.pending--
+				if d.pending == 0 {
+					close(d.idle)
+					d.idle = nil
+				}
+				d.mu.Unlock()
 			}
 		}
 	}

@@ -175,6 +175,8 @@ type Deployment struct {
 	StartedAt           *time.Time   `json:"startedAt,omitempty"`
 	EndedAt             *time.Time   `json:"endedAt,omitempty"`
 	Usage               Usage        `json:"usage"`
+	// Runtime is the engine's state for a started deployment (runtime.go).
+	Runtime *Runtime `json:"runtime,omitempty"`
 }
 
 func (*Deployment) Kind() Kind           { return KindDeployment }
@@ -186,5 +188,7 @@ func (d *Deployment) EntityName() string { return "" }
 func (d *Deployment) References() []Ref {
 	return refs(Ref{KindApplication, d.ApplicationID, "appId"},
 		Ref{KindWorkflow, d.WorkflowID, "workflowId"},
-		Ref{KindService, d.ServiceID, "serviceId"})
+		Ref{KindService, d.ServiceID, "serviceId"},
+		Ref{KindEnvironment, d.EnvironmentID, "envId"},
+		Ref{KindInfrastructure, d.InfrastructureID, "infraId"})
 }

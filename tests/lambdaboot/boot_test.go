@@ -35,7 +35,7 @@ const rieModule = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-
 
 const invokePath = "/2015-03-31/functions/function/invocations"
 
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -53,7 +53,7 @@ func repoRoot(t *testing.T) string {
 	}
 }
 
-func cacheDir(t *testing.T) string {
+func cacheDir(t testing.TB) string {
 	if d := os.Getenv("ECSFLOW_CACHE_DIR"); d != "" {
 		return d
 	}
@@ -65,7 +65,7 @@ func cacheDir(t *testing.T) string {
 }
 
 // emulator returns the path of aws-lambda-rie, installing it if needed.
-func emulator(t *testing.T, root string) string {
+func emulator(t testing.TB, root string) string {
 	t.Helper()
 	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
 		return p
@@ -85,7 +85,7 @@ func emulator(t *testing.T, root string) string {
 }
 
 // build compiles functions/<name> for the host, as a Lambda bootstrap.
-func build(t *testing.T, root, name string) (string, int64) {
+func build(t testing.TB, root, name string) (string, int64) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "bootstrap")
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", out, "./functions/"+name)
@@ -101,7 +101,7 @@ func build(t *testing.T, root, name string) (string, int64) {
 	return out, st.Size()
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -137,7 +137,7 @@ func (f *fakeDynamoDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiEvent is events/api-list-applications.json with another path.
-func apiEvent(t *testing.T, root, path, query string) []byte {
+func apiEvent(t testing.TB, root, path, query string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(root, "events", "api-list-applications.json"))
 	if err != nil {
@@ -211,11 +211,77 @@ func (s *syncBuffer) String() string {
 
 var initDurationRE = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
 
-func TestBootUnderRuntimeInterfaceEmulator(t *testing.T) {
-	name := os.Getenv("ECSFLOW_BOOT_FUNCTION")
-	if name == "" {
-		name = "api"
+// booted is a running emulator with the function inside.
+type booted struct {
+	url   string
+	cold  time.Duration // process start -> first response
+	first apiResponse
+	logs  *syncBuffer
+	stop  func()
+}
+
+// boot starts the emulator with bootstrap and invokes event until the first
+// response; every AWS endpoint points at ddbURL or a closed loopback port.
+func boot(tb testing.TB, rie, bootstrap, name, ddbURL string, event []byte) *booted {
+	tb.Helper()
+	rieAddr, apiAddr := freePort(tb), freePort(tb)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr, "--log-level", "info", bootstrap)
+	cmd.Dir = filepath.Dir(bootstrap)
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + filepath.Dir(bootstrap),
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=AKIDBOOTTEST",
+		"AWS_SECRET_ACCESS_KEY=boot-test-secret",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL=http://127.0.0.1:1",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + ddbURL,
+		"AWS_LAMBDA_FUNCTION_NAME=ecsflow-" + name,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=29",
+		"TABLE_NAME=ecsflow-boot",
+		"STATE_MACHINE_ARN_ROLLING=arn:aws:states:us-east-1:123456789012:stateMachine:ecsflow-rolling",
 	}
+	b := &booted{url: "http://" + rieAddr + invokePath, logs: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = b.logs, b.logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start emulator: %v", err)
+	}
+	b.stop = func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Retry only while the emulator is not yet listening.
+	for {
+		resp, err := invoke(ctx, b.url, event)
+		if err == nil {
+			b.first = resp
+			break
+		}
+		var op *net.OpError
+		if !errors.As(err, &op) || ctx.Err() != nil {
+			b.stop()
+			tb.Fatalf("first invocation: %v\nemulator output:\n%s", err, b.logs.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.cold = time.Since(start)
+	return b
+}
+
+func bootFunction() string {
+	if name := os.Getenv("ECSFLOW_BOOT_FUNCTION"); name != "" {
+		return name
+	}
+	return "api"
+}
+
+func TestBootUnderRuntimeInterfaceEmulator(t *testing.T) {
+	name := bootFunction()
 	root := repoRoot(t)
 	rie := emulator(t, root)
 	buildStart := time.Now()
@@ -226,62 +292,16 @@ func TestBootUnderRuntimeInterfaceEmulator(t *testing.T) {
 	srv := httptest.NewServer(ddb)
 	defer srv.Close()
 
-	rieAddr, apiAddr := freePort(t), freePort(t)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr, "--log-level", "info", bootstrap)
-	cmd.Dir = filepath.Dir(bootstrap)
-	// Only loopback: every AWS endpoint is the fake or a closed local port.
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + t.TempDir(),
-		"AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=AKIDBOOTTEST",
-		"AWS_SECRET_ACCESS_KEY=boot-test-secret",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL=http://127.0.0.1:1",
-		"AWS_ENDPOINT_URL_DYNAMODB=" + srv.URL,
-		"AWS_LAMBDA_FUNCTION_NAME=ecsflow-" + name,
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512",
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=29",
-		"TABLE_NAME=ecsflow-boot",
-		"ECSFLOW_TABLE_NAME=ecsflow-boot",
-		"STATE_MACHINE_ARN_ROLLING=arn:aws:states:us-east-1:123456789012:stateMachine:ecsflow-rolling",
-	}
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start emulator: %v", err)
-	}
+	b := boot(t, rie, bootstrap, name, srv.URL, apiEvent(t, root, "/v1/openapi.json", ""))
+	defer b.stop()
 	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("emulator output:\n%s", logs.String())
+			t.Logf("emulator output:\n%s", b.logs.String())
 		}
 	}()
-
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	url := "http://" + rieAddr + invokePath
-
-	// Cold: from process start to the first response, retrying only while
-	// the emulator is not yet listening.
-	openapi := apiEvent(t, root, "/v1/openapi.json", "")
-	var first apiResponse
-	for {
-		resp, err := invoke(ctx, url, openapi)
-		if err == nil {
-			first = resp
-			break
-		}
-		var op *net.OpError
-		if !errors.As(err, &op) || ctx.Err() != nil {
-			t.Fatalf("first invocation: %v", err)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	cold := time.Since(start)
+	url, first, cold, logs := b.url, b.first, b.cold, b.logs
 	if first.StatusCode != http.StatusOK {
 		t.Fatalf("GET /v1/openapi.json: status %d, body %s", first.StatusCode, first.Body)
 	}
@@ -340,4 +360,29 @@ func TestBootUnderRuntimeInterfaceEmulator(t *testing.T) {
 			t.Errorf("function logged an error: %s", sc.Text())
 		}
 	}
+}
+
+// BenchmarkColdStart measures emulator process start -> first response of
+// the built function (GET /v1/openapi.json), one fresh process per op.
+func BenchmarkColdStart(b *testing.B) {
+	name := bootFunction()
+	root := repoRoot(b)
+	rie := emulator(b, root)
+	bootstrap, _ := build(b, root, name)
+	srv := httptest.NewServer(&fakeDynamoDB{})
+	defer srv.Close()
+	event := apiEvent(b, root, "/v1/openapi.json", "")
+	var total time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		bt := boot(b, rie, bootstrap, name, srv.URL, event)
+		total += bt.cold
+		b.StopTimer()
+		bt.stop()
+		if bt.first.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", bt.first.StatusCode)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "cold-ms/op")
 }

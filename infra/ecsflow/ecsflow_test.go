@@ -814,3 +814,24 @@ func FuzzPascal(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSynth synthesizes the full fixture (every function of the table,
+// two state machines) with cdk-nag, as `cdk synth` does.
+func BenchmarkSynth(b *testing.B) {
+	functions, build := fakeTree(b, specNames(), true)
+	props := Props{
+		FunctionsDir: functions, AssetRoot: build,
+		Definitions: []statemachines.Definition{def("rolling", rollingASL), def("pipeline", pipelineASL)},
+		Clusters:    []string{"prod"},
+	}
+	out := b.TempDir()
+	for i := 0; i < b.N; i++ {
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(out, fmt.Sprint(i)))})
+		stack := awscdk.NewStack(app, jsii.String("Bench"), nil)
+		if _, err := New(stack, "Ecsflow", props); err != nil {
+			b.Fatal(err)
+		}
+		ApplyNag(app)
+		app.Synth(nil)
+	}
+}

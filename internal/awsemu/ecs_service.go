@@ -2,6 +2,7 @@ package awsemu
 
 import (
 	"fmt"
+	"sync/atomic"
 	"math"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	smithy "github.com/aws/smithy-go"
 )
 
 type service struct {
@@ -26,6 +28,7 @@ type service struct {
 	inReconcile bool
 	daemon      bool
 	external    bool
+	cache       atomic.Pointer[svcCache]
 }
 
 type deployment struct {
@@ -648,7 +651,7 @@ func (w *world) liveCount(s *service, depID string) int32 {
 	return n
 }
 
-func (w *world) describeServices(in *ecs.DescribeServicesInput) (*ecs.DescribeServicesOutput, error) {
+func (w *world) describeServices(in *ecs.DescribeServicesInput) (*describeServicesOut, error) {
 	c, err := w.cluster(in.Cluster)
 	if err != nil {
 		return nil, err
@@ -656,7 +659,7 @@ func (w *world) describeServices(in *ecs.DescribeServicesInput) (*ecs.DescribeSe
 	if len(in.Services) == 0 || len(in.Services) > 10 {
 		return nil, errf(codeInvalidParameter, "services can have between 1 and 10 items.")
 	}
-	out := &ecs.DescribeServicesOutput{Services: make([]ecstypes.Service, 0, len(in.Services)), Failures: []ecstypes.Failure{}}
+	out := &describeServicesOut{services: make([][]byte, 0, len(in.Services)), failures: []ecstypes.Failure{}}
 	tags := hasField(in.Include, "TAGS")
 	for _, ref := range in.Services {
 		s, ok := c.services[lastSegment(ref)]
@@ -665,12 +668,64 @@ func (w *world) describeServices(in *ecs.DescribeServicesInput) (*ecs.DescribeSe
 			if !strings.HasPrefix(ref, "arn:") {
 				arn = w.arn("ecs", "service/"+c.name+"/"+ref)
 			}
-			out.Failures = append(out.Failures, ecstypes.Failure{Arn: aws.String(arn), Reason: aws.String("MISSING")})
+			out.failures = append(out.failures, ecstypes.Failure{Arn: aws.String(arn), Reason: aws.String("MISSING")})
 			continue
 		}
-		out.Services = append(out.Services, *w.serviceView(s, tags))
+		out.services = append(out.services, w.serviceJSON(s, tags))
 	}
 	return out, nil
+}
+
+// svcCache is a service's serialized view at one world generation.
+type svcCache struct {
+	gen  uint64
+	tags bool
+	data []byte
+}
+
+// serviceJSON returns the service's wire form, reusing the last one while
+// the world has not changed (w.gen moves on every write). Callers hold at
+// least the read lock.
+func (w *world) serviceJSON(s *service, tags bool) []byte {
+	if c := s.cache.Load(); c != nil && c.gen == w.gen && c.tags == tags {
+		return c.data
+	}
+	jw := jsonWriter{buf: make([]byte, 0, 2048), stack: make([]frame, 0, 16)}
+	w.serviceView(s, tags).Serialize(&jw)
+	s.cache.Store(&svcCache{gen: w.gen, tags: tags, data: jw.buf})
+	return jw.buf
+}
+
+// describeServicesOut is DescribeServicesOutput with pre-serialized
+// services; it writes the same members in the same order.
+type describeServicesOut struct {
+	failures []ecstypes.Failure
+	services [][]byte
+}
+
+// Serialize implements smithy.Serializable for the emulator's jsonWriter.
+func (o *describeServicesOut) Serialize(ser smithy.ShapeSerializer) {
+	jw, ok := ser.(*jsonWriter)
+	if !ok {
+		return
+	}
+	jw.buf = append(jw.buf, `{"failures":[`...)
+	for i := range o.failures {
+		if i > 0 {
+			jw.buf = append(jw.buf, ',')
+		}
+		fw := jsonWriter{buf: jw.buf, stack: jw.stack[:0]}
+		o.failures[i].Serialize(&fw)
+		jw.buf = fw.buf
+	}
+	jw.buf = append(jw.buf, `],"services":[`...)
+	for i, b := range o.services {
+		if i > 0 {
+			jw.buf = append(jw.buf, ',')
+		}
+		jw.buf = append(jw.buf, b...)
+	}
+	jw.buf = append(jw.buf, "]}"...)
 }
 
 func (w *world) listServices(in *ecs.ListServicesInput) (*ecs.ListServicesOutput, error) {

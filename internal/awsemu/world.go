@@ -40,6 +40,7 @@ type world struct {
 	closed bool
 	out    []Event
 	disp   dispatcher
+	gen    uint64 // bumped on every write, for read caches
 
 	clusters   map[string]*cluster
 	families   map[string]*family
@@ -141,6 +142,7 @@ func newWorld(ctx context.Context, clock simclock.Clock, sink EventSink, region,
 // unlock hands the queued events to the dispatcher, in the order the
 // world produced them, and releases the write lock.
 func (w *world) unlock() {
+	w.gen++
 	if len(w.out) > 0 {
 		w.disp.push(w.out)
 		w.out = nil

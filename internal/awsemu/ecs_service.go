@@ -2,10 +2,10 @@ package awsemu
 
 import (
 	"fmt"
-	"sync/atomic"
 	"math"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"

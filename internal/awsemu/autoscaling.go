@@ -97,6 +97,9 @@ func (w *world) aasRegister(in *aas.RegisterScalableTargetInput) (*aas.RegisterS
 	if in.MaxCapacity != nil {
 		hi = in.MaxCapacity
 	}
+	if *hi > maxTasksPerService {
+		return nil, errf(codeValidation, "Maximum capacity %d exceeds the ECS limit of %d tasks per service.", *hi, maxTasksPerService)
+	}
 	if *lo < 0 || *hi < 0 || *lo > *hi {
 		return nil, errf(codeValidation, "Minimum capacity cannot be greater than maximum capacity, and neither can be negative.")
 	}

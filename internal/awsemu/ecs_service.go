@@ -46,6 +46,9 @@ type deployment struct {
 
 func (d *deployment) id() string { return aws.ToString(d.d.Id) }
 
+// maxTasksPerService is the ECS service quota on tasks per service.
+const maxTasksPerService = 5000
+
 // failureThreshold is the circuit breaker's threshold for desired count n:
 // half the desired count, at least 3 and at most 200.
 func failureThreshold(n int32) int {
@@ -167,8 +170,8 @@ func (w *world) createService(in *ecs.CreateServiceInput) (*ecs.CreateServiceOut
 		}
 	}
 	desired := deref(in.DesiredCount)
-	if desired < 0 {
-		return nil, errf(codeInvalidParameter, "Desired count must be zero or greater.")
+	if desired < 0 || desired > maxTasksPerService {
+		return nil, errf(codeInvalidParameter, "Desired count must be between 0 and %d.", maxTasksPerService)
 	}
 	if td != nil {
 		if err := w.checkTaskDefLaunch(td, launch, in.NetworkConfiguration); err != nil {
@@ -377,8 +380,8 @@ func (w *world) updateService(in *ecs.UpdateServiceInput) (*ecs.UpdateServiceOut
 		if s.daemon {
 			return nil, errf(codeInvalidParameter, "Desired count can not be specified for the DAEMON scheduling strategy.")
 		}
-		if *in.DesiredCount < 0 {
-			return nil, errf(codeInvalidParameter, "Desired count must be zero or greater.")
+		if *in.DesiredCount < 0 || *in.DesiredCount > maxTasksPerService {
+			return nil, errf(codeInvalidParameter, "Desired count must be between 0 and %d.", maxTasksPerService)
 		}
 	}
 	td, _ := w.taskDef(aws.ToString(s.s.TaskDefinition))

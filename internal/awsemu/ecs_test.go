@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -131,10 +132,19 @@ func TestECSErrorsAreTyped(t *testing.T) {
 	if _, err := h.ecs.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("c"), Service: aws.String("gone")}); err != nil {
 		t.Fatalf("DeleteService: %v", err)
 	}
+	inactive := ecs.NewServicesInactiveWaiter(h.ecs, func(o *ecs.ServicesInactiveWaiterOptions) { o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond })
+	if err := inactive.Wait(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("c"), Services: []string{"gone"}}, 10*time.Second); err != nil {
+		t.Fatalf("ServicesInactive waiter: %v", err)
+	}
 	_, err = h.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("c"), Service: aws.String("gone"), DesiredCount: aws.Int32(1)})
 	var sna *ecstypes.ServiceNotActiveException
 	if !errors.As(err, &sna) {
 		t.Fatalf("UpdateService on a deleted service: %v, want ServiceNotActiveException", err)
+	}
+	h.fargateService(ctx, "c", "huge", "repo/x:1", 1, false)
+	_, err = h.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("c"), Service: aws.String("huge"), DesiredCount: aws.Int32(1 << 30)})
+	if !errors.As(err, &ipe) {
+		t.Fatalf("UpdateService to 2^30 tasks: %v, want InvalidParameterException", err)
 	}
 	_, err = h.ecs.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("missing:3")})
 	var ce *ecstypes.ClientException

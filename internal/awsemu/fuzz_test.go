@@ -31,7 +31,7 @@ func FuzzAWSJSONDecoder(f *testing.F) {
 		`{"family":"f","containerDefinitions":[{"name":"a","image":"i"}]}`, `{"services":["a","b"]}`, `{"tasks":[]}`,
 		`{"ServiceNamespace":"ecs","ResourceId":"service/c/s","ScalableDimension":"ecs:service:DesiredCount","MinCapacity":1,"MaxCapacity":0}`,
 		`{"repositoryName":"r","imageManifest":"{}","imageTag":"t"}`, `{"Name":"n","Vpc":"v"}`, `{"nextToken":"!!!","maxResults":0}`,
-		`null`, `[]`, `"x"`, `{"desiredCount":1e99}`, `{"clusterName":"` + string([]byte{0xff, 0xfe}) + `"}`,
+		`null`, `[]`, `"x"`, `{"desiredCount":1e99}`, `{"cluster":"c","service":"s","desiredCount":2147483647}`, `{"clusterName":"` + string([]byte{0xff, 0xfe}) + `"}`,
 	}
 	for i, s := range seeds {
 		f.Add(uint16(i*7), []byte(s))

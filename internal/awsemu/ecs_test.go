@@ -132,7 +132,9 @@ func TestECSErrorsAreTyped(t *testing.T) {
 	if _, err := h.ecs.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("c"), Service: aws.String("gone")}); err != nil {
 		t.Fatalf("DeleteService: %v", err)
 	}
-	inactive := ecs.NewServicesInactiveWaiter(h.ecs, func(o *ecs.ServicesInactiveWaiterOptions) { o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond })
+	inactive := ecs.NewServicesInactiveWaiter(h.ecs, func(o *ecs.ServicesInactiveWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
+	})
 	if err := inactive.Wait(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("c"), Services: []string{"gone"}}, 10*time.Second); err != nil {
 		t.Fatalf("ServicesInactive waiter: %v", err)
 	}

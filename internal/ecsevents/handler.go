@@ -1,0 +1,587 @@
+// Package ecsevents is ecsflow's event intake: the EventBridge rule patterns
+// (patterns.go, shared by local mode and the CDK app) and the handler of
+// functions/ecs-events.
+//
+// The handler takes ECS and CloudWatch events, finds the deployments that
+// wait on them through the waits in the store, appends every event to
+// those deployments' ledgers, and completes the waiting Step Functions
+// tasks:
+//
+//	event                                          STEADY wait                 VERIFY wait
+//	SERVICE_DEPLOYMENT_COMPLETED, SERVICE_STEADY_STATE  SendTaskSuccess        ledger only
+//	SERVICE_DEPLOYMENT_FAILED, SERVICE_TASK_START_IMPAIRED SendTaskFailure NotStable  ledger only
+//	any other ECS event for the service            SendTaskHeartbeat           ledger only
+//	CloudWatch alarm → ALARM                       -                           SendTaskFailure VerificationFailed
+//
+// A completed wait is deleted. A token Step Functions no longer knows
+// (TaskTimedOut, TaskDoesNotExist, InvalidToken) is cleaned up, not an
+// error. Malformed and unknown events are logged with their id and
+// acknowledged, so EventBridge does not retry them. Failures of the store
+// or of Step Functions are returned, so EventBridge retries the event (a
+// retried event may add its ledger entry twice).
+package ecsevents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/sfnlocal"
+	"github.com/ecsflow/ecsflow/internal/store"
+)
+
+// Error names the handler fails tasks with (the ASL catches them).
+const (
+	ErrNotStable          = "NotStable"
+	ErrVerificationFailed = "VerificationFailed"
+)
+
+// maxCause is Step Functions' limit on a failure cause.
+const maxCause = 32768
+
+// Store is what the handler needs of the store (*store.Store).
+type Store interface {
+	WaitsForService(ctx context.Context, cluster, service string) ([]store.Wait, error)
+	WaitsForAlarm(ctx context.Context, alarmName string) ([]store.Wait, error)
+	DeleteWait(ctx context.Context, w store.Wait) error
+	AppendLedger(ctx context.Context, deploymentID string, entries ...model.LedgerEntry) error
+}
+
+var _ Store = (*store.Store)(nil)
+
+// TaskCompleter completes Step Functions task tokens (*sfnlocal.Service, or
+// SFNCompleter over the SDK client).
+type TaskCompleter interface {
+	SendTaskSuccess(ctx context.Context, token, output string) error
+	SendTaskFailure(ctx context.Context, token, errName, cause string) error
+	SendTaskHeartbeat(ctx context.Context, token string) error
+}
+
+var _ TaskCompleter = (*sfnlocal.Service)(nil)
+
+// TokenSpent reports whether err says the token no longer waits: the task
+// timed out or ended, or the token is not one Step Functions knows.
+func TokenSpent(err error) bool {
+	code := ""
+	var le *sfnlocal.APIError
+	var ae interface{ ErrorCode() string }
+	switch {
+	case errors.As(err, &le):
+		code = le.Code
+	case errors.As(err, &ae):
+		code = ae.ErrorCode()
+	}
+	switch code {
+	case "TaskTimedOut", "TaskDoesNotExist", "InvalidToken":
+		return true
+	}
+	return false
+}
+
+// Handler handles EventBridge events. Handle is the Lambda handler (and an
+// eventbus.LambdaHandler).
+type Handler struct {
+	st  Store
+	tc  TaskCompleter
+	log *slog.Logger
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// New returns a handler on st that completes tokens through tc.
+func New(st Store, tc TaskCompleter, opts ...Option) *Handler {
+	h := &Handler{st: st, tc: tc, log: slog.Default()}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Envelope is an EventBridge event.
+type Envelope struct {
+	Version    string          `json:"version"`
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       string          `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// Detail types and sources the handler knows.
+const (
+	DetailDeploymentStateChange = "ECS Deployment State Change"
+	DetailServiceAction         = "ECS Service Action"
+	DetailTaskStateChange       = "ECS Task State Change"
+	DetailAlarmStateChange      = "CloudWatch Alarm State Change"
+	SourceECS                   = "aws.ecs"
+	SourceCloudWatch            = "aws.cloudwatch"
+)
+
+// badEvent is an event the handler cannot use; it is acknowledged.
+type badEvent struct{ msg string }
+
+func (e *badEvent) Error() string { return e.msg }
+
+func bad(format string, a ...any) error { return &badEvent{msg: fmt.Sprintf(format, a...)} }
+
+// outcome is what an ECS event does to a STEADY wait.
+type outcome int
+
+const (
+	progress outcome = iota
+	succeed
+	fail
+)
+
+// ecsEvent is an ECS event reduced to what the handler acts on.
+type ecsEvent struct {
+	cluster, service string
+	name             string // eventName, or "TASK_<lastStatus>"
+	outcome          outcome
+	cause            string // for fail
+	output           any    // for succeed
+	entry            model.LedgerEntry
+}
+
+// Handle processes one EventBridge event.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
+	var env Envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		h.log.WarnContext(ctx, "ecs-events: malformed event acknowledged", "error", err, "bytes", len(raw))
+		return nil
+	}
+	err := h.handle(ctx, env)
+	var be *badEvent
+	if errors.As(err, &be) {
+		h.log.WarnContext(ctx, "ecs-events: event acknowledged without action", "event_id", env.ID,
+			"source", env.Source, "detail_type", env.DetailType, "reason", be.msg)
+		return nil
+	}
+	if err != nil {
+		h.log.ErrorContext(ctx, "ecs-events: event failed, EventBridge will retry", "event_id", env.ID,
+			"detail_type", env.DetailType, "error", err)
+		return fmt.Errorf("event %s: %w", env.ID, err)
+	}
+	return nil
+}
+
+func (h *Handler) handle(ctx context.Context, env Envelope) error {
+	if len(env.Detail) == 0 || env.Detail[0] != '{' {
+		return bad("detail is not an object")
+	}
+	switch {
+	case env.Source == SourceECS && env.DetailType == DetailDeploymentStateChange:
+		ev, err := deploymentEvent(env)
+		if err != nil {
+			return err
+		}
+		return h.onECS(ctx, env, ev)
+	case env.Source == SourceECS && env.DetailType == DetailServiceAction:
+		ev, err := serviceActionEvent(env)
+		if err != nil {
+			return err
+		}
+		return h.onECS(ctx, env, ev)
+	case env.Source == SourceECS && env.DetailType == DetailTaskStateChange:
+		ev, err := taskEvent(env)
+		if err != nil {
+			return err
+		}
+		if ev == nil {
+			return nil // not a service's task
+		}
+		return h.onECS(ctx, env, ev)
+	case env.Source == SourceCloudWatch && env.DetailType == DetailAlarmStateChange:
+		return h.onAlarm(ctx, env)
+	}
+	return bad("unknown event %s/%s", env.Source, env.DetailType)
+}
+
+// serviceFromARN splits arn:aws:ecs:R:A:service/CLUSTER/NAME.
+func serviceFromARN(arn string) (cluster, service string, ok bool) {
+	i := strings.Index(arn, ":service/")
+	if !strings.HasPrefix(arn, "arn:") || i < 0 {
+		return "", "", false
+	}
+	cluster, service, ok = strings.Cut(arn[i+len(":service/"):], "/")
+	if !ok || cluster == "" || service == "" || strings.Contains(service, "/") {
+		return "", "", false
+	}
+	return cluster, service, true
+}
+
+func firstServiceARN(env Envelope) (cluster, service string, err error) {
+	for _, r := range env.Resources {
+		if c, s, ok := serviceFromARN(r); ok {
+			return c, s, nil
+		}
+	}
+	return "", "", bad("no service ARN in resources %q", env.Resources)
+}
+
+// eventTime is the first parseable of the given timestamps (zero if none:
+// the store then uses its clock).
+func eventTime(ts ...string) time.Time {
+	for _, s := range ts {
+		if s == "" {
+			continue
+		}
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.000Z0700", "2006-01-02T15:04:05.000-0700"} {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t.UTC()
+			}
+		}
+	}
+	return time.Time{}
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+type deploymentDetail struct {
+	EventType    string `json:"eventType"`
+	EventName    string `json:"eventName"`
+	DeploymentID string `json:"deploymentId"`
+	UpdatedAt    string `json:"updatedAt"`
+	Reason       string `json:"reason"`
+}
+
+func deploymentEvent(env Envelope) (*ecsEvent, error) {
+	var d deploymentDetail
+	if err := json.Unmarshal(env.Detail, &d); err != nil {
+		return nil, bad("decode deployment state change: %v", err)
+	}
+	if d.EventName == "" {
+		return nil, bad("deployment state change without eventName")
+	}
+	cluster, service, err := firstServiceARN(env)
+	if err != nil {
+		return nil, err
+	}
+	ev := &ecsEvent{cluster: cluster, service: service, name: d.EventName}
+	msg := fmt.Sprintf("%s %s/%s", d.EventName, cluster, service)
+	if d.DeploymentID != "" {
+		msg += " (" + d.DeploymentID + ")"
+	}
+	if d.Reason != "" {
+		msg += ": " + d.Reason
+	}
+	switch d.EventName {
+	case "SERVICE_DEPLOYMENT_COMPLETED":
+		ev.outcome = succeed
+		ev.output = map[string]any{"steady": true, "event": d.EventName, "ecsDeploymentId": d.DeploymentID, "reason": d.Reason}
+	case "SERVICE_DEPLOYMENT_FAILED":
+		ev.outcome = fail
+		ev.cause = "ECS " + msg
+	}
+	ev.entry = model.LedgerEntry{At: eventTime(d.UpdatedAt, env.Time), Kind: model.LedgerECSEvent, Message: msg,
+		Data: mustJSON(map[string]any{"eventId": env.ID, "detailType": env.DetailType, "eventType": d.EventType,
+			"eventName": d.EventName, "ecsDeploymentId": d.DeploymentID, "reason": d.Reason,
+			"cluster": cluster, "service": service})}
+	return ev, nil
+}
+
+type serviceActionDetail struct {
+	EventType  string   `json:"eventType"`
+	EventName  string   `json:"eventName"`
+	ClusterArn string   `json:"clusterArn"`
+	CreatedAt  string   `json:"createdAt"`
+	TaskArns   []string `json:"taskArns"`
+	Reason     string   `json:"reason"`
+}
+
+func serviceActionEvent(env Envelope) (*ecsEvent, error) {
+	var d serviceActionDetail
+	if err := json.Unmarshal(env.Detail, &d); err != nil {
+		return nil, bad("decode service action: %v", err)
+	}
+	if d.EventName == "" {
+		return nil, bad("service action without eventName")
+	}
+	cluster, service, err := firstServiceARN(env)
+	if err != nil {
+		return nil, err
+	}
+	ev := &ecsEvent{cluster: cluster, service: service, name: d.EventName}
+	msg := fmt.Sprintf("%s %s/%s", d.EventName, cluster, service)
+	if d.Reason != "" {
+		msg += ": " + d.Reason
+	}
+	switch d.EventName {
+	case "SERVICE_STEADY_STATE":
+		ev.outcome = succeed
+		ev.output = map[string]any{"steady": true, "event": d.EventName}
+	case "SERVICE_TASK_START_IMPAIRED":
+		ev.outcome = fail
+		ev.cause = "ECS " + msg + ": the service is unable to consistently start tasks successfully"
+	}
+	ev.entry = model.LedgerEntry{At: eventTime(d.CreatedAt, env.Time), Kind: model.LedgerECSEvent, Message: msg,
+		Data: mustJSON(map[string]any{"eventId": env.ID, "detailType": env.DetailType, "eventType": d.EventType,
+			"eventName": d.EventName, "cluster": cluster, "service": service, "taskArns": d.TaskArns})}
+	return ev, nil
+}
+
+type containerDetail struct {
+	Name       string `json:"name"`
+	ExitCode   *int   `json:"exitCode"`
+	Reason     string `json:"reason"`
+	LastStatus string `json:"lastStatus"`
+	Image      string `json:"image"`
+}
+
+type taskDetail struct {
+	ClusterArn        string            `json:"clusterArn"`
+	Group             string            `json:"group"`
+	LastStatus        string            `json:"lastStatus"`
+	DesiredStatus     string            `json:"desiredStatus"`
+	TaskArn           string            `json:"taskArn"`
+	TaskDefinitionArn string            `json:"taskDefinitionArn"`
+	StartedBy         string            `json:"startedBy"`
+	StoppedReason     string            `json:"stoppedReason"`
+	StopCode          string            `json:"stopCode"`
+	StoppedAt         string            `json:"stoppedAt"`
+	UpdatedAt         string            `json:"updatedAt"`
+	Containers        []containerDetail `json:"containers"`
+}
+
+// taskID is the last part of a task ARN.
+func taskID(arn string) string { return arn[strings.LastIndexByte(arn, '/')+1:] }
+
+func taskEvent(env Envelope) (*ecsEvent, error) {
+	var d taskDetail
+	if err := json.Unmarshal(env.Detail, &d); err != nil {
+		return nil, bad("decode task state change: %v", err)
+	}
+	service, ok := strings.CutPrefix(d.Group, "service:")
+	if !ok {
+		return nil, nil
+	}
+	cluster := store.ClusterName(d.ClusterArn)
+	if cluster == "" || service == "" || d.LastStatus == "" {
+		return nil, bad("task state change without clusterArn, service group or lastStatus")
+	}
+	ev := &ecsEvent{cluster: cluster, service: service, name: "TASK_" + d.LastStatus}
+	data := map[string]any{"eventId": env.ID, "detailType": env.DetailType, "cluster": cluster, "service": service,
+		"taskArn": d.TaskArn, "taskDefinitionArn": d.TaskDefinitionArn, "lastStatus": d.LastStatus,
+		"desiredStatus": d.DesiredStatus, "ecsDeploymentId": d.StartedBy}
+	td := d.TaskDefinitionArn[strings.LastIndexByte(d.TaskDefinitionArn, '/')+1:]
+	if d.LastStatus != "STOPPED" {
+		ev.entry = model.LedgerEntry{At: eventTime(d.UpdatedAt, env.Time), Kind: model.LedgerECSEvent,
+			Message: fmt.Sprintf("task %s of %s/%s (%s) %s", taskID(d.TaskArn), cluster, service, td, d.LastStatus),
+			Data:    mustJSON(data)}
+		return ev, nil
+	}
+	var parts []string
+	var containers []map[string]any
+	for _, c := range d.Containers {
+		cm := map[string]any{"name": c.Name}
+		s := "container " + c.Name
+		if c.ExitCode != nil {
+			cm["exitCode"] = *c.ExitCode
+			s += fmt.Sprintf(" exit code %d", *c.ExitCode)
+		}
+		if c.Reason != "" {
+			cm["reason"] = c.Reason
+			s += ": " + c.Reason
+		}
+		if c.ExitCode != nil || c.Reason != "" {
+			parts = append(parts, s)
+		}
+		containers = append(containers, cm)
+	}
+	msg := fmt.Sprintf("task %s of %s/%s (%s) stopped", taskID(d.TaskArn), cluster, service, td)
+	if d.StoppedReason != "" {
+		msg += ": " + d.StoppedReason
+	}
+	if d.StopCode != "" {
+		msg += " [" + d.StopCode + "]"
+	}
+	if len(parts) > 0 {
+		msg += "; " + strings.Join(parts, "; ")
+	}
+	data["stoppedReason"], data["stopCode"] = d.StoppedReason, d.StopCode
+	if len(containers) > 0 {
+		data["containers"] = containers
+	}
+	ev.entry = model.LedgerEntry{At: eventTime(d.StoppedAt, d.UpdatedAt, env.Time), Kind: model.LedgerTaskStopped,
+		Message: msg, Data: mustJSON(data)}
+	return ev, nil
+}
+
+// onECS records the event for every deployment waiting on the service and
+// acts on its STEADY waits.
+func (h *Handler) onECS(ctx context.Context, env Envelope, ev *ecsEvent) error {
+	waits, err := h.st.WaitsForService(ctx, ev.cluster, ev.service)
+	if err != nil {
+		return fmt.Errorf("find waits: %w", err)
+	}
+	var concerned []store.Wait
+	for _, w := range waits {
+		if w.Kind == store.WaitSteady || w.Kind == store.WaitVerify {
+			concerned = append(concerned, w)
+		}
+	}
+	if len(concerned) == 0 {
+		h.log.DebugContext(ctx, "ecs-events: no deployment waits on the service", "event_id", env.ID,
+			"cluster", ev.cluster, "service", ev.service, "event", ev.name)
+		return nil
+	}
+	if err := h.record(ctx, concerned, ev.entry); err != nil {
+		return err
+	}
+	var errs []error
+	for _, w := range concerned {
+		if w.Kind != store.WaitSteady {
+			continue
+		}
+		switch ev.outcome {
+		case succeed:
+			out, _ := json.Marshal(ev.output)
+			errs = append(errs, h.complete(ctx, env, w, ev.name, func() error { return h.tc.SendTaskSuccess(ctx, w.Token, string(out)) }))
+		case fail:
+			errs = append(errs, h.complete(ctx, env, w, ev.name, func() error {
+				return h.tc.SendTaskFailure(ctx, w.Token, ErrNotStable, truncate(ev.cause, maxCause))
+			}))
+		default:
+			errs = append(errs, h.heartbeat(ctx, env, w))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// record appends entry once per deployment among waits.
+func (h *Handler) record(ctx context.Context, waits []store.Wait, entry model.LedgerEntry) error {
+	seen := map[string]bool{}
+	for _, w := range waits {
+		if seen[w.DeploymentID] {
+			continue
+		}
+		seen[w.DeploymentID] = true
+		err := h.st.AppendLedger(ctx, w.DeploymentID, entry)
+		if errors.Is(err, store.ErrNotFound) {
+			h.log.WarnContext(ctx, "ecs-events: waiting deployment is gone; ledger entry dropped", "deployment_id", w.DeploymentID)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("append ledger of %s: %w", w.DeploymentID, err)
+		}
+	}
+	return nil
+}
+
+// complete sends a final answer for w and deletes it; a spent token is
+// deleted too.
+func (h *Handler) complete(ctx context.Context, env Envelope, w store.Wait, what string, send func() error) error {
+	err := send()
+	switch {
+	case err == nil:
+		h.log.InfoContext(ctx, "ecs-events: wait completed", "event_id", env.ID, "deployment_id", w.DeploymentID,
+			"kind", w.Kind, "event", what)
+	case TokenSpent(err):
+		h.log.InfoContext(ctx, "ecs-events: token already spent; wait removed", "event_id", env.ID,
+			"deployment_id", w.DeploymentID, "kind", w.Kind, "error", err)
+	default:
+		return fmt.Errorf("complete %s wait of %s: %w", w.Kind, w.DeploymentID, err)
+	}
+	if err := h.st.DeleteWait(ctx, w); err != nil {
+		return fmt.Errorf("delete wait of %s: %w", w.DeploymentID, err)
+	}
+	return nil
+}
+
+func (h *Handler) heartbeat(ctx context.Context, env Envelope, w store.Wait) error {
+	err := h.tc.SendTaskHeartbeat(ctx, w.Token)
+	switch {
+	case err == nil:
+		return nil
+	case TokenSpent(err):
+		h.log.InfoContext(ctx, "ecs-events: token already spent; wait removed", "event_id", env.ID,
+			"deployment_id", w.DeploymentID, "kind", w.Kind, "error", err)
+		if err := h.st.DeleteWait(ctx, w); err != nil {
+			return fmt.Errorf("delete wait of %s: %w", w.DeploymentID, err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("heartbeat %s wait of %s: %w", w.Kind, w.DeploymentID, err)
+	}
+}
+
+type alarmState struct {
+	Value     string `json:"value"`
+	Reason    string `json:"reason"`
+	Timestamp string `json:"timestamp"`
+}
+
+type alarmDetail struct {
+	AlarmName     string     `json:"alarmName"`
+	State         alarmState `json:"state"`
+	PreviousState alarmState `json:"previousState"`
+}
+
+// onAlarm fails the VERIFY waits that watch an alarm entering ALARM.
+func (h *Handler) onAlarm(ctx context.Context, env Envelope) error {
+	var d alarmDetail
+	if err := json.Unmarshal(env.Detail, &d); err != nil {
+		return bad("decode alarm state change: %v", err)
+	}
+	if d.AlarmName == "" || d.State.Value == "" {
+		return bad("alarm state change without alarmName or state")
+	}
+	if d.State.Value != "ALARM" {
+		return nil
+	}
+	waits, err := h.st.WaitsForAlarm(ctx, d.AlarmName)
+	if err != nil {
+		return fmt.Errorf("find waits: %w", err)
+	}
+	var verify []store.Wait
+	for _, w := range waits {
+		if w.Kind == store.WaitVerify {
+			verify = append(verify, w)
+		}
+	}
+	if len(verify) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("alarm %s entered ALARM (was %s)", d.AlarmName, d.PreviousState.Value)
+	if d.State.Reason != "" {
+		msg += ": " + d.State.Reason
+	}
+	entry := model.LedgerEntry{At: eventTime(d.State.Timestamp, env.Time), Kind: model.LedgerNote, Message: msg,
+		Data: mustJSON(map[string]any{"eventId": env.ID, "detailType": env.DetailType, "alarmName": d.AlarmName,
+			"state": d.State.Value, "previousState": d.PreviousState.Value, "reason": d.State.Reason})}
+	if err := h.record(ctx, verify, entry); err != nil {
+		return err
+	}
+	var errs []error
+	for _, w := range verify {
+		errs = append(errs, h.complete(ctx, env, w, "ALARM "+d.AlarmName, func() error {
+			return h.tc.SendTaskFailure(ctx, w.Token, ErrVerificationFailed, truncate(msg, maxCause))
+		}))
+	}
+	return errors.Join(errs...)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

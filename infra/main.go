@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -53,6 +54,8 @@ func run() error {
 		}
 	}
 	ecsflow.ApplyNag(app)
-	app.Synth(nil)
+	if errs := synthErrors(app.Synth(nil)); len(errs) > 0 {
+		return fmt.Errorf("synth: %d error annotations (cdk-nag or CDK):\n%s", len(errs), strings.Join(errs, "\n"))
+	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -48,6 +49,21 @@ func NewTargetAccountStack(scope constructs.Construct, id string, props TargetSt
 		return nil, fmt.Errorf("target account stack: %w", err)
 	}
 	return stack, nil
+}
+
+// synthErrors lists the error annotations of every stack in asm (cdk-nag
+// findings without a suppression, CDK validation errors), so that a plain
+// `go run .` fails as `cdk synth` does.
+func synthErrors(asm cxapi.CloudAssembly) []string {
+	var out []string
+	for _, st := range *asm.StacksRecursively() {
+		for _, m := range *st.Messages() {
+			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
+				out = append(out, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
+			}
+		}
+	}
+	return out
 }
 
 // contextList reads a comma-separated context value ("-c clusters=a,b").

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecsflow/ecsflow/infra/ecsflow"
@@ -214,5 +215,33 @@ func TestTargetAccountStackErrors(t *testing.T) {
 				t.Errorf("got %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestSynthErrors(t *testing.T) {
+	// A clean app has none.
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	if _, err := NewTargetAccountStack(app, "Target", TargetStackProps{Role: ecsflow.TargetAccountRoleProps{
+		EcsflowAccount: "111122223333", ExternalID: "x-1", Clusters: []string{"prod"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	ecsflow.ApplyNag(app)
+	if errs := synthErrors(app.Synth(nil)); len(errs) != 0 {
+		t.Errorf("clean app: got %v", errs)
+	}
+	// An unencrypted queue without SSL is reported.
+	bad := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	stack := awscdk.NewStack(bad, jsii.String("Bad"), nil)
+	awssqs.NewCfnQueue(stack, jsii.String("Plain"), &awssqs.CfnQueueProps{})
+	ecsflow.ApplyNag(bad)
+	errs := synthErrors(bad.Synth(nil))
+	if len(errs) == 0 {
+		t.Fatal("no errors for a plain queue")
+	}
+	for _, e := range errs {
+		if !strings.Contains(e, "/Bad/Plain") || !strings.Contains(e, "AwsSolutions-SQS") {
+			t.Errorf("unexpected error %s", e)
+		}
 	}
 }

@@ -110,6 +110,23 @@ func (w *world) deploymentEvent(s *service, d *deployment, name, reason string) 
 	})
 }
 
+// tasksStopped records that the scheduler stopped tasks: a service event
+// and the TASKS_STOPPED service action.
+func (w *world) tasksStopped(s *service, stopped []*task) {
+	w.svcEvent(s, "has stopped %d running tasks: %s.", len(stopped), fmtTasks(stopped))
+	arns := make([]string, len(stopped))
+	for i, t := range stopped {
+		arns[i] = aws.ToString(t.t.TaskArn)
+	}
+	w.serviceAction(s, "INFO", "TASKS_STOPPED", arns)
+}
+
+// placementFailed records a task that could not be placed.
+func (w *world) placementFailed(s *service, reason string) {
+	w.svcEvent(s, "was unable to place a task because no container instance met all of its requirements. Reason: %s", reason)
+	w.serviceAction(s, "ERROR", "SERVICE_TASK_PLACEMENT_FAILURE", nil)
+}
+
 func (w *world) serviceAction(s *service, typ, name string, taskArns []string) {
 	w.event(SourceECS, DetailTypeServiceAction, []string{*s.s.ServiceArn}, serviceActionDetail{
 		EventType: typ, EventName: name, ClusterArn: *s.cl.c.ClusterArn, CreatedAt: detailTime(w.now()), TaskArns: taskArns,
@@ -811,7 +828,7 @@ func (w *world) drainService(s *service) {
 		}
 	}
 	if len(stopped) > 0 {
-		w.svcEvent(s, "has stopped %d running tasks: %s.", len(stopped), fmtTasks(stopped))
+		w.tasksStopped(s, stopped)
 	}
 	for _, ts := range s.taskSets {
 		ts.ts.Status = aws.String("DRAINING")
@@ -909,7 +926,7 @@ func (w *world) reconcileReplica(s *service) {
 	}
 	old = keep
 	if len(stopped) > 0 {
-		w.svcEvent(s, "has stopped %d running tasks: %s.", len(stopped), fmtTasks(stopped))
+		w.tasksStopped(s, stopped)
 	}
 	// Launch primary tasks within maximumPercent.
 	need := desired - len(prim)
@@ -975,7 +992,7 @@ func (w *world) reconcileDaemon(s *service) {
 		}
 	}
 	if len(stopped) > 0 {
-		w.svcEvent(s, "has stopped %d running tasks: %s.", len(stopped), fmtTasks(stopped))
+		w.tasksStopped(s, stopped)
 	}
 	if len(launch) > 0 {
 		if w.now().Before(p.nextLaunch) {

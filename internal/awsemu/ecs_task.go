@@ -100,7 +100,7 @@ func (w *world) launchForService(s *service, d *deployment, n int, insts []*inst
 		}
 		t, err := w.launchTask(s.cl, spec)
 		if err != nil {
-			w.svcEvent(s, "was unable to place a task because no container instance met all of its requirements. Reason: %s", err.Error())
+			w.placementFailed(s, err.Error())
 			d.nextLaunch = w.now().Add(time.Minute)
 			w.retryAt(s, d.nextLaunch)
 			break

@@ -198,7 +198,7 @@ func (w *world) reconcileTaskSets(s *service) {
 						startedBy: aws.ToString(ts.ts.Id), group: "service:" + s.name, lbs: ts.ts.LoadBalancers, regs: ts.ts.ServiceRegistries,
 					})
 					if err != nil {
-						w.svcEvent(s, "was unable to place a task because no container instance met all of its requirements. Reason: %s", err.Error())
+						w.placementFailed(s, err.Error())
 						w.retryAt(s, w.now().Add(time.Minute))
 						break
 					}

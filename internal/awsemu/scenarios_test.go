@@ -459,3 +459,57 @@ func TestCloudMapInstancesFollowTasks(t *testing.T) {
 }
 
 var _ = context.Background
+
+func TestEC2PlacementWaitsForInstances(t *testing.T) {
+	h := newHarness(t, 1000)
+	ctx := h.ctx()
+	if _, err := h.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("ec2")}); err != nil {
+		t.Fatal(err)
+	}
+	td, err := h.ecs.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String("api"),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{
+			Name: aws.String("api"), Image: aws.String("repo/api:1"), Memory: aws.Int32(256),
+			PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(8080)}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.ecs.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("ec2"), ServiceName: aws.String("api"), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, DesiredCount: aws.Int32(2)}); err != nil {
+		t.Fatalf("CreateService (EC2 by default): %v", err)
+	}
+	if _, ok := h.sink.Wait(ctx, func(ev Event) bool {
+		return ev.DetailType == DetailTypeServiceAction && detailOf(t, ev)["eventName"] == "SERVICE_TASK_PLACEMENT_FAILURE"
+	}); !ok {
+		t.Fatal("no SERVICE_TASK_PLACEMENT_FAILURE without container instances")
+	}
+	svc := h.describe(ctx, "ec2", "api")
+	if svc.LaunchType != ecstypes.LaunchTypeEc2 || svc.RunningCount != 0 || !strings.Contains(aws.ToString(svc.Events[0].Message), "unable to place a task") {
+		t.Fatalf("service without instances: launch %s running %d events %+v", svc.LaunchType, svc.RunningCount, svc.Events)
+	}
+	for _, id := range []string{"i-a", "i-b"} {
+		if _, err := h.ecs.RegisterContainerInstance(ctx, &ecs.RegisterContainerInstanceInput{Cluster: aws.String("ec2"), InstanceIdentityDocument: aws.String(`{"instanceId":"` + id + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.waitFor(ctx, "tasks placed on the new instances", func() bool { return h.describe(ctx, "ec2", "api").RunningCount == 2 })
+	lt, err := h.ecs.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String("ec2"), ServiceName: aws.String("api")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt, err := h.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("ec2"), Tasks: lt.TaskArns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spread := map[string]bool{}
+	for _, tk := range dt.Tasks {
+		spread[aws.ToString(tk.ContainerInstanceArn)] = true
+		if len(tk.Containers[0].NetworkBindings) != 1 || aws.ToInt32(tk.Containers[0].NetworkBindings[0].HostPort) < 32768 {
+			t.Errorf("bridge-mode task lacks a dynamic host port: %+v", tk.Containers[0].NetworkBindings)
+		}
+	}
+	if len(spread) != 2 {
+		t.Fatalf("2 tasks on %d instances, want spread over 2", len(spread))
+	}
+}

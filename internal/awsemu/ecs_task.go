@@ -332,7 +332,16 @@ func (w *world) toRunning(t *task) {
 			t.hasHC = true
 			t.timers = append(t.timers, w.after(startPeriod+interval*time.Duration(retries), func() {
 				w.setContainerHealth(t, ecstypes.HealthStatusUnhealthy)
-				w.stopTask(t, ecstypes.TaskStopCodeServiceSchedulerInitiated, "Task failed container health checks", true)
+				// The scheduler ignores failing health checks of a load-balanced
+				// service's tasks during the health check grace period.
+				left := time.Duration(0)
+				if t.svc != nil && len(t.lbs) > 0 {
+					grace := time.Duration(deref(t.svc.s.HealthCheckGracePeriodSeconds)) * time.Second
+					left = max(t.t.StartedAt.Add(grace).Sub(w.now()), 0)
+				}
+				t.timers = append(t.timers, w.after(left, func() {
+					w.stopTask(t, ecstypes.TaskStopCodeServiceSchedulerInitiated, "Task failed container health checks", true)
+				}))
 			}))
 		} else {
 			t.timers = append(t.timers, w.after(startPeriod+interval, func() {

@@ -1,9 +1,3 @@
-// Package awsemu is an AWS-wire emulator of the ECS world: ECS, ECR,
-// Application Auto Scaling and Cloud Map over awsJson1_1, plus ELBv2
-// (awsQuery), Route 53 (restXml) and CloudWatch (rpcv2Cbor) from its
-// sub-packages, all on one simulated clock with fault injection. The real
-// aws-sdk-go-v2 clients talk to it unchanged through BaseEndpoint or
-// AWS_ENDPOINT_URL.
 package awsemu
 
 import (

@@ -48,7 +48,9 @@ var ecsOps = map[string]opSpec{
 	"CreateCluster":               writeOp((*world).createCluster),
 	"DescribeClusters":            readOp((*world).describeClusters),
 	"ListClusters":                readOp((*world).listClusters),
+	"DeleteCluster":               writeOp((*world).deleteCluster),
 	"RegisterContainerInstance":   writeOp((*world).registerContainerInstance),
+	"DeregisterContainerInstance": writeOp((*world).deregisterContainerInstance),
 	"ListContainerInstances":      readOp((*world).listContainerInstances),
 	"DescribeContainerInstances":  readOp((*world).describeContainerInstances),
 	"RegisterTaskDefinition":      writeOp((*world).registerTaskDefinition),
@@ -235,6 +237,70 @@ func (w *world) listClusters(in *ecs.ListClustersInput) (*ecs.ListClustersOutput
 		out.ClusterArns = append(out.ClusterArns, *w.clusters[n].c.ClusterArn)
 	}
 	return out, nil
+}
+
+func (w *world) deleteCluster(in *ecs.DeleteClusterInput) (*ecs.DeleteClusterOutput, error) {
+	c, err := w.cluster(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range c.services {
+		if aws.ToString(s.s.Status) != "INACTIVE" {
+			return nil, errf("ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active.")
+		}
+	}
+	for _, t := range c.tasks {
+		if aws.ToString(t.t.LastStatus) != "STOPPED" {
+			return nil, errf("ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active.")
+		}
+	}
+	if len(c.instances) > 0 {
+		return nil, errf("ClusterContainsContainerInstancesException", "The Cluster cannot be deleted while Container Instances are active or draining.")
+	}
+	c.c.Status = aws.String("INACTIVE")
+	v := w.clusterView(c)
+	return &ecs.DeleteClusterOutput{Cluster: v}, nil
+}
+
+// deregisterContainerInstance removes an instance; with force its tasks
+// stop (service schedulers replace them elsewhere, DAEMONs shrink).
+func (w *world) deregisterContainerInstance(in *ecs.DeregisterContainerInstanceInput) (*ecs.DeregisterContainerInstanceOutput, error) {
+	c, err := w.cluster(in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	id := lastSegment(aws.ToString(in.ContainerInstance))
+	inst, ok := c.instances[id]
+	if !ok {
+		return nil, errf(codeInvalidParameter, "The referenced container instance %s was not found.", aws.ToString(in.ContainerInstance))
+	}
+	var onIt []*task
+	for _, t := range sortedTasks(c.tasks) {
+		if t.inst == inst && !t.stopping {
+			onIt = append(onIt, t)
+		}
+	}
+	if len(onIt) > 0 && !aws.ToBool(in.Force) {
+		return nil, errf(codeInvalidParameter, "Found running tasks on the instance; use force to deregister it.")
+	}
+	inst.ci.Status = aws.String("INACTIVE")
+	inst.ci.AgentConnected = false
+	delete(c.instances, id)
+	c.instOrder = removeString(c.instOrder, id)
+	owners := map[*service]bool{}
+	for _, t := range onIt {
+		w.stopTask(t, ecstypes.TaskStopCodeTerminationNotice, "Container instance deregistration forced by user", false)
+		if t.svc != nil {
+			owners[t.svc] = true
+		}
+	}
+	for _, s := range c.services {
+		if s.daemon || owners[s] {
+			w.kick(s)
+		}
+	}
+	v := w.instanceView(c, inst)
+	return &ecs.DeregisterContainerInstanceOutput{ContainerInstance: v}, nil
 }
 
 func (w *world) registerContainerInstance(in *ecs.RegisterContainerInstanceInput) (*ecs.RegisterContainerInstanceOutput, error) {

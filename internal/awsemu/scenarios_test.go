@@ -191,6 +191,26 @@ func TestDaemonOneTaskPerInstance(t *testing.T) {
 	if !errors.As(err, &ipe) {
 		t.Fatalf("setting desiredCount on a DAEMON service: %v, want InvalidParameterException", err)
 	}
+	// Removing an instance (forced) stops its daemon task and shrinks the service.
+	lci, err := h.ecs.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String("ec2")})
+	if err != nil || len(lci.ContainerInstanceArns) != 4 {
+		t.Fatalf("ListContainerInstances: %v %v", err, lci)
+	}
+	_, err = h.ecs.DeregisterContainerInstance(ctx, &ecs.DeregisterContainerInstanceInput{Cluster: aws.String("ec2"), ContainerInstance: aws.String(lci.ContainerInstanceArns[3])})
+	if !errors.As(err, &ipe) {
+		t.Fatalf("deregistering a busy instance without force: %v, want InvalidParameterException", err)
+	}
+	if _, err := h.ecs.DeregisterContainerInstance(ctx, &ecs.DeregisterContainerInstanceInput{Cluster: aws.String("ec2"), ContainerInstance: aws.String(lci.ContainerInstanceArns[3]), Force: aws.Bool(true)}); err != nil {
+		t.Fatalf("DeregisterContainerInstance force: %v", err)
+	}
+	h.waitFor(ctx, "the daemon to shrink to 3", func() bool {
+		svc := h.describe(ctx, "ec2", "agent")
+		return svc.DesiredCount == 3 && svc.RunningCount == 3 && len(perInstance()) == 3
+	})
+	_, err = h.ecs.DeleteCluster(ctx, &ecs.DeleteClusterInput{Cluster: aws.String("ec2")})
+	if err == nil || !strings.Contains(err.Error(), "ClusterContainsServicesException") {
+		t.Fatalf("DeleteCluster with an active service: %v", err)
+	}
 }
 
 func TestThrottlingRetriedAndTyped(t *testing.T) {

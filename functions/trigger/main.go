@@ -1,0 +1,45 @@
+// Command trigger is the Lambda function behind the EventBridge rule on
+// "ECR Image Action" events. All logic lives in internal/trigger; this wires
+// config (TABLE_NAME, STATE_MACHINE_ARN_<STRATEGY>), clients, the store and
+// the handler.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/store"
+	"github.com/ecsflow/ecsflow/internal/trigger"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	ctx := context.Background()
+	cfg, err := api.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		log.Error("configuration", "error", err)
+		os.Exit(1)
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Error("load aws config", "error", err)
+		os.Exit(1)
+	}
+	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, store.WithLogger(log))
+	starter := api.NewSFNStarter(sfn.NewFromConfig(awsCfg), cfg.StateMachines)
+	h := trigger.New(st, trigger.NewAPICreator(st, starter, log), starter, trigger.WithLogger(log))
+	// A returned error makes EventBridge retry (then the rule's DLQ); the
+	// handler returns one only when a retry may help.
+	lambda.Start(func(ctx context.Context, ev json.RawMessage) error {
+		_, err := h.HandleEvent(ctx, ev)
+		return err
+	})
+}

@@ -29,6 +29,7 @@ type service struct {
 	daemon      bool
 	external    bool
 	cache       atomic.Pointer[svcCache]
+	clientToken string
 }
 
 type deployment struct {
@@ -144,7 +145,14 @@ func (w *world) createService(in *ecs.CreateServiceInput) (*ecs.CreateServiceOut
 	if !validName(name, 255) {
 		return nil, errf(codeInvalidParameter, "Service name can only contain letters, numbers, hyphens and underscores, up to 255 characters.")
 	}
+	if tok := aws.ToString(in.ClientToken); len(tok) > 36 {
+		return nil, errf(codeInvalidParameter, "clientToken can be at most 36 characters.")
+	}
 	if old, ok := c.services[name]; ok && aws.ToString(old.s.Status) != "INACTIVE" {
+		// A retry with the same client token gets the service it created.
+		if in.ClientToken != nil && *in.ClientToken != "" && *in.ClientToken == old.clientToken {
+			return &ecs.CreateServiceOutput{Service: w.serviceView(old, false)}, nil
+		}
 		return nil, errf(codeInvalidParameter, "Creation of service was not idempotent.")
 	}
 	ctrl := ecstypes.DeploymentControllerTypeEcs
@@ -158,7 +166,7 @@ func (w *world) createService(in *ecs.CreateServiceInput) (*ecs.CreateServiceOut
 	if strategy == "" {
 		strategy = ecstypes.SchedulingStrategyReplica
 	}
-	s := &service{cl: c, name: name, tasks: map[string]*task{}, daemon: strategy == ecstypes.SchedulingStrategyDaemon, external: ctrl == ecstypes.DeploymentControllerTypeExternal}
+	s := &service{cl: c, name: name, tasks: map[string]*task{}, daemon: strategy == ecstypes.SchedulingStrategyDaemon, external: ctrl == ecstypes.DeploymentControllerTypeExternal, clientToken: aws.ToString(in.ClientToken)}
 	var td *ecstypes.TaskDefinition
 	if in.TaskDefinition != nil {
 		var ok bool

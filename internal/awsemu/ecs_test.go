@@ -128,6 +128,24 @@ func TestECSErrorsAreTyped(t *testing.T) {
 	if !errors.As(err, &ipe) {
 		t.Fatalf("CreateService with a bad name: %v, want InvalidParameterException", err)
 	}
+	// CreateService is idempotent for the same client token, not otherwise.
+	tdx := h.registerTD(ctx, "tok", "repo/x:1")
+	create := func(token string) (*ecs.CreateServiceOutput, error) {
+		return h.ecs.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("c"), ServiceName: aws.String("tok"), TaskDefinition: tdx.TaskDefinitionArn,
+			DesiredCount: aws.Int32(0), LaunchType: ecstypes.LaunchTypeFargate, ClientToken: aws.String(token),
+			NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: []string{"s"}}}})
+	}
+	first, err := create("tok-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := create("tok-1")
+	if err != nil || aws.ToString(again.Service.ServiceArn) != aws.ToString(first.Service.ServiceArn) {
+		t.Fatalf("retried CreateService with the same token: %v", err)
+	}
+	if _, err := create("tok-2"); !errors.As(err, &ipe) || !strings.Contains(err.Error(), "not idempotent") {
+		t.Fatalf("CreateService with another token: %v, want InvalidParameterException (not idempotent)", err)
+	}
 	h.fargateService(ctx, "c", "gone", "repo/x:1", 0, false)
 	if _, err := h.ecs.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("c"), Service: aws.String("gone")}); err != nil {
 		t.Fatalf("DeleteService: %v", err)

@@ -496,7 +496,6 @@ func (w *world) stopTask(t *task, code ecstypes.TaskStopCode, reason string, fai
 			w.svcEvent(t.svc, "has begun draining connections on 1 tasks.")
 		}
 		t.drains = len(reg)
-		w.draining++
 		for _, tg := range reg {
 			tg := tg
 			tg.registered = false
@@ -507,7 +506,6 @@ func (w *world) stopTask(t *task, code ecstypes.TaskStopCode, reason string, fai
 						w.svcEvent(t.svc, "deregistered 1 targets in (target-group %s)", tg.tg)
 					}
 					if t.drains == 0 {
-						w.draining--
 						w.finishStop(t)
 					}
 				})
@@ -515,7 +513,6 @@ func (w *world) stopTask(t *task, code ecstypes.TaskStopCode, reason string, fai
 			if err != nil {
 				t.drains--
 				if t.drains == 0 {
-					w.draining--
 					w.finishStop(t)
 				}
 			}

@@ -42,16 +42,14 @@ type world struct {
 	disp   dispatcher
 	gen    uint64 // bumped on every write, for read caches
 
-	clusters   map[string]*cluster
-	families   map[string]*family
-	tags       map[string][]ecstypes.Tag
-	taskByArn  map[string]*task
-	ecr        ecrState
-	aas        aasState
-	sd         sdState
-	timings    Timings
-	draining   int // tasks waiting for ELB deregistration, for tests
-	statsTasks int
+	clusters  map[string]*cluster
+	families  map[string]*family
+	tags      map[string][]ecstypes.Tag
+	taskByArn map[string]*task
+	ecr       ecrState
+	aas       aasState
+	sd        sdState
+	timings   Timings
 }
 
 // Timings are the simulated durations of the ECS world. Zero fields take

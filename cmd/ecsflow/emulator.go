@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ecsflow/ecsflow/internal/awsemu"
+	"github.com/ecsflow/ecsflow/internal/eventbus"
+	"github.com/ecsflow/ecsflow/internal/sfnlocal"
 	"github.com/ecsflow/ecsflow/internal/simclock"
 )
 
@@ -30,9 +33,11 @@ func init() {
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator",
-		Short: "Serve the AWS-wire emulator of ECS, ELBv2, App Auto Scaling, Cloud Map, Route 53, CloudWatch and ECR",
+		Short: "Serve the AWS-wire emulator of ECS, ELBv2, App Auto Scaling, Cloud Map, Route 53, CloudWatch, ECR, Step Functions and EventBridge",
 		Long: `Serve the AWS-wire emulator on one endpoint. Point the AWS SDKs or CLI at it with
-AWS_ENDPOINT_URL=http://<listen> (any static credentials). The control API lives under
+AWS_ENDPOINT_URL=http://<listen> (any static credentials). Step Functions (the embedded
+ASL interpreter) and EventBridge (the local bus, which receives every event the emulated
+services emit) share the emulator's clock. The control API lives under
 /_emulator/: POST /_emulator/clock {"scale":N}, POST /_emulator/ecr/push
 {"repository":"...","tag":"..."}, POST|DELETE /_emulator/faults, GET /_emulator/state.`,
 		Args: cobra.NoArgs,
@@ -93,11 +98,9 @@ func runEmulator(ctx context.Context, cfg emulatorConfig) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	clock := simclock.NewScaled(time.Now().UTC(), cfg.scale)
 	defer clock.Close()
-	sink := awsemu.SinkFunc(func(_ context.Context, ev awsemu.Event) {
-		log.Info("event", "detailType", ev.DetailType, "source", ev.Source, "resources", ev.Resources, "detail", string(ev.Detail))
-	})
-	emu := awsemu.New(awsemu.Options{Clock: clock, Sink: sink, Region: cfg.region, AccountID: cfg.account, Seed: cfg.seed, Logger: log})
-	defer emu.Close()
+	stack := newEmulatorStack(cfg, clock, log)
+	defer stack.Close()
+	emu := stack.emu
 	if cfg.faultsFile != "" {
 		data, err := os.ReadFile(cfg.faultsFile)
 		if err != nil {
@@ -115,7 +118,7 @@ func runEmulator(ctx context.Context, cfg emulatorConfig) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20}
+	srv := &http.Server{Handler: stack.emu, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
@@ -136,4 +139,40 @@ func runEmulator(ctx context.Context, cfg emulatorConfig) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// emulatorStack is the whole local AWS of `ecsflow emulator`: the emulator,
+// with Step Functions (sfnlocal) and EventBridge (the local bus) mounted on
+// its listener by X-Amz-Target prefix, all on one clock. Every event the
+// emulator emits is logged and put on the bus.
+type emulatorStack struct {
+	emu *awsemu.Emulator
+	sfn *sfnlocal.Service
+	bus *eventbus.Bus
+}
+
+func newEmulatorStack(cfg emulatorConfig, clock simclock.Clock, log *slog.Logger) *emulatorStack {
+	s := &emulatorStack{}
+	s.sfn = sfnlocal.New(sfnlocal.Options{Clock: clock, Region: cfg.region, AccountID: cfg.account, Logger: log})
+	s.bus = eventbus.New(eventbus.Options{Clock: clock, Region: cfg.region, AccountID: cfg.account, Starter: s.sfn, Logger: log})
+	sink := awsemu.SinkFunc(func(ctx context.Context, ev awsemu.Event) {
+		log.Info("event", "detailType", ev.DetailType, "source", ev.Source, "resources", ev.Resources, "detail", string(ev.Detail))
+		raw, err := json.Marshal(ev)
+		if err == nil {
+			_, err = s.bus.PutEnvelope(ctx, raw)
+		}
+		if err != nil {
+			log.Error("put event on the local bus", "id", ev.ID, "error", err)
+		}
+	})
+	s.emu = awsemu.New(awsemu.Options{Clock: clock, Sink: sink, Region: cfg.region, AccountID: cfg.account, Seed: cfg.seed, Logger: log,
+		Mount: map[string]http.Handler{"AWSStepFunctions": s.sfn, "AWSEvents": s.bus}})
+	return s
+}
+
+// Close stops the emulator, then the bus and the executions.
+func (s *emulatorStack) Close() {
+	s.emu.Close()
+	s.bus.Close()
+	s.sfn.Close()
 }

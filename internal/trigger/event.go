@@ -192,5 +192,5 @@ func DeploymentID(eventID, triggerID string, at time.Time) string {
 	return "dep-" + hex.EncodeToString(u[:])
 }
 
-// claimKey is the deduplication key of one trigger's reaction to one event.
-func claimKey(eventID, triggerID string) string { return "trigger#" + eventID + "#" + triggerID }
+// ClaimKey is the deduplication key of one trigger's reaction to one event.
+func ClaimKey(eventID, triggerID string) string { return "trigger#" + eventID + "#" + triggerID }

@@ -234,7 +234,7 @@ func (h *Handler) Dispatch(ctx context.Context, p Push, servers ...*model.Artifa
 // deployment was refused or recorded FAILED (acknowledged), and an error
 // when a retry may help (the claim is then released for the retry).
 func (h *Handler) fire(ctx context.Context, p Push, srv *model.ArtifactServer, t *model.Trigger) (id string, dup bool, err error) {
-	key := claimKey(p.EventID, t.ID)
+	key := ClaimKey(p.EventID, t.ID)
 	claimed, depID, err := h.store.ClaimEventValue(ctx, key, DeploymentID(p.EventID, t.ID, h.now()), h.claimTTL)
 	if err != nil {
 		return "", false, fmt.Errorf("trigger %s: %w", t.ID, err)

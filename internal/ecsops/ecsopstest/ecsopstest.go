@@ -104,7 +104,7 @@ func (w *World) TargetGroups(tb testing.TB, n int) []string {
 	for i := 0; i < n; i++ {
 		out, err := c.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
 			Name: aws.String("tg" + string(rune('a'+i))), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(8080), VpcId: aws.String("vpc-1"),
-			TargetType: elbtypes.TargetTypeEnumIp, HealthCheckIntervalSeconds: aws.Int32(5), HealthyThresholdCount: aws.Int32(2), UnhealthyThresholdCount: aws.Int32(2),
+			TargetType: elbtypes.TargetTypeEnumIp, HealthCheckIntervalSeconds: aws.Int32(6), HealthCheckTimeoutSeconds: aws.Int32(5), HealthyThresholdCount: aws.Int32(2), UnhealthyThresholdCount: aws.Int32(2),
 		})
 		if err != nil {
 			tb.Fatalf("CreateTargetGroup: %v", err)

@@ -1,0 +1,49 @@
+package model
+
+import "encoding/json"
+
+// Target is where a deployment acts, resolved once by the engine's prepare
+// step from the graph so that later steps need only the deployment.
+type Target struct {
+	Region          string `json:"region"`
+	AccountID       string `json:"accountId,omitempty"`
+	CloudProviderID string `json:"cloudProviderId,omitempty"`
+	RoleARN         string `json:"roleArn,omitempty"`
+	ExternalID      string `json:"externalId,omitempty"`
+	Cluster         string `json:"cluster"`
+	ServiceName     string `json:"serviceName"`
+	// Family is the task definition family, <app>-<service>-<env>.
+	Family string `json:"family"`
+	// LeaseKey names the per-(cluster, service) deployment lock.
+	LeaseKey string `json:"leaseKey"`
+	// Daemon is set for DAEMON services (no desired count).
+	Daemon bool `json:"daemon,omitempty"`
+}
+
+// Runtime is what the deployment engine keeps on a deployment while it
+// runs: the resolved target, the frozen plan and the settings the state
+// machine reads.
+type Runtime struct {
+	Target Target `json:"target"`
+	// Plan is the strategy's step list ([]strategy.Step as JSON; model
+	// cannot import strategy).
+	Plan json.RawMessage `json:"plan,omitempty"`
+	// Policy is the workflow's concurrency policy at start.
+	Policy ConcurrencyPolicy `json:"policy,omitempty"`
+	// SteadyTimeoutSeconds bounds every steady-state wait.
+	SteadyTimeoutSeconds int32 `json:"steadyTimeoutSeconds,omitempty"`
+	// Existed says whether the service existed before this deployment.
+	Existed bool `json:"existed,omitempty"`
+	// StepDeadline is the Unix time (seconds) after which the current wait
+	// step gives up; set by the step that starts a wait.
+	StepDeadline int64 `json:"stepDeadline,omitempty"`
+	// DeadlineStep names the wait StepDeadline belongs to, so that a wait
+	// entered again after a heartbeat check keeps its deadline.
+	DeadlineStep string `json:"deadlineStep,omitempty"`
+	// RollbackReason says why the deployment rolled back, and what the
+	// rollback did.
+	RollbackReason string `json:"rollbackReason,omitempty"`
+	// RollbackTaskDefinition is what the rollback restored ("" when it
+	// scaled the service to zero or had nothing to undo).
+	RollbackTaskDefinition string `json:"rollbackTaskDefinition,omitempty"`
+}

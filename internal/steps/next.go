@@ -1,0 +1,99 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/strategy"
+)
+
+// NextInput is step-next's input.
+type NextInput struct {
+	Ref
+	Index int `json:"index"`
+}
+
+// NextOutput is the step at the index, or Done.
+type NextOutput struct {
+	Done bool          `json:"done"`
+	Step strategy.Step `json:"step"`
+	// TimeoutSeconds bounds the step's wait (WAIT_STEADY, VERIFY,
+	// APPROVAL); at least 1.
+	TimeoutSeconds int32 `json:"timeoutSeconds"`
+}
+
+// Next returns the planned step at the index. It also ends the step record
+// a wait left open (its task was completed, or its bake ran out) and moves a
+// deployment that was waiting for approval back to RUNNING. It writes only
+// when there is something to close.
+func (e *Engine) Next(ctx context.Context, in NextInput) (NextOutput, error) {
+	if err := in.check(); err != nil {
+		return NextOutput{}, err
+	}
+	d, err := e.load(ctx, in.DeploymentID)
+	if err != nil {
+		return NextOutput{}, Classify(err)
+	}
+	plan, err := planOf(d)
+	if err != nil {
+		return NextOutput{}, err
+	}
+	if d.Status.Final() {
+		return NextOutput{}, &Aborted{fmt.Errorf("deployment %s already ended %s", d.ID, d.Status)}
+	}
+	needs := d.Status == model.StatusWaitingApproval
+	for _, s := range d.Steps {
+		needs = needs || s.EndedAt.IsZero()
+	}
+	if needs {
+		if _, err := e.mutate(ctx, d.ID, func(cur *model.Deployment) error {
+			closeOpen(cur, e.clock(), "OK", "", "")
+			if cur.Status == model.StatusWaitingApproval {
+				cur.Status = model.StatusRunning
+			}
+			return nil
+		}); err != nil {
+			return NextOutput{}, Classify(err)
+		}
+	}
+	st, ok := strategy.At(plan, in.Index)
+	out := NextOutput{Done: !ok, Step: st, TimeoutSeconds: 1}
+	switch st.Kind {
+	case strategy.WaitSteady:
+		out.TimeoutSeconds = d.Runtime.SteadyTimeoutSeconds
+	case strategy.Verify:
+		out.TimeoutSeconds = max(st.BakeSeconds, 1)
+	case strategy.Approval:
+		out.TimeoutSeconds = approvalTimeout(st.Approval)
+	}
+	if out.TimeoutSeconds <= 0 {
+		out.TimeoutSeconds = model.DefaultSteadyStateTimeoutSeconds
+	}
+	return out, nil
+}
+
+func planOf(d *model.Deployment) ([]strategy.Step, error) {
+	if d.Runtime == nil || len(d.Runtime.Plan) == 0 {
+		return nil, invalidf("deployment %s has no plan: prepare has not run", d.ID)
+	}
+	var plan []strategy.Step
+	if err := json.Unmarshal(d.Runtime.Plan, &plan); err != nil {
+		return nil, invalidf("deployment %s: stored plan: %v", d.ID, err)
+	}
+	return plan, nil
+}
+
+// stepAt is the plan's step at index, or Invalid.
+func stepAt(d *model.Deployment, index int) (strategy.Step, error) {
+	plan, err := planOf(d)
+	if err != nil {
+		return strategy.Step{}, err
+	}
+	st, ok := strategy.At(plan, index)
+	if !ok {
+		return strategy.Step{}, invalidf("deployment %s has no step %d", d.ID, index)
+	}
+	return st, nil
+}

@@ -1,0 +1,218 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/store"
+)
+
+// WaitSteadyInput is step-wait-steady's input; the state machine invokes it
+// with lambda:invoke.waitForTaskToken.
+type WaitSteadyInput struct {
+	Ref
+	Index int    `json:"index"`
+	Token string `json:"token"`
+	// Rollback waits for the rollback's revision instead of the new one.
+	Rollback bool `json:"rollback,omitempty"`
+}
+
+// WaitSteadyOutput is the Lambda's own answer (the state machine waits for
+// the token instead).
+type WaitSteadyOutput struct {
+	Waiting bool               `json:"waiting"`
+	State   ecsops.SteadyState `json:"state"`
+}
+
+// WaitSteady stores the task token for functions/ecs-events (keyed by
+// cluster, service and deployment) and returns: the ECS events complete the
+// task. Because the rollout may already have settled before the token was
+// stored, it checks once (one DescribeServices) after storing it and
+// completes the token itself when the service is already steady (success)
+// or failed (NotStable). The step's deadline (steady-state timeout) is set
+// on its first invocation and kept when the state machine comes back after
+// a heartbeat check.
+func (e *Engine) WaitSteady(ctx context.Context, in WaitSteadyInput) (WaitSteadyOutput, error) {
+	if err := in.check(); err != nil {
+		return WaitSteadyOutput{}, err
+	}
+	if in.Token == "" {
+		return WaitSteadyOutput{}, invalidf("wait-steady needs the task token")
+	}
+	name := "WAIT_STEADY"
+	if in.Rollback {
+		name = "WAIT_ROLLBACK_STEADY"
+	}
+	ctx, r := e.begin(ctx, name)
+	r.open = true
+	out, err := e.waitSteady(ctx, r, in, name)
+	return out, r.end(ctx, in.DeploymentID, err)
+}
+
+func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, name string) (WaitSteadyOutput, error) {
+	d, err := e.load(ctx, in.DeploymentID)
+	if err != nil {
+		return WaitSteadyOutput{}, err
+	}
+	t, err := targetOf(d)
+	if err != nil {
+		return WaitSteadyOutput{}, err
+	}
+	want := wantTaskDef(d, in.Rollback)
+	now := e.clock()
+	key := deadlineKey(in.Index, in.Rollback)
+	deadline := time.Unix(d.Runtime.StepDeadline, 0)
+	again := d.Runtime.DeadlineStep == key && d.Runtime.StepDeadline > 0
+	if !again {
+		deadline = now.Add(time.Duration(d.Runtime.SteadyTimeoutSeconds) * time.Second)
+		r.change(func(cur *model.Deployment) error {
+			if cur.Runtime != nil {
+				cur.Runtime.StepDeadline, cur.Runtime.DeadlineStep = deadline.Unix(), key
+			}
+			return nil
+		})
+		r.result = "waiting for " + shortTD(want)
+	} else {
+		// The same wait again after a heartbeat check: its record is open.
+		r.result = "waiting again for " + shortTD(want)
+	}
+	if err := e.clearWaits(ctx, r, d.ID, store.WaitSteady); err != nil {
+		return WaitSteadyOutput{}, err
+	}
+	w := store.Wait{Token: in.Token, DeploymentID: d.ID, Cluster: t.Cluster, Service: t.ServiceName,
+		Kind: store.WaitSteady, Expires: deadline.Add(time.Minute)}
+	if err := e.store.PutWait(ctx, w); err != nil {
+		return WaitSteadyOutput{}, err
+	}
+	r.writes++
+	c, err := e.clients(ctx, t)
+	if err != nil {
+		return WaitSteadyOutput{}, err
+	}
+	st, err := c.CheckSteady(ctx, t.Cluster, t.ServiceName, want)
+	if err != nil {
+		// The token is stored: events or the heartbeat check will decide.
+		e.log.WarnContext(ctx, "steadiness check after storing the token", "deployment_id", d.ID, "error", err)
+		return WaitSteadyOutput{Waiting: true}, nil
+	}
+	switch st.State {
+	case ecsops.Steady:
+		body, _ := json.Marshal(st)
+		r.open, r.skipRecord = false, false
+		r.result = "already steady on " + shortTD(want)
+		if again {
+			r.change(func(cur *model.Deployment) error {
+				closeOpen(cur, e.clock(), "steady on "+shortTD(want), "", "")
+				return nil
+			})
+			r.skipRecord = true
+		}
+		r.after(func(ctx context.Context) error {
+			_ = e.store.DeleteWait(ctx, w)
+			if err := e.tasks.SendTaskSuccess(ctx, in.Token, string(body)); err != nil {
+				return fmt.Errorf("complete steady wait: %w", err)
+			}
+			return nil
+		})
+		return WaitSteadyOutput{State: st}, nil
+	case ecsops.Failed:
+		r.result = "failed: " + st.Reason
+		r.after(func(ctx context.Context) error {
+			_ = e.store.DeleteWait(ctx, w)
+			if err := e.tasks.SendTaskFailure(ctx, in.Token, ErrNotStable, st.Reason); err != nil {
+				return fmt.Errorf("fail steady wait: %w", err)
+			}
+			return nil
+		})
+		if again {
+			r.skipRecord = true
+		}
+		return WaitSteadyOutput{State: st}, nil
+	}
+	if again {
+		// Do not add a second record for the same wait.
+		r.skipRecord = true
+	}
+	return WaitSteadyOutput{Waiting: true, State: st}, nil
+}
+
+func deadlineKey(index int, rollback bool) string {
+	if rollback {
+		return "rollback"
+	}
+	return fmt.Sprintf("step-%d", index)
+}
+
+// wantTaskDef is the revision a steady wait expects.
+func wantTaskDef(d *model.Deployment, rollback bool) string {
+	if rollback {
+		if d.Runtime != nil {
+			return d.Runtime.RollbackTaskDefinition
+		}
+		return ""
+	}
+	if d.NewRevision != nil {
+		return d.NewRevision.TaskDefinitionARN
+	}
+	return ""
+}
+
+// CheckSteadyInput is step-check-steady's input.
+type CheckSteadyInput struct {
+	Ref
+	Index    int  `json:"index"`
+	Rollback bool `json:"rollback,omitempty"`
+}
+
+// CheckSteady is the safety net after a heartbeat timeout (ECS was silent
+// for a whole heartbeat period): one DescribeServices call. It answers
+// STEADY or IN_PROGRESS; a failed rollout, or the step's deadline passing,
+// is NotStable.
+func (e *Engine) CheckSteady(ctx context.Context, in CheckSteadyInput) (ecsops.SteadyState, error) {
+	if err := in.check(); err != nil {
+		return ecsops.SteadyState{}, err
+	}
+	ctx, r := e.begin(ctx, "CHECK_STEADY")
+	out, err := e.checkSteady(ctx, r, in)
+	return out, r.end(ctx, in.DeploymentID, err)
+}
+
+func (e *Engine) checkSteady(ctx context.Context, r *run, in CheckSteadyInput) (ecsops.SteadyState, error) {
+	d, err := e.load(ctx, in.DeploymentID)
+	if err != nil {
+		return ecsops.SteadyState{}, err
+	}
+	t, err := targetOf(d)
+	if err != nil {
+		return ecsops.SteadyState{}, err
+	}
+	c, err := e.clients(ctx, t)
+	if err != nil {
+		return ecsops.SteadyState{}, err
+	}
+	want := wantTaskDef(d, in.Rollback)
+	st, err := c.CheckSteady(ctx, t.Cluster, t.ServiceName, want)
+	if err != nil {
+		return ecsops.SteadyState{}, err
+	}
+	r.result = string(st.State)
+	switch st.State {
+	case ecsops.Failed:
+		return st, notStablef("service %s/%s: %s", t.Cluster, t.ServiceName, st.Reason)
+	case ecsops.InProgress:
+		if dl := d.Runtime.StepDeadline; dl > 0 && d.Runtime.DeadlineStep == deadlineKey(in.Index, in.Rollback) && !e.clock().Before(time.Unix(dl, 0)) {
+			return st, notStablef("service %s/%s did not reach a steady state on %s within %ds (%s)",
+				t.Cluster, t.ServiceName, shortTD(want), d.Runtime.SteadyTimeoutSeconds, st.Reason)
+		}
+	case ecsops.Steady:
+		r.change(func(cur *model.Deployment) error {
+			closeOpen(cur, e.clock(), "steady on "+shortTD(want), "", "")
+			return nil
+		})
+	}
+	return st, nil
+}

@@ -15,7 +15,8 @@
 // deployment's state does not allow — it has ended, it is already rolling
 // back (rollback), nothing waits for approval (approve/reject), or a step is
 // running and no wait can be interrupted at this moment — returns an error
-// wrapping api.ErrWrongState (409). Every request, carried out or refused,
+// wrapping api.ErrWrongState (409). An approval wait may name its approvers
+// (store.Wait.Approvers); anyone else gets ErrNotApprover. Every request, carried out or refused,
 // is recorded in the ledger.
 package deploycontrol
 
@@ -25,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ecsflow/ecsflow/internal/api"
@@ -39,6 +41,28 @@ const (
 	ErrRollbackRequired = "RollbackRequired"
 	ErrAborted          = "Aborted"
 )
+
+// ErrNotApprover is returned (wrapped) when the principal is not among the
+// approvers the approval wait names. It wraps api.ErrWrongState, so the API
+// answers 409 (it has no 403 for this yet).
+var ErrNotApprover = fmt.Errorf("not an approver: %w", api.ErrWrongState)
+
+// mayApprove reports whether principal is one of approvers (any, when there
+// are none). An approver matches the principal exactly, or its last path
+// element (alice matches arn:aws:iam::1:user/alice and
+// arn:aws:sts::1:assumed-role/Deployers/alice).
+func mayApprove(principal string, approvers []string) bool {
+	if len(approvers) == 0 {
+		return true
+	}
+	last := principal[strings.LastIndexByte(principal, '/')+1:]
+	for _, a := range approvers {
+		if a != "" && (a == principal || a == last) {
+			return true
+		}
+	}
+	return false
+}
 
 // Store is what the controller needs of the store (*store.Store).
 type Store interface {
@@ -160,6 +184,12 @@ func (c *Controller) approval(ctx context.Context, r request, approve bool) erro
 	}
 	if len(pending) == 0 {
 		return c.record(ctx, r, wrongState("%s: deployment %s (%s) is not waiting for approval", r.action, r.id, d.Status), nil)
+	}
+	for _, w := range pending {
+		if !mayApprove(r.principal, w.Approvers) {
+			return c.record(ctx, r, fmt.Errorf("%s: %s is not an approver of deployment %s (approvers: %s): %w",
+				r.action, r.principal, r.id, strings.Join(w.Approvers, ", "), ErrNotApprover), nil)
+		}
 	}
 	answered := 0
 	var errs []error

@@ -29,7 +29,7 @@ var discard = slog.New(slog.DiscardHandler)
 // the kind given in the input, as the engine's steps do.
 const parkMachine = `{"StartAt":"Park","States":{"Park":{"Type":"Task",
  "Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",
- "Parameters":{"FunctionName":"park","Payload":{"token.$":"$$.Task.Token","deploymentId.$":"$.deploymentId","kind.$":"$.kind"}},
+ "Parameters":{"FunctionName":"park","Payload":{"token.$":"$$.Task.Token","deploymentId.$":"$.deploymentId","kind.$":"$.kind","approvers.$":"$.approvers"}},
  "TimeoutSecondsPath":"$.timeout","End":true}}}`
 
 type env struct {
@@ -49,11 +49,15 @@ func newEnv(t *testing.T, tc deploycontrol.TaskCompleter) *env {
 	e.st = store.New(b.Client, dynamotest.Table(t, b), store.WithClock(e.clock.Now))
 	e.sfn = sfnlocal.New(sfnlocal.Options{Clock: e.clock})
 	e.sfn.RegisterLambda("park", func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
-		var in struct{ Token, DeploymentID, Kind string }
+		var in struct {
+			Token, DeploymentID, Kind string
+			Approvers                 []string
+		}
 		if err := json.Unmarshal(payload, &in); err != nil {
 			return nil, err
 		}
-		w := store.Wait{Token: in.Token, DeploymentID: in.DeploymentID, Kind: in.Kind, Expires: e.clock.Now().Add(time.Hour)}
+		w := store.Wait{Token: in.Token, DeploymentID: in.DeploymentID, Kind: in.Kind, Approvers: in.Approvers,
+			Expires: e.clock.Now().Add(time.Hour)}
 		if in.Kind != store.WaitApproval {
 			w.Cluster, w.Service = "prod", "web"
 		}
@@ -111,10 +115,13 @@ func (e *env) deployment(t *testing.T, status model.Status, executionARN string)
 
 // park creates a deployment in status whose execution waits with a wait of
 // kind, and returns the deployment and execution.
-func (e *env) park(t *testing.T, status model.Status, kind string, timeout int) (string, string) {
+func (e *env) park(t *testing.T, status model.Status, kind string, timeout int, approvers ...string) (string, string) {
 	t.Helper()
 	id := e.deployment(t, status, "")
-	in, _ := json.Marshal(map[string]any{"deploymentId": id, "kind": kind, "timeout": timeout})
+	if approvers == nil {
+		approvers = []string{}
+	}
+	in, _ := json.Marshal(map[string]any{"deploymentId": id, "kind": kind, "timeout": timeout, "approvers": approvers})
 	ex, err := e.sfn.StartExecution(context.Background(), e.smARN, id, string(in))
 	if err != nil {
 		t.Fatal(err)
@@ -355,5 +362,47 @@ func TestThroughTheAPI(t *testing.T) {
 	}
 	if got := post("approve"); got != http.StatusConflict {
 		t.Errorf("second approve = %d, want 409", got)
+	}
+}
+
+func TestOnlyNamedApproversMayAnswer(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	id, ex := e.park(t, model.StatusWaitingApproval, store.WaitApproval, 100000, "alice", "arn:aws:iam::123456789012:user/bob")
+	for _, who := range []string{"mallory", "arn:aws:iam::123456789012:user/mallory", api.Anonymous, "bob"} {
+		for name, do := range map[string]func(context.Context, string, string, string) error{"approve": e.ctrl.Approve, "reject": e.ctrl.Reject} {
+			err := do(ctx, id, who, "")
+			if !errors.Is(err, deploycontrol.ErrNotApprover) || !errors.Is(err, api.ErrWrongState) {
+				t.Errorf("%s by %s = %v, want ErrNotApprover", name, who, err)
+			}
+		}
+	}
+	if x, _ := e.sfn.DescribeExecution(ctx, ex); x.Status != "RUNNING" || len(e.waits(t, id)) != 1 {
+		t.Fatalf("a refused approver disturbed the execution: %s", x.Status)
+	}
+	if l := e.lastLedger(t, id); !strings.Contains(l.Message, "is not an approver") {
+		t.Errorf("refusal not recorded: %q", l.Message)
+	}
+	// alice matches her IAM ARN's last element; bob's full ARN matches.
+	if err := e.ctrl.Approve(ctx, id, "arn:aws:sts::123456789012:assumed-role/Deployers/alice", "ok"); err != nil {
+		t.Fatalf("approve by alice's role session: %v", err)
+	}
+	if x := e.result(t, ex); x.Status != "SUCCEEDED" {
+		t.Errorf("execution %s, want SUCCEEDED", x.Status)
+	}
+	id2, ex2 := e.park(t, model.StatusWaitingApproval, store.WaitApproval, 100000, "alice", "arn:aws:iam::123456789012:user/bob")
+	if err := e.ctrl.Reject(ctx, id2, "arn:aws:iam::123456789012:user/bob", "no"); err != nil {
+		t.Fatalf("reject by bob: %v", err)
+	}
+	if x := e.result(t, ex2); x.Error != "ApprovalRejected" {
+		t.Errorf("execution %s %s, want ApprovalRejected", x.Status, x.Error)
+	}
+	// Rollback and abort are not limited to approvers.
+	id3, ex3 := e.park(t, model.StatusWaitingApproval, store.WaitApproval, 100000, "alice")
+	if err := e.ctrl.Abort(ctx, id3, "mallory", ""); err != nil {
+		t.Fatalf("abort by a non-approver: %v", err)
+	}
+	if x := e.result(t, ex3); x.Error != "Aborted" {
+		t.Errorf("execution %s %s, want Aborted", x.Status, x.Error)
 	}
 }

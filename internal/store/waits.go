@@ -89,6 +89,9 @@ type Wait struct {
 	Kind string `json:"kind"`
 	// Alarms (VERIFY) are the CloudWatch alarms whose ALARM state fails it.
 	Alarms []string `json:"alarms,omitempty"`
+	// Approvers (APPROVAL, optional) are who may approve or reject: the
+	// workflow's approval approvers. Empty: anyone allowed by the API.
+	Approvers []string `json:"approvers,omitempty"`
 	// Expires is when the wait is no longer of use (the task's timeout);
 	// it is also written as `ttl`.
 	Expires time.Time `json:"expires"`

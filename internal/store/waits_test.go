@@ -45,7 +45,7 @@ func TestWaitsAccessPatterns(t *testing.T) {
 			t.Fatalf("PutWait verify: %v", err)
 		}
 		e.clock.Advance(time.Second)
-		other := store.Wait{Token: "tok-other", DeploymentID: dep2, Kind: store.WaitApproval, Expires: exp}
+		other := store.Wait{Token: "tok-other", DeploymentID: dep2, Kind: store.WaitApproval, Expires: exp, Approvers: []string{"alice", "bob"}}
 		if err := e.st.PutWait(ctx, other); err != nil {
 			t.Fatalf("PutWait approval: %v", err)
 		}
@@ -87,7 +87,8 @@ func TestWaitsAccessPatterns(t *testing.T) {
 			t.Fatalf("WaitsForDeployment(dep1) = %v, %v; want 2", tokensOf(got), err)
 		}
 		got, err = e.st.WaitsForDeployment(ctx, dep2)
-		if err != nil || !slices.Equal(tokensOf(got), []string{"tok-other"}) || got[0].Kind != store.WaitApproval {
+		if err != nil || !slices.Equal(tokensOf(got), []string{"tok-other"}) || got[0].Kind != store.WaitApproval ||
+			!slices.Equal(got[0].Approvers, []string{"alice", "bob"}) {
 			t.Fatalf("WaitsForDeployment(dep2) = %+v, %v; want the approval", got, err)
 		}
 

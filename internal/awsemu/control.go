@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,9 +24,24 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 			writeControl(w, http.StatusOK, e.clockState())
 		case http.MethodPost:
 			var in struct {
-				Scale *float64 `json:"scale"`
+				Scale          *float64 `json:"scale"`
+				AdvanceSeconds *float64 `json:"advanceSeconds"`
 			}
 			if !decodeControl(w, r, &in) {
+				return
+			}
+			if in.AdvanceSeconds != nil {
+				mc, ok := e.clock.(*simclock.Manual)
+				if !ok {
+					controlError(w, http.StatusConflict, "advanceSeconds needs a manual clock; this one runs by itself")
+					return
+				}
+				if *in.AdvanceSeconds < 0 || *in.AdvanceSeconds > 1e7 {
+					controlError(w, http.StatusBadRequest, "advanceSeconds must be in [0, 10000000]")
+					return
+				}
+				mc.Advance(time.Duration(*in.AdvanceSeconds * float64(time.Second)))
+				writeControl(w, http.StatusOK, e.clockState())
 				return
 			}
 			if in.Scale == nil || *in.Scale <= 0 || *in.Scale > 1e6 {
@@ -99,6 +115,30 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		default:
 			methodNotAllowed(w, "GET, POST, PUT, DELETE")
 		}
+	case "/_emulator/events":
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, "GET")
+			return
+		}
+		var after int64
+		if a := r.URL.Query().Get("after"); a != "" {
+			v, err := strconv.ParseInt(a, 10, 64)
+			if err != nil || v < 0 {
+				controlError(w, http.StatusBadRequest, "after must be a non-negative integer")
+				return
+			}
+			after = v
+		}
+		e.w.mu.RLock()
+		out := []seqEvent{}
+		for _, ev := range e.w.recent {
+			if ev.Seq > after {
+				out = append(out, ev)
+			}
+		}
+		last := e.w.evSeq
+		e.w.mu.RUnlock()
+		writeControl(w, http.StatusOK, map[string]any{"events": out, "last": last})
 	case "/_emulator/state":
 		if r.Method != http.MethodGet {
 			methodNotAllowed(w, "GET")

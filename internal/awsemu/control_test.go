@@ -19,7 +19,7 @@ func TestControlAPI(t *testing.T) {
 	clock := simclock.NewScaled(testStart, 10)
 	defer clock.Close()
 	sink := NewRecordingSink()
-	emu := New(Options{Clock: clock, Sink: sink})
+	emu := New(Options{Clock: clock, Sink: sink, KeepEvents: 10})
 	defer emu.Close()
 	call := func(method, path, body string) (int, map[string]any) {
 		t.Helper()
@@ -46,6 +46,18 @@ func TestControlAPI(t *testing.T) {
 	}
 	if ev, ok := sink.Wait(t.Context(), func(Event) bool { return true }); !ok || ev.DetailType != DetailTypeECRImageAction {
 		t.Fatalf("first event after the push = %+v", ev)
+	}
+	if st, m := call(http.MethodGet, "/_emulator/events", ""); st != 200 || m["last"] != 1.0 || len(m["events"].([]any)) != 1 {
+		t.Fatalf("GET events: %d %v", st, m)
+	}
+	if st, m := call(http.MethodGet, "/_emulator/events?after=1", ""); st != 200 || len(m["events"].([]any)) != 0 {
+		t.Fatalf("GET events after 1: %d %v", st, m)
+	}
+	if st, _ := call(http.MethodGet, "/_emulator/events?after=x", ""); st != 400 {
+		t.Fatalf("GET events with a bad cursor: %d", st)
+	}
+	if st, _ := call(http.MethodPost, "/_emulator/clock", `{"advanceSeconds":10}`); st != http.StatusConflict {
+		t.Fatalf("advancing a scaled clock: %d, want 409", st)
 	}
 	if st, _ := call(http.MethodPost, "/_emulator/ecr/push", `{"repository":"Bad Name"}`); st != 400 {
 		t.Fatalf("push with a bad repository name: %d", st)
@@ -150,5 +162,34 @@ func TestSlowStartAndUnhealthyFaults(t *testing.T) {
 	}
 	if g := detailOf(t, ev)["group"]; g != "service:ill" {
 		t.Fatalf("stopped task group = %v", g)
+	}
+}
+
+func TestControlAdvancesManualClock(t *testing.T) {
+	clock := simclock.NewManual(testStart)
+	emu := New(Options{Clock: clock})
+	defer emu.Close()
+	for _, c := range []struct{ op, body string }{
+		{"CreateCluster", `{"clusterName":"c"}`},
+		{"RegisterTaskDefinition", `{"family":"job","containerDefinitions":[{"name":"a","image":"repo/job:1","memory":64}]}`},
+		{"RegisterContainerInstance", `{"cluster":"c"}`},
+		{"RunTask", `{"cluster":"c","taskDefinition":"job"}`},
+	} {
+		if st, _, out := rawCallF(emu, "AmazonEC2ContainerServiceV20141113."+c.op, []byte(c.body)); st != 200 {
+			t.Fatalf("%s: %d %s", c.op, st, out)
+		}
+	}
+	running := func() bool {
+		return len(emu.State().Clusters[0].Tasks) == 1 && emu.State().Clusters[0].Tasks[0].LastStatus == "RUNNING"
+	}
+	if running() {
+		t.Fatal("task running before the clock moved")
+	}
+	st, _, out := rawCallRaw(emu, http.MethodPost, "/_emulator/clock", []byte(`{"advanceSeconds":60}`))
+	if st != 200 || !strings.Contains(string(out), "12:01:00") {
+		t.Fatalf("advance: %d %s", st, out)
+	}
+	if !running() {
+		t.Fatalf("task not running after 60 simulated seconds: %+v", emu.State().Clusters[0].Tasks)
 	}
 }

@@ -54,7 +54,9 @@
 // Under /_emulator/ on the same listener:
 //
 //	POST   /_emulator/clock      {"scale": N}      set the clock's scale (Scaled clocks)
+//	POST   /_emulator/clock      {"advanceSeconds": N}  move a Manual clock
 //	GET    /_emulator/clock                        current simulated time and scale
+//	GET    /_emulator/events?after=SEQ             recent events (Options.KeepEvents)
 //	POST   /_emulator/ecr/push   {"repository":"team/web","tag":"v2"}
 //	POST   /_emulator/faults     <fault plan>      replace the fault plan
 //	GET    /_emulator/faults                       the current plan

@@ -2,6 +2,7 @@ package awsemu
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -38,11 +39,14 @@ type image struct {
 func newECRState() ecrState { return ecrState{repos: map[string]*repo{}} }
 
 var ecrOps = map[string]opSpec{
-	"CreateRepository":     writeOp((*world).ecrCreateRepository),
-	"DescribeRepositories": readOp((*world).ecrDescribeRepositories),
-	"PutImage":             writeOp((*world).ecrPutImage),
-	"DescribeImages":       readOp((*world).ecrDescribeImages),
-	"BatchGetImage":        readOp((*world).ecrBatchGetImage),
+	"CreateRepository":      writeOp((*world).ecrCreateRepository),
+	"DescribeRepositories":  readOp((*world).ecrDescribeRepositories),
+	"PutImage":              writeOp((*world).ecrPutImage),
+	"DescribeImages":        readOp((*world).ecrDescribeImages),
+	"BatchGetImage":         readOp((*world).ecrBatchGetImage),
+	"ListImages":            readOp((*world).ecrListImages),
+	"BatchDeleteImage":      writeOp((*world).ecrBatchDeleteImage),
+	"GetAuthorizationToken": readOp((*world).ecrGetAuthorizationToken),
 }
 
 var repoNameRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
@@ -353,4 +357,80 @@ func (w *world) ecrBatchGetImage(in *ecr.BatchGetImageInput) (*ecr.BatchGetImage
 		})
 	}
 	return out, nil
+}
+
+func (w *world) ecrListImages(in *ecr.ListImagesInput) (*ecr.ListImagesOutput, error) {
+	r, err := w.repo(in.RepositoryName)
+	if err != nil {
+		return nil, err
+	}
+	var ids []ecrtypes.ImageIdentifier
+	for _, d := range r.order {
+		tags := r.tagsOf(d)
+		status := ecrtypes.TagStatus("")
+		if in.Filter != nil {
+			status = in.Filter.TagStatus
+		}
+		if len(tags) == 0 {
+			if status != ecrtypes.TagStatusTagged {
+				ids = append(ids, ecrtypes.ImageIdentifier{ImageDigest: aws.String(d)})
+			}
+			continue
+		}
+		if status == ecrtypes.TagStatusUntagged {
+			continue
+		}
+		for _, t := range tags {
+			ids = append(ids, ecrtypes.ImageIdentifier{ImageDigest: aws.String(d), ImageTag: aws.String(t)})
+		}
+	}
+	s, e, next, err := page(len(ids), in.NextToken, in.MaxResults, 100, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return &ecr.ListImagesOutput{ImageIds: append([]ecrtypes.ImageIdentifier{}, ids[s:e]...), NextToken: next}, nil
+}
+
+func (w *world) ecrBatchDeleteImage(in *ecr.BatchDeleteImageInput) (*ecr.BatchDeleteImageOutput, error) {
+	r, err := w.repo(in.RepositoryName)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.ImageIds) == 0 || len(in.ImageIds) > 100 {
+		return nil, errf("InvalidParameterException", "imageIds must have between 1 and 100 items.")
+	}
+	out := &ecr.BatchDeleteImageOutput{ImageIds: []ecrtypes.ImageIdentifier{}, Failures: []ecrtypes.ImageFailure{}}
+	for _, id := range in.ImageIds {
+		img := r.find(id)
+		if img == nil {
+			out.Failures = append(out.Failures, ecrtypes.ImageFailure{ImageId: &ecrtypes.ImageIdentifier{ImageDigest: id.ImageDigest, ImageTag: id.ImageTag},
+				FailureCode: ecrtypes.ImageFailureCodeImageNotFound, FailureReason: aws.String("Requested image not found")})
+			continue
+		}
+		if id.ImageTag != nil && id.ImageDigest == nil {
+			// Deleting by tag removes the tag; the image goes with its last tag.
+			delete(r.tags, *id.ImageTag)
+			out.ImageIds = append(out.ImageIds, ecrtypes.ImageIdentifier{ImageDigest: aws.String(img.digest), ImageTag: id.ImageTag})
+			if len(r.tagsOf(img.digest)) > 0 {
+				continue
+			}
+		} else {
+			for _, t := range r.tagsOf(img.digest) {
+				delete(r.tags, t)
+				out.ImageIds = append(out.ImageIds, ecrtypes.ImageIdentifier{ImageDigest: aws.String(img.digest), ImageTag: aws.String(t)})
+			}
+		}
+		delete(r.images, img.digest)
+		r.order = removeString(r.order, img.digest)
+	}
+	return out, nil
+}
+
+func (w *world) ecrGetAuthorizationToken(*ecr.GetAuthorizationTokenInput) (*ecr.GetAuthorizationTokenOutput, error) {
+	tok := base64.StdEncoding.EncodeToString([]byte("AWS:emulator-password"))
+	return &ecr.GetAuthorizationTokenOutput{AuthorizationData: []ecrtypes.AuthorizationData{{
+		AuthorizationToken: aws.String(tok),
+		ExpiresAt:          ptrTime(w.now().Add(12 * time.Hour)),
+		ProxyEndpoint:      aws.String("https://" + w.registryHost()),
+	}}}, nil
 }

@@ -656,7 +656,7 @@ func optTime(t *time.Time) string {
 }
 
 func (w *world) taskEvent(t *task) {
-	if w.sink == nil {
+	if w.sink == nil && w.keep == 0 {
 		return
 	}
 	d := taskDetail{

@@ -37,6 +37,9 @@ type Options struct {
 	Timings Timings
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// KeepEvents is how many recent events GET /_emulator/events serves
+	// (0: none).
+	KeepEvents int
 }
 
 // Emulator is the HTTP handler of the whole emulated account.
@@ -89,6 +92,7 @@ func New(opts Options) *Emulator {
 	e.r53 = route53emu.New(route53emu.Options{Clock: e.clock, AccountID: e.acct})
 	e.w = newWorld(ctx, e.clock, opts.Sink, e.region, e.acct, opts.Seed, &e.faults, elbAdapter{e.elb}, opts.Timings)
 	e.w.log = e.log.With("component", "awsemu")
+	e.w.keep = max(opts.KeepEvents, 0)
 	e.cw = cwemu.New(cwemu.Options{Clock: e.clock, Region: e.region, AccountID: e.acct, OnAlarmChange: e.alarmChanged})
 	return e
 }

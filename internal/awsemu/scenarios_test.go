@@ -323,6 +323,21 @@ func TestECRPushEmitsImageAction(t *testing.T) {
 	if len(bg.Images) != 1 || aws.ToString(bg.Images[0].ImageId.ImageDigest) != pushed || len(bg.Failures) != 1 || bg.Failures[0].FailureCode != ecrtypes.ImageFailureCodeImageNotFound {
 		t.Fatalf("BatchGetImage = %+v failures %+v", bg.Images, bg.Failures)
 	}
+	li, err := client.ListImages(ctx, &ecr.ListImagesInput{RepositoryName: aws.String("team/web")})
+	if err != nil || len(li.ImageIds) != 2 {
+		t.Fatalf("ListImages: %v %+v", err, li)
+	}
+	del, err := client.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{RepositoryName: aws.String("team/web"), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("v1")}}})
+	if err != nil || len(del.ImageIds) != 1 || aws.ToString(del.ImageIds[0].ImageDigest) != digest {
+		t.Fatalf("BatchDeleteImage: %v %+v", err, del)
+	}
+	if li, err = client.ListImages(ctx, &ecr.ListImagesInput{RepositoryName: aws.String("team/web")}); err != nil || len(li.ImageIds) != 1 || aws.ToString(li.ImageIds[0].ImageTag) != "v2" {
+		t.Fatalf("ListImages after delete: %v %+v", err, li)
+	}
+	auth, err := client.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
+	if err != nil || len(auth.AuthorizationData) != 1 || auth.AuthorizationData[0].ExpiresAt == nil {
+		t.Fatalf("GetAuthorizationToken: %v %+v", err, auth)
+	}
 	_, err = client.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"missing"}})
 	var rnf *ecrtypes.RepositoryNotFoundException
 	if !errors.As(err, &rnf) {

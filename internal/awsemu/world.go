@@ -41,6 +41,9 @@ type world struct {
 	out    []Event
 	disp   dispatcher
 	gen    uint64 // bumped on every write, for read caches
+	keep   int    // how many recent events to keep for /_emulator/events
+	recent []seqEvent
+	evSeq  int64
 
 	clusters  map[string]*cluster
 	families  map[string]*family
@@ -280,7 +283,7 @@ func (w *world) iamARN(resource string) string {
 
 // event queues an EventBridge event for emission after unlock.
 func (w *world) event(source, detailType string, resources []string, detail any) {
-	if w.sink == nil {
+	if w.sink == nil && w.keep == 0 {
 		return
 	}
 	b, err := json.Marshal(detail)
@@ -291,7 +294,7 @@ func (w *world) event(source, detailType string, resources []string, detail any)
 	if resources == nil {
 		resources = []string{}
 	}
-	w.out = append(w.out, Event{
+	ev := Event{
 		Version:    "0",
 		ID:         w.uuid(),
 		DetailType: detailType,
@@ -301,7 +304,23 @@ func (w *world) event(source, detailType string, resources []string, detail any)
 		Region:     w.region,
 		Resources:  resources,
 		Detail:     b,
-	})
+	}
+	if w.keep > 0 {
+		w.evSeq++
+		w.recent = append(w.recent, seqEvent{Seq: w.evSeq, Event: ev})
+		if len(w.recent) > w.keep {
+			w.recent = append(w.recent[:0], w.recent[len(w.recent)-w.keep:]...)
+		}
+	}
+	if w.sink != nil {
+		w.out = append(w.out, ev)
+	}
+}
+
+// seqEvent is an event with its position in the emulator's event log.
+type seqEvent struct {
+	Seq int64 `json:"seq"`
+	Event
 }
 
 // lastSegment returns the name part of an ARN or a bare name.

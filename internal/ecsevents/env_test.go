@@ -30,6 +30,11 @@ func newStore(t *testing.T, now func() time.Time) *store.Store {
 // seedDeployment creates the entity graph and n RUNNING deployments of it.
 func seedDeployment(t *testing.T, st *store.Store, n int) []string {
 	t.Helper()
+	return seedDeploymentTB(t, st, n)
+}
+
+func seedDeploymentTB(t testing.TB, st *store.Store, n int) []string {
+	t.Helper()
 	ctx := context.Background()
 	mk := func(e model.Entity) {
 		t.Helper()

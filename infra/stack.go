@@ -97,6 +97,7 @@ func propsFromContext(app constructs.Construct) ecsflow.Props {
 		TargetAccounts: contextList(app, "targetAccounts"),
 		TargetRoleName: contextString(app, "targetRoleName"),
 		NamePrefix:     contextString(app, "namePrefix"),
+		SecretPrefix:   contextString(app, "secretPrefix"),
 	}
 	if len(p.Clusters) == 0 {
 		// ECS's own default cluster, so that a bare `go run .` synthesizes.

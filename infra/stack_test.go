@@ -14,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecsflow/ecsflow/infra/ecsflow"
+	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/statemachines"
 )
 
@@ -24,23 +25,27 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// fakeBuild writes a dummy bootstrap for every shipped function folder.
-func fakeBuild(t *testing.T) string {
+// shipped returns a functions dir with the shipped folders plus stand-ins
+// for ecsflow.PendingFunctions, and a build dir with a dummy bootstrap each.
+func shipped(t *testing.T) (functions, build string) {
 	t.Helper()
 	folders, err := ecsflow.FunctionFolders(filepath.Join("..", "functions"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := t.TempDir()
-	for _, f := range folders {
-		if err := os.MkdirAll(filepath.Join(build, f), 0o755); err != nil {
-			t.Fatal(err)
+	root := t.TempDir()
+	functions, build = filepath.Join(root, "functions"), filepath.Join(root, "build")
+	for _, f := range append(folders, ecsflow.PendingFunctions...) {
+		for _, d := range []string{filepath.Join(functions, f), filepath.Join(build, f)} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := os.WriteFile(filepath.Join(build, f, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return build
+	return functions, build
 }
 
 func nagErrors(stack awscdk.Stack) []string {
@@ -94,8 +99,7 @@ func TestPropsFromContext(t *testing.T) {
 func TestEcsflowStack(t *testing.T) {
 	app := awscdk.NewApp(nil)
 	props := propsFromContext(app)
-	props.FunctionsDir = filepath.Join("..", "functions")
-	props.AssetRoot = fakeBuild(t)
+	props.FunctionsDir, props.AssetRoot = shipped(t)
 	stack, e, err := NewEcsflowStack(app, "Ecsflow", StackProps{Ecsflow: props})
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +151,8 @@ func TestTargetAccountStack(t *testing.T) {
 	if errs := nagErrors(stack); len(errs) != 0 {
 		t.Errorf("cdk-nag errors: %v", errs)
 	}
-	var role, rule map[string]any
+	var role map[string]any
+	var rules []map[string]any
 	var policies []any
 	for id, r := range doc["Resources"].(map[string]any) {
 		rm := r.(map[string]any)
@@ -161,17 +166,36 @@ func TestTargetAccountStack(t *testing.T) {
 				policies = append(policies, rm["Properties"].(map[string]any)["PolicyDocument"])
 			}
 		case "AWS::Events::Rule":
-			rule = rm["Properties"].(map[string]any)
+			rules = append(rules, rm["Properties"].(map[string]any))
 		}
 	}
-	if rule == nil {
-		t.Fatal("no ECS event forwarding rule")
-	}
-	rj, _ := json.Marshal(rule)
-	for _, want := range []string{`":events:"`, `":111122223333:event-bus/default"`, `"DeadLetterConfig"`, `"aws.ecs"`, `":service/prod/"`} {
-		if !strings.Contains(string(rj), want) {
-			t.Errorf("forwarding rule %s: want %s in it", rj, want)
+	// One forwarding rule per ecs-events pattern, to the ecsflow bus.
+	var forwarded int
+	for _, r := range ecsevents.Rules() {
+		if r.Function == ecsevents.FunctionECSEvents {
+			forwarded++
 		}
+	}
+	if len(rules) != forwarded {
+		t.Fatalf("forwarding rules: got %d, want %d", len(rules), forwarded)
+	}
+	var sawECS bool
+	for _, rule := range rules {
+		rj, _ := json.Marshal(rule)
+		for _, want := range []string{`":events:"`, `":111122223333:event-bus/default"`, `"DeadLetterConfig"`} {
+			if !strings.Contains(string(rj), want) {
+				t.Errorf("forwarding rule %s: want %s in it", rj, want)
+			}
+		}
+		if strings.Contains(string(rj), `"aws.ecs"`) {
+			sawECS = true
+			if !strings.Contains(string(rj), `:service/prod/"`) {
+				t.Errorf("ECS forwarding rule not narrowed to the clusters: %s", rj)
+			}
+		}
+	}
+	if !sawECS {
+		t.Error("no ECS forwarding rule")
 	}
 	if role == nil {
 		t.Fatal("no role")

@@ -1,12 +1,14 @@
 package ecsflow
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -29,6 +31,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/statemachines"
 )
 
@@ -84,6 +87,13 @@ type Props struct {
 	JWT *JWTProps
 	// LogRetention applies to every log group (default one month).
 	LogRetention awslogs.RetentionDays
+	// SecretPrefix limits which Secrets Manager secrets (registry
+	// credentials of artifact servers) functions may read: names starting
+	// with it (default "ecsflow/").
+	SecretPrefix string
+	// CollectInterval is how often functions/collect-artifacts runs
+	// (default 5 minutes).
+	CollectInterval time.Duration
 }
 
 // Ecsflow is the deployed system.
@@ -155,6 +165,12 @@ func (p *Props) defaults() {
 	}
 	if p.TargetRoleName == "" {
 		p.TargetRoleName = DefaultTargetRoleName
+	}
+	if p.SecretPrefix == "" {
+		p.SecretPrefix = "ecsflow/"
+	}
+	if p.CollectInterval <= 0 {
+		p.CollectInterval = 5 * time.Minute
 	}
 	if p.LogRetention == "" {
 		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
@@ -246,6 +262,7 @@ func New(scope constructs.Construct, id string, props Props) (*Ecsflow, error) {
 		targetAccounts: props.TargetAccounts,
 		targetRoleName: props.TargetRoleName,
 		repositories:   props.Repositories,
+		secretPrefix:   props.SecretPrefix,
 	}
 	for _, d := range props.Definitions {
 		b.arns.stateMachines = append(b.arns.stateMachines, b.smName(d.Name))
@@ -261,7 +278,9 @@ func New(scope constructs.Construct, id string, props Props) (*Ecsflow, error) {
 		}
 	}
 	b.api()
-	b.rules()
+	if err := b.rules(); err != nil {
+		return nil, err
+	}
 	b.dashboard()
 	b.suppress()
 	return b.e, nil
@@ -611,70 +630,120 @@ func (b *builder) api() {
 	}))
 }
 
-// rules connects ECR pushes and ECS events to their functions.
-func (b *builder) rules() {
+// ecsResourcePrefixes are EventBridge prefix matchers for the services and
+// tasks of the configured clusters, in this account and the target accounts.
+func (b *builder) ecsResourcePrefixes() []any {
 	stack := awscdk.Stack_Of(b.scope)
-	if fn, ok := b.e.Functions["trigger"]; ok {
-		detail := map[string]interface{}{
-			"action-type": jsii.Strings("PUSH"),
-			"result":      jsii.Strings("SUCCESS"),
-		}
-		if len(b.props.Repositories) > 0 {
-			detail["repository-name"] = jsii.Strings(b.props.Repositories...)
-		}
-		rule := awsevents.NewRule(b.scope, jsii.String("EcrPushRule"), &awsevents.RuleProps{
-			Description: jsii.String("ecsflow: ECR image pushes start matching triggers"),
-			EventPattern: &awsevents.EventPattern{
-				Source:     jsii.Strings("aws.ecr"),
-				DetailType: jsii.Strings("ECR Image Action"),
-				Account:    jsii.Strings(*stack.Account()),
-				Detail:     &detail,
-			},
-		})
-		rule.AddTarget(awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
-			DeadLetterQueue: b.queue("EcrPushRuleDlq", "ECR push events"),
-			RetryAttempts:   jsii.Number(4),
-			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
-		}))
-	}
-	if fn, ok := b.e.Functions["ecs-events"]; ok {
-		var resources []*string
-		accounts := append([]string{*stack.Account()}, b.props.TargetAccounts...)
-		for _, acct := range accounts {
-			for _, c := range b.props.Clusters {
-				for _, kind := range []string{"service", "task"} {
-					arn := stack.FormatArn(&awscdk.ArnComponents{
-						Service: jsii.String("ecs"), Account: jsii.String(acct), Resource: jsii.String(kind),
-						ResourceName: jsii.String(c + "/"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
-					})
-					resources = append(resources, *awsevents.Match_Prefix(arn)...)
-				}
+	accounts := append([]string{*stack.Account()}, b.props.TargetAccounts...)
+	var out []any
+	for _, acct := range accounts {
+		for _, c := range b.props.Clusters {
+			for _, kind := range []string{"service", "task"} {
+				out = append(out, map[string]any{"prefix": *stack.FormatArn(&awscdk.ArnComponents{
+					Service: jsii.String("ecs"), Account: jsii.String(acct), Resource: jsii.String(kind),
+					ResourceName: jsii.String(c + "/"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+				})})
 			}
 		}
-		// Target accounts forward their ECS events here (TargetAccountRole
-		// with ForwardEcsEvents); the default bus must accept them.
-		for _, acct := range b.props.TargetAccounts {
-			awsevents.NewCfnEventBusPolicy(b.scope, jsii.String("AcceptEventsFrom"+acct), &awsevents.CfnEventBusPolicyProps{
-				StatementId:  jsii.String("ecsflow-" + b.props.NamePrefix + "-" + acct),
-				EventBusName: jsii.String("default"),
-				Action:       jsii.String("events:PutEvents"),
-				Principal:    jsii.String(acct),
-			})
+	}
+	return out
+}
+
+// rulePattern is one of internal/ecsevents' shared patterns, narrowed to
+// ecsflow's resources: ECS events of the configured clusters, this
+// account's ECR pushes (of Props.Repositories when set).
+func (b *builder) rulePattern(r ecsevents.Rule) (map[string]any, error) {
+	var p map[string]any
+	if err := json.Unmarshal([]byte(r.Pattern), &p); err != nil {
+		return nil, fmt.Errorf("ecsflow: rule %s: pattern: %w", r.Name, err)
+	}
+	switch fmt.Sprint(p["source"]) {
+	case "[aws.ecs]":
+		p["resources"] = b.ecsResourcePrefixes()
+	case "[aws.ecr]":
+		p["account"] = []any{*awscdk.Stack_Of(b.scope).Account()}
+		if len(b.props.Repositories) > 0 {
+			detail, _ := p["detail"].(map[string]any)
+			if detail == nil {
+				detail = map[string]any{}
+				p["detail"] = detail
+			}
+			repos := make([]any, 0, len(b.props.Repositories))
+			for _, r := range b.props.Repositories {
+				repos = append(repos, r)
+			}
+			detail["repository-name"] = repos
 		}
-		rule := awsevents.NewRule(b.scope, jsii.String("EcsEventsRule"), &awsevents.RuleProps{
-			Description: jsii.String("ecsflow: ECS events from the managed clusters resume waits and fill the ledger"),
-			EventPattern: &awsevents.EventPattern{
-				Source:     jsii.Strings("aws.ecs"),
-				DetailType: jsii.Strings("ECS Task State Change", "ECS Deployment State Change", "ECS Service Action"),
-				Resources:  &resources,
-			},
+	}
+	return p, nil
+}
+
+// rules installs internal/ecsevents' rules (the same ones the local bus
+// uses) for the functions that exist, each with a retry policy and a DLQ
+// per target function.
+func (b *builder) rules() error {
+	stack := awscdk.Stack_Of(b.scope)
+	dlqs := map[string]awssqs.Queue{}
+	for _, r := range ecsevents.Rules() {
+		fn, ok := b.e.Functions[r.Function]
+		if !ok {
+			continue
+		}
+		pattern, err := b.rulePattern(r)
+		if err != nil {
+			return err
+		}
+		id := pascal(r.Name) + "Rule"
+		rule := awsevents.NewRule(b.scope, jsii.String(id), &awsevents.RuleProps{
+			RuleName:    jsii.String(b.props.NamePrefix + "-" + r.Name),
+			Description: jsii.String("ecsflow: " + r.Description),
+			// Replaced below by the full pattern, which the typed
+			// EventPattern cannot express (prefix and nested matchers).
+			EventPattern: &awsevents.EventPattern{Source: jsii.Strings("aws.ecs")},
 		})
+		rule.Node().DefaultChild().(awsevents.CfnRule).AddPropertyOverride(jsii.String("EventPattern"), pattern)
+		dlq, ok := dlqs[r.Function]
+		if !ok {
+			dlq = b.queue(pascal(r.Function)+"RulesDlq", "events for "+r.Function)
+			dlqs[r.Function] = dlq
+		}
 		rule.AddTarget(awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
-			DeadLetterQueue: b.queue("EcsEventsRuleDlq", "ECS events"),
+			DeadLetterQueue: dlq,
 			RetryAttempts:   jsii.Number(4),
 			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
 		}))
 	}
+	if fn, ok := b.e.Functions["collect-artifacts"]; ok {
+		rule := awsevents.NewRule(b.scope, jsii.String("CollectArtifactsSchedule"), &awsevents.RuleProps{
+			RuleName:    jsii.String(b.props.NamePrefix + "-collect-artifacts"),
+			Description: jsii.String("ecsflow: poll Docker registry artifact servers for new tags"),
+			Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Seconds(jsii.Number(b.props.CollectInterval.Round(time.Minute).Seconds()))),
+		})
+		rule.AddTarget(awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
+			DeadLetterQueue: b.queue("CollectArtifactsRulesDlq", "schedule events for collect-artifacts"),
+			RetryAttempts:   jsii.Number(2),
+			MaxEventAge:     awscdk.Duration_Seconds(jsii.Number(b.props.CollectInterval.Seconds())),
+		}))
+	}
+	// Target accounts forward their ECS events here (TargetAccountRole
+	// with ForwardEcsEvents); the default bus must accept them.
+	if _, ok := b.e.Functions[ecsevents.FunctionECSEvents]; ok {
+		for _, acct := range b.props.TargetAccounts {
+			sid := "ecsflow-" + b.props.NamePrefix + "-" + acct
+			awsevents.NewCfnEventBusPolicy(b.scope, jsii.String("AcceptEventsFrom"+acct), &awsevents.CfnEventBusPolicyProps{
+				StatementId:  jsii.String(sid),
+				EventBusName: jsii.String("default"),
+				Statement: map[string]any{
+					"Sid":       sid,
+					"Effect":    "Allow",
+					"Principal": map[string]any{"AWS": *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("iam"), Region: jsii.String(""), Account: jsii.String(acct), Resource: jsii.String("root"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})},
+					"Action":    "events:PutEvents",
+					"Resource":  b.arns.format("events", "event-bus", "default", awscdk.ArnFormat_SLASH_RESOURCE_NAME),
+				},
+			})
+		}
+	}
+	return nil
 }
 
 // dashboard shows the alarms and the main metrics.

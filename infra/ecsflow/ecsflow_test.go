@@ -1,6 +1,7 @@
 package ecsflow
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/statemachines"
 )
 
@@ -220,71 +222,101 @@ func TestStateMachines(t *testing.T) {
 	}
 }
 
+// TestEventRules checks that every internal/ecsevents rule is installed for
+// its function, narrowed to ecsflow's resources, with retries and a DLQ.
 func TestEventRules(t *testing.T) {
 	s := full(t)
 	rules := s.ofType("AWS::Events::Rule")
-	if len(rules) != 2 {
-		t.Fatalf("rules: got %d, want 2", len(rules))
-	}
-	var ecr, ecs resource
+	byName := map[string]resource{}
 	for _, r := range rules {
-		switch rendered(r.Properties["EventPattern"].(map[string]any)["source"]) {
-		case `["aws.ecr"]`:
-			ecr = r
-		case `["aws.ecs"]`:
-			ecs = r
+		byName[rendered(r.Properties["Name"])] = r
+	}
+	want := ecsevents.Rules()
+	if len(rules) != len(want)+1 { // + the collect-artifacts schedule
+		t.Errorf("rules: got %d %v, want %d", len(rules), byName, len(want)+1)
+	}
+	sched, ok := byName["ecsflow-collect-artifacts"]
+	if !ok {
+		t.Error("no collect-artifacts schedule")
+	} else {
+		if got := rendered(sched.Properties["ScheduleExpression"]); got != "rate(5 minutes)" {
+			t.Errorf("schedule: got %s", got)
+		}
+		tg := asList(sched.Properties["Targets"])[0].(map[string]any)
+		if !strings.HasPrefix(rendered(tg["Arn"]), "<EcsflowCollectArtifacts") || tg["DeadLetterConfig"] == nil || tg["RetryPolicy"] == nil {
+			t.Errorf("schedule target: got %v", tg)
 		}
 	}
-	if ecr.Type == "" || ecs.Type == "" {
-		t.Fatalf("want one aws.ecr and one aws.ecs rule, got %v", rules)
-	}
-	ep := ecr.Properties["EventPattern"].(map[string]any)
-	if got := rendered(ep["detail"]); got != `{"action-type":["PUSH"],"repository-name":["shop/web","shop/api"],"result":["SUCCESS"]}` {
-		t.Errorf("ECR pattern detail: got %s", got)
-	}
-	var prefixes []string
-	for _, m := range asList(ecs.Properties["EventPattern"].(map[string]any)["resources"]) {
-		prefixes = append(prefixes, rendered(m.(map[string]any)["prefix"]))
-	}
-	sort.Strings(prefixes)
 	var wantPrefixes []string
 	for _, acct := range []string{"111122223333", "<AWS::AccountId>"} {
 		for _, w := range []string{"service/prod/", "service/staging/", "task/prod/", "task/staging/"} {
 			wantPrefixes = append(wantPrefixes, "arn:<AWS::Partition>:ecs:<AWS::Region>:"+acct+":"+w)
 		}
 	}
-	if strings.Join(prefixes, " ") != strings.Join(wantPrefixes, " ") {
-		t.Errorf("ECS resource prefixes:\n got %v\nwant %v", prefixes, wantPrefixes)
+	for _, wr := range want {
+		r, ok := byName["ecsflow-"+wr.Name]
+		if !ok {
+			t.Errorf("no rule ecsflow-%s", wr.Name)
+			continue
+		}
+		var shared map[string]any
+		if err := json.Unmarshal([]byte(wr.Pattern), &shared); err != nil {
+			t.Fatal(err)
+		}
+		got := r.Properties["EventPattern"].(map[string]any)
+		for k, v := range shared {
+			if k == "detail" && wr.Function == "trigger" {
+				continue // checked below: narrowed to the repositories
+			}
+			if rendered(got[k]) != rendered(v) {
+				t.Errorf("%s pattern %s: got %s, want %s", wr.Name, k, rendered(got[k]), rendered(v))
+			}
+		}
+		switch rendered(shared["source"]) {
+		case `["aws.ecs"]`:
+			var prefixes []string
+			for _, m := range asList(got["resources"]) {
+				prefixes = append(prefixes, rendered(m.(map[string]any)["prefix"]))
+			}
+			sort.Strings(prefixes)
+			if strings.Join(prefixes, " ") != strings.Join(wantPrefixes, " ") {
+				t.Errorf("%s resource prefixes:\n got %v\nwant %v", wr.Name, prefixes, wantPrefixes)
+			}
+		case `["aws.ecr"]`:
+			if d := rendered(got["detail"]); d != `{"action-type":["PUSH"],"repository-name":["shop/web","shop/api"],"result":["SUCCESS"]}` {
+				t.Errorf("ECR detail: got %s", d)
+			}
+			if a := rendered(got["account"]); a != `[{"Ref":"AWS::AccountId"}]` {
+				t.Errorf("ECR account: got %s", a)
+			}
+		}
+		targets := asList(r.Properties["Targets"])
+		if len(targets) != 1 {
+			t.Fatalf("%s targets: got %d", wr.Name, len(targets))
+		}
+		tg := targets[0].(map[string]any)
+		if arn := rendered(tg["Arn"]); !strings.HasPrefix(arn, "<Ecsflow"+pascal(wr.Function)) {
+			t.Errorf("%s target: got %s, want functions/%s", wr.Name, arn, wr.Function)
+		}
+		if tg["DeadLetterConfig"] == nil {
+			t.Errorf("%s: no DLQ", wr.Name)
+		}
+		rp, _ := tg["RetryPolicy"].(map[string]any)
+		if rp["MaximumRetryAttempts"] == nil || rp["MaximumEventAgeInSeconds"] == nil {
+			t.Errorf("%s: no retry policy: %v", wr.Name, tg)
+		}
 	}
-	// The target account may put its forwarded ECS events on the bus.
+	// The target account may put its forwarded events on the bus.
 	policies := s.ofType("AWS::Events::EventBusPolicy")
 	if len(policies) != 1 {
 		t.Fatalf("event bus policies: got %d, want 1", len(policies))
 	}
 	for id, p := range policies {
-		if p.Properties["Principal"] != "111122223333" || p.Properties["Action"] != "events:PutEvents" || p.Properties["EventBusName"] != "default" {
+		st, _ := p.Properties["Statement"].(map[string]any)
+		principal, _ := st["Principal"].(map[string]any)
+		if !strings.HasSuffix(rendered(principal["AWS"]), ":iam::111122223333:root") || st["Action"] != "events:PutEvents" ||
+			st["Effect"] != "Allow" || !strings.HasSuffix(rendered(st["Resource"]), ":event-bus/default") || p.Properties["EventBusName"] != "default" {
 			t.Errorf("event bus policy %s: got %v", id, p.Properties)
-		}
-	}
-	for name, r := range map[string]resource{"ecr": ecr, "ecs": ecs} {
-		targets := asList(r.Properties["Targets"])
-		if len(targets) != 1 {
-			t.Fatalf("%s targets: got %d", name, len(targets))
-		}
-		tg := targets[0].(map[string]any)
-		if tg["DeadLetterConfig"] == nil {
-			t.Errorf("%s rule: no DLQ", name)
-		}
-		rp, _ := tg["RetryPolicy"].(map[string]any)
-		if rp["MaximumRetryAttempts"] == nil || rp["MaximumEventAgeInSeconds"] == nil {
-			t.Errorf("%s rule: no retry policy: %v", name, tg)
-		}
-	}
-	want := map[string]string{"ecr": "<EcsflowTrigger", "ecs": "<EcsflowEcsEvents"}
-	for name, r := range map[string]resource{"ecr": ecr, "ecs": ecs} {
-		arn := rendered(asList(r.Properties["Targets"])[0].(map[string]any)["Arn"])
-		if !strings.HasPrefix(arn, want[name]) {
-			t.Errorf("%s rule target: got %s, want %s...", name, arn, want[name])
 		}
 	}
 }
@@ -368,7 +400,7 @@ func TestNotificationsAndAlarms(t *testing.T) {
 		"Errors":                             len(DefaultSpecs()),
 		"ExecutionsFailed":                   2,
 		"ExecutionsTimedOut":                 2,
-		"ApproximateNumberOfMessagesVisible": 4, // trigger, ecs-events, two rule DLQs
+		"ApproximateNumberOfMessagesVisible": 6, // on-failure and rule DLQ of trigger, ecs-events, collect-artifacts
 		"5xx":                                1,
 	}
 	for m, n := range want {
@@ -674,10 +706,38 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
+// shippedFunctions returns a functions dir holding the shipped folders plus
+// stand-ins for PendingFunctions, and a build dir with a bootstrap for each.
+// It fails the test when a pending function has landed.
+func shippedFunctions(t *testing.T) (folders []string, functions, build string) {
+	t.Helper()
+	real, err := FunctionFolders(filepath.Join("..", "..", "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, f := range real {
+		have[f] = true
+	}
+	all := append([]string(nil), real...)
+	for _, p := range PendingFunctions {
+		if have[p] {
+			t.Errorf("functions/%s has landed: remove it from PendingFunctions", p)
+			continue
+		}
+		all = append(all, p)
+	}
+	sort.Strings(all)
+	functions, build = fakeTree(t, all, true)
+	return real, functions, build
+}
+
 // TestRealDefinitionsSubstituted checks the shipped statemachines/*.asl.json
-// against the shipped functions/ folders: every placeholder must resolve.
+// against the shipped functions/ folders (and PendingFunctions): every
+// placeholder must resolve.
 func TestRealDefinitionsSubstituted(t *testing.T) {
-	folders, err := FunctionFolders(filepath.Join("..", "..", "functions"))
+	real, functions, _ := shippedFunctions(t)
+	folders, err := FunctionFolders(functions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -690,25 +750,33 @@ func TestRealDefinitionsSubstituted(t *testing.T) {
 	for _, d := range defs {
 		machines[d.Name] = true
 	}
+	named := map[string]bool{}
 	for _, d := range defs {
 		for _, ph := range d.Placeholders {
 			if err := checkPlaceholder(d.Name, ph, have, machines, DefaultSpecs()); err != nil {
 				t.Errorf("statemachines/%s.asl.json: %v", d.Name, err)
 			}
+			for f := range have {
+				if FunctionArnPlaceholder(f) == ph {
+					named[f] = true
+				}
+			}
 		}
 	}
-	t.Logf("%d shipped definitions, %d function folders", len(defs), len(folders))
+	for _, p := range PendingFunctions {
+		if !named[p] {
+			t.Errorf("PendingFunctions lists %s, which no shipped definition names", p)
+		}
+	}
+	t.Logf("%d shipped definitions, %d function folders, %d pending", len(defs), len(real), len(PendingFunctions))
 }
 
 // TestRealFunctionFolders checks every shipped functions/* folder has a table
-// row and becomes a Lambda.
+// row and becomes a Lambda, and every shipped definition a state machine.
 func TestRealFunctionFolders(t *testing.T) {
-	folders, err := FunctionFolders(filepath.Join("..", "..", "functions"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	real, functions, build := shippedFunctions(t)
 	specs := DefaultSpecs()
-	for _, f := range folders {
+	for _, f := range real {
 		if _, ok := specs[f]; !ok {
 			t.Errorf("functions/%s has no row in DefaultSpecs", f)
 		}
@@ -716,26 +784,38 @@ func TestRealFunctionFolders(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	// Build with fake binaries for exactly the shipped folders.
-	_, build := fakeTree(t, folders, true)
 	app := awscdk.NewApp(nil)
 	stack := awscdk.NewStack(app, jsii.String("Real"), nil)
-	e, err := New(stack, "Ecsflow", Props{FunctionsDir: filepath.Join("..", "..", "functions"), AssetRoot: build, Clusters: []string{"default"}})
+	e, err := New(stack, "Ecsflow", Props{FunctionsDir: functions, AssetRoot: build, Clusters: []string{"default"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ApplyNag(app)
 	s := parse(t, stack, e)
 	got := s.lambdaByFunction(t)
-	for _, f := range folders {
+	for _, f := range append(append([]string(nil), real...), PendingFunctions...) {
 		if _, ok := got[f]; !ok {
 			t.Errorf("functions/%s has no Lambda", f)
 		}
 	}
-	if len(got) != len(folders) {
-		t.Errorf("Lambdas: got %d, want %d", len(got), len(folders))
+	if len(got) != len(real)+len(PendingFunctions) {
+		t.Errorf("Lambdas: got %d, want %d", len(got), len(real)+len(PendingFunctions))
 	}
-	if len(s.ofType("AWS::StepFunctions::StateMachine")) != len(statemachines.All()) {
-		t.Errorf("state machines: got %d, want %d", len(s.ofType("AWS::StepFunctions::StateMachine")), len(statemachines.All()))
+	sms := s.ofType("AWS::StepFunctions::StateMachine")
+	if len(sms) != len(statemachines.All()) {
+		t.Errorf("state machines: got %d, want %d", len(sms), len(statemachines.All()))
+	}
+	for id, sm := range sms {
+		subs, _ := sm.Properties["DefinitionSubstitutions"].(map[string]any)
+		body := rendered(sm.Properties["DefinitionString"])
+		for _, ph := range statemachines.Placeholders(body) {
+			if _, ok := subs[ph]; !ok {
+				t.Errorf("%s: ${%s} has no substitution", id, ph)
+			}
+		}
+	}
+	if len(s.nagErrors) != 0 {
+		t.Errorf("cdk-nag errors: %v", s.nagErrors)
 	}
 }
 

@@ -33,6 +33,7 @@ const (
 	scopeAlarms         scope = "alarms"
 	scopeHostedZones    scope = "hosted-zones"
 	scopeDNSChanges     scope = "route53-changes"
+	scopeSecrets        scope = "secrets"
 )
 
 // actionScopes maps every IAM action a function may list to the resources it
@@ -75,6 +76,8 @@ var actionScopes = map[string]scope{
 	"iam:PassRole":   scopePassRoles,
 	"sts:AssumeRole": scopeTargetRoles,
 	"sns:Publish":    scopeTopic,
+
+	"secretsmanager:GetSecretValue": scopeSecrets,
 
 	"ecr:DescribeImages": scopeRepositories,
 	"ecr:ListImages":     scopeRepositories,
@@ -124,6 +127,7 @@ type arns struct {
 	targetAccounts []string
 	targetRoleName string
 	repositories   []string
+	secretPrefix   string
 }
 
 func (a *arns) format(service, resource, name string, sep awscdk.ArnFormat) string {
@@ -212,6 +216,8 @@ func (a *arns) resources(s scope) []string {
 		return out
 	case scopeTopic:
 		return []string{a.topicArn}
+	case scopeSecrets:
+		return []string{a.format("secretsmanager", "secret", a.secretPrefix+"*", awscdk.ArnFormat_COLON_RESOURCE_NAME)}
 	case scopeRepositories:
 		if len(a.repositories) == 0 {
 			return []string{a.format("ecr", "repository", "*", awscdk.ArnFormat_SLASH_RESOURCE_NAME)}

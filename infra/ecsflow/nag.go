@@ -43,6 +43,8 @@ var wildcards = []wildcard{
 		"Read-only DescribeAlarms on the verification alarms that each workflow names; this account and region only."},
 	{`^Resource::arn:<AWS::Partition>:route53:::(hostedzone|change)/\*$`,
 		"Weighted DNS records of the hosted zones named in each blue/green infrastructure definition, and the change ids Route 53 returns."},
+	{`^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:[A-Za-z0-9/_+=.@-]+\*$`,
+		"Registry credentials of artifact servers: only secrets whose names start with the configured prefix (Props.SecretPrefix); Secrets Manager appends a random suffix to every secret ARN."},
 	{`^Resource::<[A-Za-z0-9]+\.Arn>:\*$`,
 		"Invoke any version or alias of this one ecsflow function (added by GrantInvoke)."},
 }

@@ -32,12 +32,13 @@ type FunctionSpec struct {
 	Env map[string]string
 }
 
-// Store access, shared by almost every function: items and indexes of the
-// single table, conditional writes and transactions (TransactWriteItems is
-// authorised through the item actions it contains).
+// Store access (internal/store), shared by almost every function: items and
+// indexes of the single table, conditional writes and transactions
+// (TransactWriteItems is authorised through the item actions it contains,
+// ConditionCheckItem included).
 var (
 	tableRead  = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
-	tableWrite = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+	tableWrite = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 	// ecsRead is what the steps use to look at services and deployments.
 	ecsRead = []string{"ecs:DescribeServices", "ecs:DescribeServiceDeployments", "ecs:ListServiceDeployments", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"}
 	// elbRead is what the traffic steps use to look at listeners and targets.
@@ -69,13 +70,15 @@ func join(groups ...[]string) []string {
 //
 //	name                 memory timeout async  what it calls
 //	api                  512    29s     no     store, StartExecution/Describe/Stop, SendTask* (approvals), ECR read
-//	trigger              256    30s     yes    store, StartExecution, ECR DescribeImages
-//	ecs-events           256    30s     yes    store (ledger), SendTask*, ECS read
-//	collect-artifacts    256    60s     no     store, ECR read
+//	trigger              256    30s     yes    store, StartExecution
+//	ecs-events           256    30s     yes    store (ledger, waits), SendTaskSuccess/Failure/Heartbeat
+//	collect-artifacts    256    120s    yes    store, StartExecution, ECR DescribeImages, GetSecretValue (Props.SecretPrefix)
 //	step-prepare         256    60s     no     store (locks, ledger), ECS read, AssumeRole
 //	step-register-taskdef 256   60s     no     RegisterTaskDefinition, PassRole, ECR read
 //	step-update-service  256    60s     no     UpdateService (configured clusters)
 //	step-wait-steady     256    60s     no     store (task token), ECS read
+//	step-check-steady    256    60s     no     store, ECS read (the wait's safety net)
+//	step-next            256    30s     no     store
 //	step-verify          256    60s     no     DescribeAlarms, GetMetricData, ELB target health
 //	step-approval        256    30s     no     store (task token), SNS Publish
 //	step-rollback        256    120s    no     UpdateService, ELB listener/rule, auto scaling
@@ -98,18 +101,17 @@ func DefaultSpecs() map[string]FunctionSpec {
 		{
 			Name: "trigger", Description: "ECR push -> matching Triggers -> StartExecution",
 			MemoryMB: 256, Timeout: 30 * time.Second, Async: true,
-			Actions: join(tableRead, tableWrite, []string{"states:StartExecution", "ecr:DescribeImages"}),
+			Actions: join(tableRead, tableWrite, []string{"states:StartExecution"}),
 		},
 		{
 			Name: "ecs-events", Description: "ECS events -> deployment ledger and task-token resume",
 			MemoryMB: 256, Timeout: 30 * time.Second, Async: true,
-			Actions: join(tableRead, tableWrite, []string{"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
-				[]string{"ecs:DescribeServices", "ecs:DescribeServiceDeployments"}),
+			Actions: join(tableRead, tableWrite, []string{"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}),
 		},
 		{
-			Name: "collect-artifacts", Description: "lists artifacts (image tags) of the configured artifact servers",
-			MemoryMB: 256, Timeout: 60 * time.Second,
-			Actions: join(tableRead, tableWrite, []string{"ecr:DescribeImages", "ecr:ListImages"}),
+			Name: "collect-artifacts", Description: "scheduled: polls DOCKER_REGISTRY artifact servers for new tags, then the trigger path",
+			MemoryMB: 256, Timeout: 120 * time.Second, Async: true,
+			Actions: join(tableRead, tableWrite, []string{"states:StartExecution", "ecr:DescribeImages", "secretsmanager:GetSecretValue"}),
 		},
 		{
 			Name: "step-prepare", Description: "step: load the workflow, take the service lock, plan",
@@ -131,6 +133,16 @@ func DefaultSpecs() map[string]FunctionSpec {
 			Name: "step-wait-steady", Description: "step: store the task token and wait for steady state",
 			MemoryMB: 256, Timeout: 60 * time.Second,
 			Actions: join(tableRead, tableWrite, ecsRead, crossAccount),
+		},
+		{
+			Name: "step-check-steady", Description: "step: low-rate steady-state check when a wait times out",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, ecsRead, crossAccount),
+		},
+		{
+			Name: "step-next", Description: "step: plan the next action of the workflow (internal/strategy)",
+			MemoryMB: 256, Timeout: 30 * time.Second,
+			Actions: join(tableRead, tableWrite),
 		},
 		{
 			Name: "step-verify", Description: "step: verify with CloudWatch alarms and target health",

@@ -1,6 +1,7 @@
 package ecsflow
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -14,6 +15,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ecsflow/ecsflow/internal/ecsevents"
 )
 
 // TargetAccountRoleProps configures the role in a target account.
@@ -32,8 +35,8 @@ type TargetAccountRoleProps struct {
 	// Specs is the function table whose step actions the role allows
 	// (default DefaultSpecs()).
 	Specs map[string]FunctionSpec
-	// ForwardEcsEvents adds a rule that forwards this account's ECS events
-	// from Clusters to the ecsflow account's default event bus, where
+	// ForwardEcsEvents adds rules that forward this account's ECS events
+	// from Clusters, and its CloudWatch alarm changes, to the ecsflow account's default event bus, where
 	// functions/ecs-events receives them (list this account in the ecsflow
 	// Props.TargetAccounts so that bus accepts them).
 	ForwardEcsEvents bool
@@ -130,14 +133,16 @@ func NewTargetAccountRole(scope constructs.Construct, id string, props TargetAcc
 	}
 	suppressTarget(role, TargetActions(props.Specs))
 	if props.ForwardEcsEvents {
-		forwardEcsEvents(c, a, props)
+		if err := forwardEcsEvents(c, a, props); err != nil {
+			return nil, err
+		}
 	}
 	return &TargetAccountRole{Construct: c, Role: role}, nil
 }
 
 // forwardEcsEvents sends the ECS events of the configured clusters to the
 // ecsflow account's default bus, with a DLQ.
-func forwardEcsEvents(c constructs.Construct, a *arns, props TargetAccountRoleProps) {
+func forwardEcsEvents(c constructs.Construct, a *arns, props TargetAccountRoleProps) error {
 	stack := a.stack
 	region := props.EcsflowRegion
 	if region == "" {
@@ -147,10 +152,10 @@ func forwardEcsEvents(c constructs.Construct, a *arns, props TargetAccountRolePr
 		Service: jsii.String("events"), Region: jsii.String(region), Account: jsii.String(props.EcsflowAccount),
 		Resource: jsii.String("event-bus"), ResourceName: jsii.String("default"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 	}))
-	var resources []*string
+	var prefixes []any
 	for _, cl := range props.Clusters {
 		for _, kind := range []string{"service", "task"} {
-			resources = append(resources, *awsevents.Match_Prefix(jsii.String(a.format("ecs", kind, cl+"/", awscdk.ArnFormat_SLASH_RESOURCE_NAME)))...)
+			prefixes = append(prefixes, map[string]any{"prefix": a.format("ecs", kind, cl+"/", awscdk.ArnFormat_SLASH_RESOURCE_NAME)})
 		}
 	}
 	dlq := awssqs.NewQueue(c, jsii.String("ForwardDlq"), &awssqs.QueueProps{
@@ -160,16 +165,27 @@ func forwardEcsEvents(c constructs.Construct, a *arns, props TargetAccountRolePr
 	})
 	s := []*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-SQS3"),
-		Reason: jsii.String("This queue is itself the dead-letter queue of the event forwarding rule; cdk-nag only recognises DLQs named in another queue's redrive policy."),
+		Reason: jsii.String("This queue is itself the dead-letter queue of the event forwarding rules; cdk-nag only recognises DLQs named in another queue's redrive policy."),
 	}}
 	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &s, jsii.Bool(false))
-	rule := awsevents.NewRule(c, jsii.String("ForwardEcsEvents"), &awsevents.RuleProps{
-		Description: jsii.String("ecsflow: forward ECS events of the managed clusters to the ecsflow account"),
-		EventPattern: &awsevents.EventPattern{
-			Source:     jsii.Strings("aws.ecs"),
-			DetailType: jsii.Strings("ECS Task State Change", "ECS Deployment State Change", "ECS Service Action"),
-			Resources:  &resources,
-		},
-	})
-	rule.AddTarget(awseventstargets.NewEventBus(bus, &awseventstargets.EventBusProps{DeadLetterQueue: dlq}))
+	// The same patterns ecs-events receives in the ecsflow account.
+	for _, r := range ecsevents.Rules() {
+		if r.Function != ecsevents.FunctionECSEvents {
+			continue
+		}
+		var p map[string]any
+		if err := json.Unmarshal([]byte(r.Pattern), &p); err != nil {
+			return fmt.Errorf("forward rule %s: pattern: %w", r.Name, err)
+		}
+		if fmt.Sprint(p["source"]) == "[aws.ecs]" {
+			p["resources"] = prefixes
+		}
+		rule := awsevents.NewRule(c, jsii.String("Forward"+pascal(r.Name)), &awsevents.RuleProps{
+			Description:  jsii.String("ecsflow: forward to the ecsflow account: " + r.Description),
+			EventPattern: &awsevents.EventPattern{Source: jsii.Strings("aws.ecs")},
+		})
+		rule.Node().DefaultChild().(awsevents.CfnRule).AddPropertyOverride(jsii.String("EventPattern"), p)
+		rule.AddTarget(awseventstargets.NewEventBus(bus, &awseventstargets.EventBusProps{DeadLetterQueue: dlq}))
+	}
+	return nil
 }

@@ -151,7 +151,7 @@ func credentialError(err error) error {
 }
 
 // Tags lists a Docker registry repository's tags (Docker Registry HTTP API
-// v2, all pages).
+// v2, all pages). A repository the registry does not know has no tags.
 func (r *Registries) Tags(ctx context.Context, srv *model.ArtifactServer, repo string) ([]string, error) {
 	a, err := r.auth(ctx, srv)
 	if err != nil {
@@ -162,6 +162,10 @@ func (r *Registries) Tags(ctx context.Context, srv *model.ArtifactServer, repo s
 		return nil, err
 	}
 	tags, err := remote.List(rp, r.remoteOpts(ctx, a)...)
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		return nil, nil // no image pushed to it yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list tags of %s: %w", rp, credentialError(err))
 	}

@@ -42,16 +42,18 @@ func TestAlarmFaultFailsWatchingDeployment(t *testing.T) {
 	}
 	h.waitStable(ctx, "prod", "web")
 	// v2 starts slowly, so its deployment is still in progress when the
-	// alarm fires 60 simulated seconds after the plan is set.
-	if err := h.emu.SetFaultPlan(FaultPlan{Seed: 4, Rules: []FaultRule{
-		{Image: "*:slow*", Behavior: BehaviorSlowStart, AfterSeconds: 600},
-		{Alarm: "web-5xx", State: "ALARM", AtSeconds: 60},
-	}}); err != nil {
+	// alarm fires 60 simulated seconds after the second plan is set (tasks
+	// keep the behaviour they started with when a plan is replaced).
+	slow := FaultRule{Image: "*:slow*", Behavior: BehaviorSlowStart, AfterSeconds: 3600}
+	if err := h.emu.SetFaultPlan(FaultPlan{Seed: 4, Rules: []FaultRule{slow}}); err != nil {
 		t.Fatal(err)
 	}
 	v2 := h.registerTD(ctx, "web", "repo/web:slow-2")
 	up, err := h.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("prod"), Service: aws.String("web"), TaskDefinition: v2.TaskDefinitionArn})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.emu.SetFaultPlan(FaultPlan{Seed: 4, Rules: []FaultRule{slow, {Alarm: "web-5xx", State: "ALARM", AtSeconds: 60}}}); err != nil {
 		t.Fatal(err)
 	}
 	id := aws.ToString(up.Service.Deployments[0].Id)

@@ -1113,6 +1113,7 @@ func (w *world) alarmFired(name string) {
 				continue
 			}
 			w.failDeployment(s, p, fmt.Sprintf("ECS deployment alarm: alarm(s) %s in ALARM state.", name), "alarm "+name+" in ALARM state", al.Rollback)
+			w.reconcile(s)
 		}
 	}
 }

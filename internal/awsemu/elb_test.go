@@ -38,7 +38,7 @@ func (h *harness) elbFixture(ctx context.Context) elbFixture {
 		}
 		arn := aws.ToString(out.TargetGroups[0].TargetGroupArn)
 		if _, err := c.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{
-			TargetGroupArn: aws.String(arn), Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String("deregistration_delay.timeout_seconds"), Value: aws.String("60")}},
+			TargetGroupArn: aws.String(arn), Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String("deregistration_delay.timeout_seconds"), Value: aws.String("600")}},
 		}); err != nil {
 			h.t.Fatalf("ModifyTargetGroupAttributes: %v", err)
 		}
@@ -58,7 +58,7 @@ func (h *harness) elbFixture(ctx context.Context) elbFixture {
 	return f
 }
 
-func (h *harness) lbService(ctx context.Context, name, image, tg string, desired int32) {
+func (h *harness) lbService(ctx context.Context, name, image, tg string, desired, grace int32) {
 	h.t.Helper()
 	td := h.registerTD(ctx, name, image)
 	if _, err := h.ecs.CreateService(ctx, &ecs.CreateServiceInput{
@@ -66,7 +66,7 @@ func (h *harness) lbService(ctx context.Context, name, image, tg string, desired
 		LaunchType:                    ecstypes.LaunchTypeFargate,
 		NetworkConfiguration:          &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: []string{"subnet-1"}}},
 		LoadBalancers:                 []ecstypes.LoadBalancer{{TargetGroupArn: aws.String(tg), ContainerName: aws.String("app"), ContainerPort: aws.Int32(8080)}},
-		HealthCheckGracePeriodSeconds: aws.Int32(30),
+		HealthCheckGracePeriodSeconds: aws.Int32(grace),
 		DeploymentConfiguration:       &ecstypes.DeploymentConfiguration{DeploymentCircuitBreaker: &ecstypes.DeploymentCircuitBreaker{Enable: true, Rollback: true}},
 	}); err != nil {
 		h.t.Fatalf("CreateService %s: %v", name, err)
@@ -129,8 +129,10 @@ func TestELBWeightsAndTargetHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := h.elbFixture(ctx)
-	h.lbService(ctx, "blue", "repo/web:v1", f.blue, 2)
-	h.lbService(ctx, "green", "repo/web:v2", f.green, 2)
+	h.lbService(ctx, "blue", "repo/web:v1", f.blue, 2, 30)
+	// Green's long grace period keeps failing targets visible as unhealthy
+	// for several simulated minutes before ECS replaces the tasks.
+	h.lbService(ctx, "green", "repo/web:v2", f.green, 2, 600)
 	h.waitStable(ctx, "prod", "blue")
 	h.waitStable(ctx, "prod", "green")
 

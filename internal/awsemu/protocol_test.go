@@ -152,9 +152,8 @@ func TestFaultLatencyUsesTheClock(t *testing.T) {
 	if d := time.Since(start); d < 150*time.Millisecond {
 		t.Fatalf("ListClusters took %v with 150ms of injected latency at scale 1", d)
 	}
-	start = time.Now()
-	if _, err := client.ListServices(t.Context(), &ecs.ListServicesInput{}); err == nil || time.Since(start) > 100*time.Millisecond {
-		t.Fatalf("ListServices (no latency rule) took %v, err %v (want a fast ClusterNotFound)", time.Since(start), err)
+	if _, err := client.ListServices(t.Context(), &ecs.ListServicesInput{}); err == nil {
+		t.Fatal("ListServices on a missing default cluster succeeded")
 	}
 }
 

@@ -35,7 +35,12 @@ func shipped(t *testing.T) (functions, build string) {
 	}
 	root := t.TempDir()
 	functions, build = filepath.Join(root, "functions"), filepath.Join(root, "build")
+	all := map[string]bool{}
 	for _, f := range append(folders, ecsflow.PendingFunctions...) {
+		if all[f] {
+			continue // a pending function that has landed
+		}
+		all[f] = true
 		for _, d := range []string{filepath.Join(functions, f), filepath.Join(build, f)} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				t.Fatal(err)
@@ -114,7 +119,7 @@ func TestEcsflowStack(t *testing.T) {
 	for _, r := range res {
 		count[r.(map[string]any)["Type"].(string)]++
 	}
-	folders, _ := ecsflow.FunctionFolders(props.FunctionsDir)
+	folders, _ := ecsflow.FunctionFolders(props.FunctionsDir) // shipped + pending
 	if count["AWS::Lambda::Function"] != len(folders) {
 		t.Errorf("Lambdas: got %d, want %d (%v)", count["AWS::Lambda::Function"], len(folders), folders)
 	}

@@ -34,6 +34,7 @@ const (
 	scopeHostedZones    scope = "hosted-zones"
 	scopeDNSChanges     scope = "route53-changes"
 	scopeSecrets        scope = "secrets"
+	scopeTaggable       scope = "ecs-taggable"
 )
 
 // actionScopes maps every IAM action a function may list to the resources it
@@ -65,7 +66,7 @@ var actionScopes = map[string]scope{
 	"ecs:UpdateService":              scopeServices,
 	"ecs:CreateService":              scopeServices,
 	"ecs:DeleteService":              scopeServices,
-	"ecs:TagResource":                scopeServices,
+	"ecs:TagResource":                scopeTaggable,
 	"ecs:ListServiceDeployments":     scopeServices,
 	"ecs:DescribeServiceDeployments": scopeDeployments,
 	"ecs:DescribeTasks":              scopeTasks,
@@ -194,6 +195,10 @@ func (a *arns) resources(s scope) []string {
 		return out
 	case scopeServices:
 		return a.perCluster("service")
+	case scopeTaggable:
+		// Services of the clusters, and task definitions tagged when they
+		// are registered (tag-on-create is authorised as ecs:TagResource).
+		return append(a.perCluster("service"), a.format("ecs", "task-definition", "*", awscdk.ArnFormat_SLASH_RESOURCE_NAME))
 	case scopeTasks:
 		return a.perCluster("task")
 	case scopeDeployments:

@@ -29,6 +29,8 @@ type wildcard struct {
 var wildcards = []wildcard{
 	{`^Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:(service|task|service-deployment)/[^/*]+/\*$`,
 		"ECS services, tasks and service deployments inside one configured cluster only (Props.Clusters); their names are chosen per deployment, so the cluster is the narrowest fixed scope."},
+	{`^Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/\*$`,
+		"ecs:TagResource on task definitions, for the tags given when a step registers one (tag-on-create); family names come from each service's configuration."},
 	{`^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:[^:*]+:\*$`,
 		"Executions of one named ecsflow state machine; execution names are generated per deployment."},
 	{`^Resource::arn:<AWS::Partition>:iam::(<AWS::AccountId>)?:role/.+$`,

@@ -39,8 +39,8 @@ type FunctionSpec struct {
 var (
 	tableRead  = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
 	tableWrite = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
-	// ecsRead is what the steps use to look at services and deployments.
-	ecsRead = []string{"ecs:DescribeServices", "ecs:DescribeServiceDeployments", "ecs:ListServiceDeployments", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"}
+	// ecsRead is what the planned steps use to look at services.
+	ecsRead = []string{"ecs:DescribeServices"}
 	// elbRead is what the traffic steps use to look at listeners and targets.
 	elbRead = []string{"elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"}
 	// autoscalingRead looks at scalable targets and policies.
@@ -73,16 +73,16 @@ func join(groups ...[]string) []string {
 //	trigger              256    30s     yes    store, StartExecution
 //	ecs-events           256    30s     yes    store (ledger, waits), SendTaskSuccess/Failure/Heartbeat
 //	collect-artifacts    256    120s    yes    store, StartExecution, ECR DescribeImages, GetSecretValue (Props.SecretPrefix)
-//	step-prepare         256    60s     no     store (locks, ledger), ECS read, AssumeRole
-//	step-register-taskdef 256   60s     no     RegisterTaskDefinition, PassRole, ECR read
-//	step-update-service  256    60s     no     UpdateService (configured clusters)
-//	step-wait-steady     256    60s     no     store (task token), ECS read
-//	step-check-steady    256    60s     no     store, ECS read (the wait's safety net)
+//	step-prepare         256    60s     no     store (lease, queue), DescribeServices, SendTaskSuccess (queue resume), AssumeRole
 //	step-next            256    30s     no     store
-//	step-verify          256    60s     no     DescribeAlarms, GetMetricData, ELB target health
-//	step-approval        256    30s     no     store (task token), SNS Publish
-//	step-rollback        256    120s    no     UpdateService, ELB listener/rule, auto scaling
-//	step-finish          256    30s     no     store, SNS Publish
+//	step-register-taskdef 256   60s     no     Describe/RegisterTaskDefinition, TagResource (tags on register), PassRole
+//	step-update-service  256    60s     no     DescribeServices, UpdateService, CreateService (+tags)
+//	step-wait-steady     256    60s     no     store (task token), DescribeServices, SendTaskSuccess/Failure
+//	step-check-steady    256    60s     no     same as step-wait-steady (the wait's safety net)
+//	step-verify          256    60s     no     DescribeAlarms, SendTaskSuccess
+//	step-approval        256    30s     no     store (task token)
+//	step-rollback        256    120s    no     DescribeServices, UpdateService, DeleteService
+//	step-finish          256    30s     no     store, GetExecutionHistory (cost), SendTaskSuccess (queue)
 //	step-setup-service   256    120s    no     CreateService/TagResource, PassRole, auto scaling
 //	step-scale           256    60s     no     UpdateService, auto scaling
 //	step-shift-traffic   256    60s     no     ELB ModifyListener/ModifyRule, Route 53 weighted records
@@ -113,31 +113,14 @@ func DefaultSpecs() map[string]FunctionSpec {
 			MemoryMB: 256, Timeout: 120 * time.Second, Async: true,
 			Actions: join(tableRead, tableWrite, []string{"states:StartExecution", "ecr:DescribeImages", "secretsmanager:GetSecretValue"}),
 		},
+		// The step-* rows below follow internal/steps as it calls AWS: the
+		// store everywhere, ECS through internal/ecsops (in the target
+		// account through sts:AssumeRole when the Cloud Provider has a role),
+		// and task-token callbacks where a step resumes a wait itself.
 		{
-			Name: "step-prepare", Description: "step: load the workflow, take the service lock, plan",
+			Name: "step-prepare", Description: "step: load the workflow, take the service lease or queue, plan",
 			MemoryMB: 256, Timeout: 60 * time.Second,
-			Actions: join(tableRead, tableWrite, ecsRead, crossAccount),
-		},
-		{
-			Name: "step-register-taskdef", Description: "step: render and register the task definition",
-			MemoryMB: 256, Timeout: 60 * time.Second,
-			Actions: join(tableRead, tableWrite, crossAccount,
-				[]string{"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "iam:PassRole", "ecr:DescribeImages"}),
-		},
-		{
-			Name: "step-update-service", Description: "step: update the long-lived service (rolling, daemon)",
-			MemoryMB: 256, Timeout: 60 * time.Second,
-			Actions: join(tableRead, tableWrite, ecsRead, crossAccount, []string{"ecs:UpdateService"}),
-		},
-		{
-			Name: "step-wait-steady", Description: "step: store the task token and wait for steady state",
-			MemoryMB: 256, Timeout: 60 * time.Second,
-			Actions: join(tableRead, tableWrite, ecsRead, crossAccount),
-		},
-		{
-			Name: "step-check-steady", Description: "step: low-rate steady-state check when a wait times out",
-			MemoryMB: 256, Timeout: 60 * time.Second,
-			Actions: join(tableRead, tableWrite, ecsRead, crossAccount),
+			Actions: join(tableRead, tableWrite, crossAccount, []string{"ecs:DescribeServices", "states:SendTaskSuccess"}),
 		},
 		{
 			Name: "step-next", Description: "step: plan the next action of the workflow (internal/strategy)",
@@ -145,28 +128,47 @@ func DefaultSpecs() map[string]FunctionSpec {
 			Actions: join(tableRead, tableWrite),
 		},
 		{
-			Name: "step-verify", Description: "step: verify with CloudWatch alarms and target health",
+			Name: "step-register-taskdef", Description: "step: render and register the task definition (idempotent by tag)",
 			MemoryMB: 256, Timeout: 60 * time.Second,
-			Actions: join(tableRead, tableWrite, crossAccount, elbRead,
-				[]string{"cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"}),
+			Actions: join(tableRead, tableWrite, crossAccount,
+				[]string{"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:TagResource", "iam:PassRole"}),
 		},
 		{
-			Name: "step-approval", Description: "step: store the task token and notify approvers",
+			Name: "step-update-service", Description: "step: update or create the service (rolling, daemon)",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, crossAccount,
+				[]string{"ecs:DescribeServices", "ecs:UpdateService", "ecs:CreateService", "ecs:TagResource"}),
+		},
+		{
+			Name: "step-wait-steady", Description: "step: store the task token and wait for steady state (event-driven)",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, crossAccount, []string{"ecs:DescribeServices", "states:SendTaskSuccess", "states:SendTaskFailure"}),
+		},
+		{
+			Name: "step-check-steady", Description: "step: low-rate steady-state check when a wait times out",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, crossAccount, []string{"ecs:DescribeServices", "states:SendTaskSuccess", "states:SendTaskFailure"}),
+		},
+		{
+			Name: "step-verify", Description: "step: verify with CloudWatch alarms",
+			MemoryMB: 256, Timeout: 60 * time.Second,
+			Actions: join(tableRead, tableWrite, crossAccount, []string{"cloudwatch:DescribeAlarms", "states:SendTaskSuccess"}),
+		},
+		{
+			Name: "step-approval", Description: "step: store the task token of an approval wait",
 			MemoryMB: 256, Timeout: 30 * time.Second,
-			Actions: join(tableRead, tableWrite, []string{"sns:Publish"}),
+			Actions: join(tableRead, tableWrite),
 		},
 		{
-			Name: "step-rollback", Description: "step: restore the last known good revision, counts, traffic and scaling",
+			Name: "step-rollback", Description: "step: restore the last known good revision",
 			MemoryMB: 256, Timeout: 120 * time.Second,
-			Actions: join(tableRead, tableWrite, ecsRead, elbRead, autoscalingRead, crossAccount,
-				[]string{"ecs:UpdateService", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
-					"application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy",
-					"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetChange"}),
+			Actions: join(tableRead, tableWrite, crossAccount,
+				[]string{"ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService"}),
 		},
 		{
-			Name: "step-finish", Description: "step: close the deployment, release the lock, notify",
+			Name: "step-finish", Description: "step: close the deployment, count state transitions, release the lease, resume the queue",
 			MemoryMB: 256, Timeout: 30 * time.Second,
-			Actions: join(tableRead, tableWrite, []string{"sns:Publish"}),
+			Actions: join(tableRead, tableWrite, []string{"states:GetExecutionHistory", "states:SendTaskSuccess"}),
 		},
 		{
 			Name: "step-setup-service", Description: "step: set up the new service revision",

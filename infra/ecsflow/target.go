@@ -62,7 +62,7 @@ var (
 // balancing, auto scaling, alarms, DNS and role passing. The table, topic,
 // state machines and cross-account roles stay in the ecsflow account.
 var targetScopes = map[scope]bool{
-	scopeUnscoped: true, scopeServices: true, scopeTasks: true, scopeDeployments: true,
+	scopeUnscoped: true, scopeServices: true, scopeTaggable: true, scopeTasks: true, scopeDeployments: true,
 	scopePassRoles: true, scopeListeners: true, scopeListenerRules: true,
 	scopeScalableTarget: true, scopeAlarms: true, scopeHostedZones: true, scopeDNSChanges: true,
 	scopeRepositories: true,

@@ -153,6 +153,17 @@ func Assess(s *ecstypes.Service, wantTaskDef string) SteadyState {
 		return SteadyState{State: InProgress, Reason: "the service has no primary deployment yet"}
 	}
 	st := SteadyState{Running: prim.RunningCount, Desired: prim.DesiredCount, TaskDefinition: aws.ToString(prim.TaskDefinition)}
+	if wantTaskDef == "" && prim.DesiredCount == 0 {
+		// Scaled to zero: settled once nothing runs, whatever the rollout's state.
+		for _, d := range s.Deployments {
+			if d.RunningCount > 0 || d.PendingCount > 0 {
+				st.State, st.Reason = InProgress, "tasks are still stopping"
+				return st
+			}
+		}
+		st.State = Steady
+		return st
+	}
 	if wantTaskDef != "" && st.TaskDefinition != wantTaskDef {
 		st.State = Failed
 		st.Reason = fmt.Sprintf("the primary deployment runs %s, not %s", st.TaskDefinition, wantTaskDef)

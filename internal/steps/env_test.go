@@ -164,6 +164,9 @@ func (e *env) seed(t *testing.T, o envOptions) {
 		"portMappings":[{"containerPort":8080}],
 		"environment":[{"name":"ENV","value":"${env.name}"},{"name":"LOG_LEVEL","value":"${serviceVariable.LOG_LEVEL}"}]}]`)
 	if o.daemon {
+		svc.ECS.ContainerDefinitions = json.RawMessage(`[{"name":"web","image":"${artifact.image}","essential":true,
+			"healthCheck":{"command":["CMD-SHELL","curl -f localhost/health"],"interval":5},
+			"environment":[{"name":"ENV","value":"${env.name}"}]}]`)
 		svc.ECS.SchedulingStrategy = model.SchedulingDaemon
 		svc.ECS.DesiredCount = nil
 		svc.ECS.LoadBalancer = nil

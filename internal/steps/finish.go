@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/store"
@@ -90,7 +91,7 @@ func (e *Engine) finish(ctx context.Context, r *run, in FinishInput, res model.S
 			cur.Status = to
 			cur.EndedAt = &now
 		}
-		if reason != "" {
+		if reason != "" && !strings.Contains(cur.Reason, causeMessage(in.Outcome.Error.Cause)) {
 			if cur.Reason != "" {
 				cur.Reason += "; "
 			}

@@ -150,6 +150,9 @@ func (e *Engine) approval(ctx context.Context, r *run, in ApprovalInput) (Approv
 	}
 	w := store.Wait{Token: in.Token, DeploymentID: d.ID, Cluster: t.Cluster, Service: t.ServiceName, Kind: store.WaitApproval,
 		Expires: e.clock().Add(time.Duration(out.TimeoutSeconds)*time.Second + time.Minute)}
+	if st.Approval != nil {
+		w.Approvers = st.Approval.Approvers
+	}
 	if err := e.store.PutWait(ctx, w); err != nil {
 		return out, err
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -57,7 +59,16 @@ func New(tb testing.TB, o Options) *World {
 	clock := simclock.NewScaled(Start, o.Scale)
 	emu := awsemu.New(awsemu.Options{Clock: clock, Sink: o.Sink, Seed: 11, Timings: FastTimings})
 	srv := httptest.NewServer(emu)
-	f := ecsops.NewFactory(aws.Config{Region: Region}, ecsops.WithLocalEndpoint(srv.URL))
+	// The simulated world is scaled; the SDK's back-off is real time, so
+	// keep it short (and without the client-side retry quota).
+	retryer := func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 6
+			o.Backoff = retry.NewExponentialJitterBackoff(20 * time.Millisecond)
+			o.RateLimiter = ratelimit.None
+		})
+	}
+	f := ecsops.NewFactory(aws.Config{Region: Region, Retryer: retryer}, ecsops.WithLocalEndpoint(srv.URL))
 	c, err := f.Clients(context.Background(), ecsops.Target{Region: Region})
 	if err != nil {
 		tb.Fatalf("clients: %v", err)

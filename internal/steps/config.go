@@ -1,0 +1,67 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/ecsflow/ecsflow/internal/ecsevents"
+	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/store"
+)
+
+// Environment variables the step functions read. TABLE_NAME is set by the
+// CDK app (infra/ecsflow EnvTableName); the Lambda runtime sets the
+// function's memory; AWS_ENDPOINT_URL (read by the SDK) switches to local
+// mode: every AWS call goes to that endpoint, with no role assumption.
+const (
+	EnvTableName        = "TABLE_NAME"
+	EnvMemoryMB         = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+	EnvHeartbeatSeconds = "ECSFLOW_HEARTBEAT_SECONDS"
+	EnvSessionName      = "AWS_LAMBDA_FUNCTION_NAME"
+)
+
+// FromEnv builds the engine a step Lambda runs, from its environment.
+func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Engine, error) {
+	table := getenv(EnvTableName)
+	if table == "" {
+		return nil, fmt.Errorf("steps: %s is not set", EnvTableName)
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("steps: load aws config: %w", err)
+	}
+	var opts []ecsops.Option
+	if cfg.BaseEndpoint != nil && *cfg.BaseEndpoint != "" {
+		opts = append(opts, ecsops.WithLocalEndpoint(aws.ToString(cfg.BaseEndpoint)))
+	}
+	opts = append(opts, ecsops.WithSessionName(getenv(EnvSessionName)))
+	c := Config{
+		Store:      store.New(dynamodb.NewFromConfig(cfg), table, store.WithLogger(log)),
+		AWS:        ecsops.NewFactory(cfg, opts...),
+		Tasks:      ecsevents.NewSFNCompleter(sfn.NewFromConfig(cfg)),
+		Executions: NewSFNHistory(sfn.NewFromConfig(cfg)),
+		Logger:     log,
+	}
+	if v := getenv(EnvMemoryMB); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("steps: %s=%q is not a positive number", EnvMemoryMB, v)
+		}
+		c.LambdaMemoryMB = n
+	}
+	if v := getenv(EnvHeartbeatSeconds); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("steps: %s=%q is not a positive number", EnvHeartbeatSeconds, v)
+		}
+		c.HeartbeatSeconds = n
+	}
+	return New(c)
+}

@@ -245,9 +245,15 @@ func (c *Controller) stop(ctx context.Context, r request, errName string) error 
 	case r.action == "rollback" && d.Status == model.StatusRollingBack:
 		return c.record(ctx, r, wrongState("rollback: deployment %s is already rolling back", r.id), nil)
 	}
-	waits, err := c.st.WaitsForDeployment(ctx, r.id)
+	all, err := c.st.WaitsForDeployment(ctx, r.id)
 	if err != nil {
 		return fmt.Errorf("%s: find waits: %w", r.action, err)
+	}
+	var waits []store.Wait
+	for _, w := range all {
+		if w.Kind != store.WaitWatch { // a watch has no task behind it
+			waits = append(waits, w)
+		}
 	}
 	if len(waits) == 0 {
 		if d.Status == model.StatusQueued && d.ExecutionARN == "" {

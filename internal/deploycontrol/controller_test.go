@@ -266,6 +266,14 @@ func TestControlRefusals(t *testing.T) {
 	if err := e.ctrl.Rollback(ctx, busy, "bob", ""); !errors.Is(err, api.ErrWrongState) || !strings.Contains(err.Error(), "retry") {
 		t.Errorf("rollback with no wait = %v, want ErrWrongState asking to retry", err)
 	}
+	// A watch (events routed to the ledger after a wait) is not a wait.
+	if err := e.st.PutWait(ctx, store.Wait{Token: store.WatchToken(busy), DeploymentID: busy, Kind: store.WaitWatch,
+		Cluster: "prod", Service: "web", Expires: e.clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ctrl.Abort(ctx, busy, "bob", ""); !errors.Is(err, api.ErrWrongState) || !strings.Contains(err.Error(), "retry") {
+		t.Errorf("abort with only a watch = %v, want ErrWrongState asking to retry", err)
+	}
 	// Rolling back already.
 	rb := e.deployment(t, model.StatusRollingBack, "arn:x")
 	if err := e.ctrl.Rollback(ctx, rb, "bob", ""); !errors.Is(err, api.ErrWrongState) || !strings.Contains(err.Error(), "already rolling back") {

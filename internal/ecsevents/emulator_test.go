@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
@@ -40,6 +42,9 @@ type world struct {
 	ecs   *ecs.Client
 	smARN string
 	waits chan store.Wait
+
+	verifyARN string
+	cw        *cloudwatch.Client
 }
 
 func newWorld(t *testing.T) *world {
@@ -50,7 +55,7 @@ func newWorld(t *testing.T) *world {
 	w.sfn = sfnlocal.New(sfnlocal.Options{Clock: clock})
 	w.bus = eventbus.New(eventbus.Options{Clock: clock, Logger: discard})
 	const fn = "arn:aws:lambda:us-east-1:123456789012:function:ecsflow-ecs-events"
-	w.bus.RegisterLambda(fn, ecsevents.New(w.st, w.sfn, ecsevents.WithLogger(discard)).Handle)
+	w.bus.RegisterLambda(fn, ecsevents.New(w.st, w.sfn, ecsevents.WithLogger(discard), ecsevents.WithClock(clock.Now)).Handle)
 	if err := ecsevents.Install(w.bus, func(f string) string {
 		if f == ecsevents.FunctionECSEvents {
 			return fn
@@ -88,11 +93,32 @@ func newWorld(t *testing.T) *world {
 		w.waits <- wt
 		return json.RawMessage(`{}`), nil
 	})
+	// The verify step: record a VERIFY wait on the alarm "web-5xx".
+	w.sfn.RegisterLambda("step-verify", func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+		var in struct{ Token, DeploymentID string }
+		if err := json.Unmarshal(payload, &in); err != nil {
+			return nil, err
+		}
+		wt := store.Wait{Token: in.Token, DeploymentID: in.DeploymentID, Kind: store.WaitVerify,
+			Cluster: "prod", Service: "web", Alarms: []string{"web-5xx"}, Expires: clock.Now().Add(time.Hour)}
+		if err := w.st.PutWait(ctx, wt); err != nil {
+			return nil, err
+		}
+		w.waits <- wt
+		return json.RawMessage(`{}`), nil
+	})
 	arn, err := w.sfn.CreateStateMachine(context.Background(), "wait-steady", steadyMachine)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.smARN = arn
+	w.verifyARN, err = w.sfn.CreateStateMachine(context.Background(), "verify",
+		strings.ReplaceAll(steadyMachine, "step-wait-steady", "step-verify"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cw = cloudwatch.New(cloudwatch.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")})
 	t.Cleanup(func() {
 		srv.Close()
 		w.emu.Close()
@@ -181,8 +207,8 @@ func TestRollingUpdateCompletesTheWaitThroughTheBus(t *testing.T) {
 	if x.Status != "SUCCEEDED" || !strings.Contains(x.Output, `"steady":true`) {
 		t.Fatalf("execution %s %s %s %s, want SUCCEEDED with steady output", x.Status, x.Output, x.Error, x.Cause)
 	}
-	if ws, _ := w.st.WaitsForDeployment(ctx, dep); len(ws) != 0 {
-		t.Errorf("wait left after completion: %+v", ws)
+	if ws, _ := w.st.WaitsForDeployment(ctx, dep); len(ws) != 1 || ws[0].Kind != store.WaitWatch {
+		t.Errorf("waits after completion: %+v, want only the WATCH", ws)
 	}
 	l := ledger(t, w.st, dep)
 	var msgs []string
@@ -223,12 +249,36 @@ func TestCrashingImageFailsTheWaitWithNotStable(t *testing.T) {
 	if !strings.Contains(x.Cause, "prod/web") {
 		t.Errorf("cause %q does not name the service", x.Cause)
 	}
-	if ws, _ := w.st.WaitsForDeployment(ctx, dep); len(ws) != 0 {
-		t.Errorf("wait left after failure: %+v", ws)
+	if ws, _ := w.st.WaitsForDeployment(ctx, dep); len(ws) != 1 || ws[0].Kind != store.WaitWatch {
+		t.Errorf("waits after failure: %+v, want only the WATCH", ws)
+	}
+	// The tasks behind the failure stop after it (the WATCH keeps their
+	// events coming); wait a little simulated time for them.
+	var entries []model.LedgerEntry
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		entries = ledger(t, w.st, dep)
+		n := 0
+		for _, e := range entries {
+			if e.Kind == model.LedgerTaskStopped && strings.Contains(e.Message, "(web:2)") && strings.Contains(e.Message, "exit code 1") {
+				n++
+			}
+		}
+		if n >= 3 {
+			break
+		}
 	}
 	stopped := 0
-	for _, e := range ledger(t, w.st, dep) {
-		if e.Kind != model.LedgerTaskStopped || !strings.Contains(e.Message, "(web:2)") {
+	defer func() {
+		if t.Failed() {
+			for _, e := range entries {
+				t.Logf("ledger: %s %s %s", e.At.Format(time.RFC3339Nano), e.Kind, e.Message)
+			}
+		}
+	}()
+	for _, e := range entries {
+		// Crashed tasks of the new revision (others were stopped by the
+		// scheduler during ECS's own rollback).
+		if e.Kind != model.LedgerTaskStopped || !strings.Contains(e.Message, "(web:2)") || !strings.Contains(e.Message, "[EssentialContainerExited]") {
 			continue
 		}
 		stopped++
@@ -238,5 +288,49 @@ func TestCrashingImageFailsTheWaitWithNotStable(t *testing.T) {
 	}
 	if stopped < 3 {
 		t.Errorf("%d stopped-task entries of the crashing revision, want at least the circuit breaker threshold 3", stopped)
+	}
+}
+
+func TestAlarmDuringTheBakeFailsTheVerifyWait(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, name := range []string{"web-5xx", "web-p99"} {
+		if _, err := w.cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String(name),
+			MetricName: aws.String("HTTPCode_Target_5XX_Count"), Namespace: aws.String("AWS/ApplicationELB"),
+			Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1),
+			Threshold: aws.Float64(5), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold}); err != nil {
+			t.Fatalf("PutMetricAlarm: %v", err)
+		}
+	}
+	dep := seedDeployment(t, w.st, 1)[0]
+	ex, err := w.sfn.StartExecution(ctx, w.verifyARN, dep, `{"deploymentId":"`+dep+`"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-w.waits
+	// An alarm the wait does not watch fires first, then the watched one.
+	if err := w.emu.SetFaultPlan(awsemu.FaultPlan{Rules: []awsemu.FaultRule{
+		{Alarm: "web-p99", State: "ALARM", AtSeconds: 5},
+		{Alarm: "web-5xx", State: "ALARM", AtSeconds: 30, Reason: "Threshold Crossed: 9 > 5"}}}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := w.sfn.WaitExecution(ctx, ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Status != "FAILED" || x.Error != ecsevents.ErrVerificationFailed || !strings.Contains(x.Cause, "alarm web-5xx entered ALARM") ||
+		!strings.Contains(x.Cause, "Threshold Crossed: 9 > 5") {
+		t.Fatalf("execution %s %q %q, want FAILED VerificationFailed naming web-5xx and the reason", x.Status, x.Error, x.Cause)
+	}
+	if err := w.bus.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l := ledger(t, w.st, dep)
+	if len(l) != 1 || !strings.Contains(l[0].Message, "web-5xx") {
+		t.Errorf("ledger = %+v, want the one alarm entry", l)
+	}
+	if ws, _ := w.st.WaitsForDeployment(ctx, dep); len(ws) != 0 {
+		t.Errorf("verify wait left: %+v", ws)
 	}
 }

@@ -26,6 +26,8 @@ func (m *memStore) WaitsForAlarm(_ context.Context, name string) ([]store.Wait, 
 	return []store.Wait{{Token: "t", DeploymentID: "dep-x", Kind: store.WaitVerify, Alarms: []string{name}}}, nil
 }
 
+func (m *memStore) PutWait(context.Context, store.Wait) error { return nil }
+
 func (m *memStore) DeleteWait(context.Context, store.Wait) error {
 	m.mu.Lock()
 	m.deleted++

@@ -5,7 +5,7 @@
 // The handler takes ECS and CloudWatch events, finds the deployments that
 // wait on them through the waits in the store, appends every event to
 // those deployments' ledgers, and completes the waiting Step Functions
-// tasks:
+// tasks (WATCH waits only route events to the ledger):
 //
 //	event                                          STEADY wait                 VERIFY wait
 //	SERVICE_DEPLOYMENT_COMPLETED, SERVICE_STEADY_STATE  SendTaskSuccess        ledger only
@@ -13,7 +13,11 @@
 //	any other ECS event for the service            SendTaskHeartbeat           ledger only
 //	CloudWatch alarm → ALARM                       -                           SendTaskFailure VerificationFailed
 //
-// A completed wait is deleted. A token Step Functions no longer knows
+// A completed STEADY wait is replaced by a WATCH wait for WithWatch's
+// duration (or until the workflow's finish step clears the deployment's
+// waits), so that what follows (the stopped tasks behind a failure, ECS's
+// own rollback) still reaches the deployment's ledger; a watch ends early
+// when another deployment waits on the service. A token Step Functions no longer knows
 // (TaskTimedOut, TaskDoesNotExist, InvalidToken) is cleaned up, not an
 // error. Malformed and unknown events are logged with their id and
 // acknowledged, so EventBridge does not retry them. Failures of the store
@@ -46,6 +50,7 @@ const maxCause = 32768
 
 // Store is what the handler needs of the store (*store.Store).
 type Store interface {
+	PutWait(ctx context.Context, w store.Wait) error
 	WaitsForService(ctx context.Context, cluster, service string) ([]store.Wait, error)
 	WaitsForAlarm(ctx context.Context, alarmName string) ([]store.Wait, error)
 	DeleteWait(ctx context.Context, w store.Wait) error
@@ -86,10 +91,16 @@ func TokenSpent(err error) bool {
 // Handler handles EventBridge events. Handle is the Lambda handler (and an
 // eventbus.LambdaHandler).
 type Handler struct {
-	st  Store
-	tc  TaskCompleter
-	log *slog.Logger
+	st    Store
+	tc    TaskCompleter
+	log   *slog.Logger
+	now   func() time.Time
+	watch time.Duration
 }
+
+// DefaultWatch is how long a deployment keeps receiving its service's ECS
+// events in its ledger after its steady-state wait ended.
+const DefaultWatch = 5 * time.Minute
 
 // Option configures a Handler.
 type Option func(*Handler)
@@ -97,9 +108,17 @@ type Option func(*Handler)
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
 
+// WithClock sets the clock of WATCH expiries (default time.Now; use the
+// store's clock).
+func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+
+// WithWatch sets how long events keep reaching a deployment's ledger after
+// its steady-state wait ended (default DefaultWatch; 0 turns it off).
+func WithWatch(d time.Duration) Option { return func(h *Handler) { h.watch = d } }
+
 // New returns a handler on st that completes tokens through tc.
 func New(st Store, tc TaskCompleter, opts ...Option) *Handler {
-	h := &Handler{st: st, tc: tc, log: slog.Default()}
+	h := &Handler{st: st, tc: tc, log: slog.Default(), now: time.Now, watch: DefaultWatch}
 	for _, o := range opts {
 		o(h)
 	}
@@ -432,10 +451,29 @@ func (h *Handler) onECS(ctx context.Context, env Envelope, ev *ecsEvent) error {
 	if err != nil {
 		return fmt.Errorf("find waits: %w", err)
 	}
-	var concerned []store.Wait
+	// Deployments waiting on the service get the event; so do those that
+	// watch it after their wait ended, unless another deployment is
+	// waiting now (then their watch is over and is removed).
+	active := map[string]bool{}
 	for _, w := range waits {
 		if w.Kind == store.WaitSteady || w.Kind == store.WaitVerify {
+			active[w.DeploymentID] = true
+		}
+	}
+	var concerned, stale []store.Wait
+	for _, w := range waits {
+		switch {
+		case w.Kind == store.WaitSteady || w.Kind == store.WaitVerify:
 			concerned = append(concerned, w)
+		case w.Kind == store.WaitWatch && (len(active) == 0 || active[w.DeploymentID]):
+			concerned = append(concerned, w)
+		case w.Kind == store.WaitWatch:
+			stale = append(stale, w)
+		}
+	}
+	for _, w := range stale {
+		if err := h.st.DeleteWait(ctx, w); err != nil {
+			h.log.WarnContext(ctx, "ecs-events: remove a watch that another deployment superseded", "deployment_id", w.DeploymentID, "error", err)
 		}
 	}
 	if len(concerned) == 0 {
@@ -489,6 +527,15 @@ func (h *Handler) record(ctx context.Context, waits []store.Wait, entry model.Le
 // complete sends a final answer for w and deletes it; a spent token is
 // deleted too.
 func (h *Handler) complete(ctx context.Context, env Envelope, w store.Wait, what string, send func() error) error {
+	// The watch goes in before the answer: once the task is answered, the
+	// workflow may finish (and clear the deployment's waits) at any moment.
+	if w.Kind == store.WaitSteady && h.watch > 0 {
+		watch := store.Wait{Token: store.WatchToken(w.DeploymentID), DeploymentID: w.DeploymentID, Kind: store.WaitWatch,
+			Cluster: w.Cluster, Service: w.Service, Expires: h.now().Add(h.watch)}
+		if err := h.st.PutWait(ctx, watch); err != nil {
+			h.log.WarnContext(ctx, "ecs-events: could not keep watching the service for the ledger", "deployment_id", w.DeploymentID, "error", err)
+		}
+	}
 	err := send()
 	switch {
 	case err == nil:

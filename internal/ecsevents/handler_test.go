@@ -30,7 +30,8 @@ func newFixture(t *testing.T, deployments int) *fixture {
 	st := newStore(t, func() time.Time { return sampleNow })
 	f := &fixture{st: st, rec: &recorder{fail: map[string]error{}}, logs: &bytes.Buffer{}}
 	f.deps = seedDeployment(t, st, deployments)
-	f.h = ecsevents.New(st, f.rec, ecsevents.WithLogger(slog.New(slog.NewTextHandler(f.logs, nil))))
+	f.h = ecsevents.New(st, f.rec, ecsevents.WithLogger(slog.New(slog.NewTextHandler(f.logs, nil))),
+		ecsevents.WithClock(func() time.Time { return sampleNow }))
 	return f
 }
 
@@ -45,13 +46,35 @@ func (f *fixture) wait(t *testing.T, w store.Wait) store.Wait {
 	return w
 }
 
+// waits are the deployment's waits other than WATCH ones.
 func (f *fixture) waits(t *testing.T, dep string) []store.Wait {
 	t.Helper()
 	ws, err := f.st.WaitsForDeployment(context.Background(), dep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ws
+	var out []store.Wait
+	for _, w := range ws {
+		if w.Kind != store.WaitWatch {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func (f *fixture) watching(t *testing.T, dep string) bool {
+	t.Helper()
+	ws, err := f.st.WaitsForDeployment(context.Background(), dep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if w.Kind == store.WaitWatch && w.Token == store.WatchToken(dep) && w.Service == "web" && w.Cluster == "prod" &&
+			w.Expires.Equal(sampleNow.Add(ecsevents.DefaultWatch)) {
+			return true
+		}
+	}
+	return false
 }
 
 // withDetail rewrites a field of a sample event's detail.
@@ -129,6 +152,9 @@ func TestSteadyWaitOutcomes(t *testing.T) {
 			}
 			if gone := len(f.waits(t, dep)) == 0; gone != tc.wantGone {
 				t.Errorf("wait deleted = %v, want %v", gone, tc.wantGone)
+			}
+			if watching := f.watching(t, dep); watching != tc.wantGone {
+				t.Errorf("watching after the wait = %v, want %v", watching, tc.wantGone)
 			}
 			l := ledger(t, f.st, dep)
 			if len(l) != 1 || l[0].Kind != tc.wantKind || !strings.HasPrefix(l[0].Message, tc.wantLedger) {
@@ -330,5 +356,52 @@ func TestEventsForUnwatchedServicesDoNothing(t *testing.T) {
 	}
 	if len(f.rec.Calls()) != 0 || len(ledger(t, f.st, f.deps[0])) != 0 {
 		t.Errorf("events of prod/web touched a wait on staging/web: calls %+v", f.rec.Calls())
+	}
+}
+
+func TestWatchKeepsTheLedgerUntilAnotherDeploymentWaits(t *testing.T) {
+	f := newFixture(t, 2)
+	ctx := context.Background()
+	first, second := f.deps[0], f.deps[1]
+	f.wait(t, store.Wait{Token: "tok-1", DeploymentID: first, Kind: store.WaitSteady, Cluster: "prod", Service: "web"})
+	// The deployment fails; the stopped task that caused it comes after.
+	if err := f.h.Handle(ctx, sample(t, "ecs-deployment-state-change.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.h.Handle(ctx, sample(t, "ecs-task-state-change.json")); err != nil {
+		t.Fatal(err)
+	}
+	l := ledger(t, f.st, first) // ordered by event time: the sample task stopped before the failure
+	if len(l) != 2 || l[0].Kind != model.LedgerTaskStopped || !strings.HasPrefix(l[1].Message, "SERVICE_DEPLOYMENT_FAILED") {
+		t.Fatalf("ledger of the failed deployment = %+v, want the stopped task and the failure", l)
+	}
+	if n := len(f.rec.Calls()); n != 1 {
+		t.Errorf("%d completer calls, want 1 (a watch completes nothing)", n)
+	}
+	// Another deployment now waits on the service: the first one's watch ends.
+	f.wait(t, store.Wait{Token: "tok-2", DeploymentID: second, Kind: store.WaitSteady, Cluster: "prod", Service: "web"})
+	if err := f.h.Handle(ctx, sample(t, "ecs-task-state-change.json")); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(ledger(t, f.st, first)); got != 2 {
+		t.Errorf("the superseded deployment got %d ledger entries, want still 2", got)
+	}
+	if got := len(ledger(t, f.st, second)); got != 1 {
+		t.Errorf("the waiting deployment got %d ledger entries, want 1", got)
+	}
+	if f.watching(t, first) {
+		t.Error("the superseded watch was not removed")
+	}
+}
+
+func TestWatchCanBeTurnedOff(t *testing.T) {
+	f := newFixture(t, 1)
+	f.h = ecsevents.New(f.st, f.rec, ecsevents.WithLogger(discard), ecsevents.WithWatch(0))
+	f.wait(t, store.Wait{Token: "tok", DeploymentID: f.deps[0], Kind: store.WaitSteady, Cluster: "prod", Service: "web"})
+	if err := f.h.Handle(context.Background(), sample(t, "ecs-service-action.json")); err != nil {
+		t.Fatal(err)
+	}
+	if ws, _ := f.st.WaitsForDeployment(context.Background(), f.deps[0]); len(ws) != 0 {
+		t.Errorf("waits left with the watch off: %+v", ws)
 	}
 }

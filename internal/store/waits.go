@@ -60,7 +60,16 @@ const (
 	WaitVerify   = "VERIFY"
 	WaitApproval = "APPROVAL"
 	WaitLease    = "LEASE"
+	// WaitWatch has no task behind it: it keeps routing a service's ECS
+	// events to a deployment's ledger for a while after its steady-state
+	// wait ended (stopped-task reasons arrive after the failure they
+	// cause). Its token is WatchToken(deploymentID).
+	WaitWatch = "WATCH"
 )
+
+// WatchToken is the token of a deployment's WATCH wait (one per
+// deployment and service; putting it again extends it).
+func WatchToken(deploymentID string) string { return "watch:" + deploymentID }
 
 // MaxWaitAlarms bounds the alarms of one wait (one transaction writes the
 // wait and a link per alarm).
@@ -85,7 +94,7 @@ type Wait struct {
 	// wait (for LEASE: the lease key's parts). ARNs are reduced to names.
 	Cluster string `json:"cluster,omitempty"`
 	Service string `json:"service,omitempty"`
-	// Kind is WaitSteady, WaitVerify, WaitApproval or WaitLease.
+	// Kind is WaitSteady, WaitVerify, WaitApproval, WaitLease or WaitWatch.
 	Kind string `json:"kind"`
 	// Alarms (VERIFY) are the CloudWatch alarms whose ALARM state fails it.
 	Alarms []string `json:"alarms,omitempty"`
@@ -143,13 +152,13 @@ func (w Wait) validate() error {
 		probs = append(probs, fmt.Sprintf("deploymentId %q is not a deployment id", w.DeploymentID))
 	}
 	switch w.Kind {
-	case WaitSteady, WaitVerify, WaitLease:
+	case WaitSteady, WaitVerify, WaitLease, WaitWatch:
 		if w.Cluster == "" || w.Service == "" {
 			probs = append(probs, fmt.Sprintf("a %s wait needs cluster and service", w.Kind))
 		}
 	case WaitApproval:
 	default:
-		probs = append(probs, fmt.Sprintf("kind %q: want STEADY, VERIFY, APPROVAL or LEASE", w.Kind))
+		probs = append(probs, fmt.Sprintf("kind %q: want STEADY, VERIFY, APPROVAL, LEASE or WATCH", w.Kind))
 	}
 	if len(w.Alarms) > MaxWaitAlarms {
 		probs = append(probs, fmt.Sprintf("%d alarms, at most %d", len(w.Alarms), MaxWaitAlarms))

@@ -173,6 +173,7 @@ func TestPutWaitRejectsMalformedWaits(t *testing.T) {
 		{"not a deployment", func(w *store.Wait) { w.DeploymentID = "svc-1" }, "not a deployment id"},
 		{"unknown kind", func(w *store.Wait) { w.Kind = "NAP" }, `kind "NAP"`},
 		{"steady without service", func(w *store.Wait) { w.Service = "" }, "needs cluster and service"},
+		{"watch without cluster", func(w *store.Wait) { w.Kind, w.Cluster = store.WaitWatch, "" }, "a WATCH wait needs cluster and service"},
 		{"no expiry", func(w *store.Wait) { w.Expires = time.Time{} }, "expires is required"},
 		{"empty alarm", func(w *store.Wait) { w.Alarms = []string{""} }, "alarms[0] is empty"},
 		{"repeated alarm", func(w *store.Wait) { w.Alarms = []string{"a", "a"} }, "repeated"},

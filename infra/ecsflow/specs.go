@@ -69,7 +69,7 @@ func join(groups ...[]string) []string {
 // nothing. The lead adjusts rows as the functions land.
 //
 //	name                 memory timeout async  what it calls
-//	api                  512    29s     no     store, StartExecution/Describe/Stop, SendTask* (approvals), ECR read
+//	api                  512    29s     no     store, StartExecution, SendTaskSuccess/Failure (approve, reject, abort)
 //	trigger              256    30s     yes    store, StartExecution
 //	ecs-events           256    30s     yes    store (ledger, waits), SendTaskSuccess/Failure/Heartbeat
 //	collect-artifacts    256    120s    yes    store, StartExecution, ECR DescribeImages, GetSecretValue (Props.SecretPrefix)
@@ -93,10 +93,10 @@ func DefaultSpecs() map[string]FunctionSpec {
 		{
 			Name: "api", Description: "ecsflow REST API (API Gateway HTTP API)",
 			MemoryMB: 512, Timeout: 29 * time.Second,
+			// internal/api starts executions; internal/deploycontrol answers
+			// approval and abort waits through their task tokens.
 			Actions: join(tableRead, tableWrite,
-				[]string{"states:StartExecution", "states:DescribeExecution", "states:StopExecution", "states:GetExecutionHistory",
-					"states:SendTaskSuccess", "states:SendTaskFailure",
-					"ecr:DescribeImages"}),
+				[]string{"states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure"}),
 		},
 		{
 			Name: "trigger", Description: "ECR push -> matching Triggers -> StartExecution",

@@ -108,8 +108,9 @@ type Option func(*Handler)
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
 
-// WithClock sets the clock of WATCH expiries (default time.Now; use the
-// store's clock).
+// WithClock sets the clock of WATCH expiries for events without a time
+// (default time.Now; use the store's clock). A watch runs from its event's
+// time otherwise.
 func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
 
 // WithWatch sets how long events keep reaching a deployment's ledger after
@@ -489,12 +490,21 @@ func (h *Handler) onECS(ctx context.Context, env Envelope, ev *ecsEvent) error {
 		if w.Kind != store.WaitSteady {
 			continue
 		}
-		switch ev.outcome {
+		outcome := ev.outcome
+		if ev.name == "SERVICE_STEADY_STATE" && !ev.entry.At.IsZero() && ev.entry.At.Before(w.Created) {
+			// ECS repeats SERVICE_STEADY_STATE periodically: one from before
+			// the wait (the service's previous steady state, delivered
+			// late) says nothing about this deployment.
+			h.log.InfoContext(ctx, "ecs-events: steady state from before the wait taken as progress", "event_id", env.ID,
+				"deployment_id", w.DeploymentID, "event_time", ev.entry.At, "wait_created", w.Created)
+			outcome = progress
+		}
+		switch outcome {
 		case succeed:
 			out, _ := json.Marshal(ev.output)
-			errs = append(errs, h.complete(ctx, env, w, ev.name, func() error { return h.tc.SendTaskSuccess(ctx, w.Token, string(out)) }))
+			errs = append(errs, h.complete(ctx, env, w, ev.entry.At, ev.name, func() error { return h.tc.SendTaskSuccess(ctx, w.Token, string(out)) }))
 		case fail:
-			errs = append(errs, h.complete(ctx, env, w, ev.name, func() error {
+			errs = append(errs, h.complete(ctx, env, w, ev.entry.At, ev.name, func() error {
 				return h.tc.SendTaskFailure(ctx, w.Token, ErrNotStable, truncate(ev.cause, maxCause))
 			}))
 		default:
@@ -526,12 +536,13 @@ func (h *Handler) record(ctx context.Context, waits []store.Wait, entry model.Le
 
 // complete sends a final answer for w and deletes it; a spent token is
 // deleted too.
-func (h *Handler) complete(ctx context.Context, env Envelope, w store.Wait, what string, send func() error) error {
+// at is the event's time (zero: unknown); the watch runs from it.
+func (h *Handler) complete(ctx context.Context, env Envelope, w store.Wait, at time.Time, what string, send func() error) error {
 	// The watch goes in before the answer: once the task is answered, the
 	// workflow may finish (and clear the deployment's waits) at any moment.
 	if w.Kind == store.WaitSteady && h.watch > 0 {
 		watch := store.Wait{Token: store.WatchToken(w.DeploymentID), DeploymentID: w.DeploymentID, Kind: store.WaitWatch,
-			Cluster: w.Cluster, Service: w.Service, Expires: h.now().Add(h.watch)}
+			Cluster: w.Cluster, Service: w.Service, Expires: watchFrom(at, h.now).Add(h.watch)}
 		if err := h.st.PutWait(ctx, watch); err != nil {
 			h.log.WarnContext(ctx, "ecs-events: could not keep watching the service for the ledger", "deployment_id", w.DeploymentID, "error", err)
 		}
@@ -619,11 +630,19 @@ func (h *Handler) onAlarm(ctx context.Context, env Envelope) error {
 	}
 	var errs []error
 	for _, w := range verify {
-		errs = append(errs, h.complete(ctx, env, w, "ALARM "+d.AlarmName, func() error {
+		errs = append(errs, h.complete(ctx, env, w, entry.At, "ALARM "+d.AlarmName, func() error {
 			return h.tc.SendTaskFailure(ctx, w.Token, ErrVerificationFailed, truncate(msg, maxCause))
 		}))
 	}
 	return errors.Join(errs...)
+}
+
+// watchFrom is the event's time, or now when the event had none.
+func watchFrom(at time.Time, now func() time.Time) time.Time {
+	if at.IsZero() {
+		return now()
+	}
+	return at
 }
 
 func truncate(s string, n int) string {

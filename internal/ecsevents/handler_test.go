@@ -70,7 +70,7 @@ func (f *fixture) watching(t *testing.T, dep string) bool {
 	}
 	for _, w := range ws {
 		if w.Kind == store.WaitWatch && w.Token == store.WatchToken(dep) && w.Service == "web" && w.Cluster == "prod" &&
-			w.Expires.Equal(sampleNow.Add(ecsevents.DefaultWatch)) {
+			w.Expires.After(sampleNow) && w.Expires.Before(sampleNow.Add(time.Hour)) {
 			return true
 		}
 	}
@@ -403,5 +403,31 @@ func TestWatchCanBeTurnedOff(t *testing.T) {
 	}
 	if ws, _ := f.st.WaitsForDeployment(context.Background(), f.deps[0]); len(ws) != 0 {
 		t.Errorf("waits left with the watch off: %+v", ws)
+	}
+}
+
+func TestSteadyStateFromBeforeTheWaitIsProgress(t *testing.T) {
+	f := newFixture(t, 1)
+	// The wait was made after the sample's SERVICE_STEADY_STATE (18:31:12).
+	f.wait(t, store.Wait{Token: "tok", DeploymentID: f.deps[0], Kind: store.WaitSteady, Cluster: "prod", Service: "web",
+		Created: time.Date(2025, 3, 4, 18, 40, 0, 0, time.UTC)})
+	if err := f.h.Handle(context.Background(), sample(t, "ecs-service-action.json")); err != nil {
+		t.Fatal(err)
+	}
+	if calls := f.rec.Calls(); len(calls) != 1 || calls[0].op != "heartbeat" {
+		t.Fatalf("calls = %+v, want a heartbeat only", calls)
+	}
+	if len(f.waits(t, f.deps[0])) != 1 {
+		t.Error("the wait must stay")
+	}
+	// A deployment event of the same age still completes it: those are
+	// sent once, for one ECS deployment.
+	ev := withDetail(t, sample(t, "ecs-deployment-state-change.json"), map[string]any{
+		"eventType": "INFO", "eventName": "SERVICE_DEPLOYMENT_COMPLETED", "reason": ""})
+	if err := f.h.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if calls := f.rec.Calls(); len(calls) != 2 || calls[1].op != "success" {
+		t.Fatalf("calls = %+v, want the success", calls)
 	}
 }

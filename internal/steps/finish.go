@@ -103,7 +103,7 @@ func (e *Engine) finish(ctx context.Context, r *run, in FinishInput, res model.S
 	return FinishOutput{Result: string(res)}, nil
 }
 
-// release deletes the deployment's waits, releases its lease and resumes
+// release deletes the deployment's task waits, releases its lease and resumes
 // the oldest deployment queued on it.
 func (e *Engine) release(ctx context.Context, id string) (string, error) {
 	d, err := e.load(ctx, id)
@@ -111,7 +111,9 @@ func (e *Engine) release(ctx context.Context, id string) (string, error) {
 		return "", err
 	}
 	var errs []error
-	if err := e.clearWaits(ctx, nil, id); err != nil {
+	// WATCH waits (functions/ecs-events) are left to expire: they keep
+	// routing late ECS events (stopped tasks) to this deployment's ledger.
+	if err := e.clearWaits(ctx, nil, id, store.WaitSteady, store.WaitVerify, store.WaitApproval, store.WaitLease); err != nil {
 		errs = append(errs, fmt.Errorf("clear waits: %w", err))
 	}
 	if d.Runtime == nil || d.Runtime.Target.LeaseKey == "" {

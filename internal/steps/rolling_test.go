@@ -182,7 +182,6 @@ func checkSteps(t *testing.T, d *model.Deployment, want ...string) {
 	}
 }
 
-
 type (
 	ecsTag        = ecstypes.Tag
 	ecstypesField = ecstypes.TaskDefinitionField

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -144,6 +145,64 @@ func (e *MissingSubstitutionError) Error() string {
 // ErrNoClusters is returned when Props.Clusters is empty.
 var ErrNoClusters = errors.New("ecsflow: Props.Clusters is empty: name at least one ECS cluster")
 
+// InvalidPropError reports a Props field whose value AWS would reject or
+// that would widen a permission (a wildcard in a cluster name, say).
+type InvalidPropError struct {
+	Field, Value, Want string
+}
+
+func (e *InvalidPropError) Error() string {
+	return fmt.Sprintf("ecsflow: %s %q: want %s", e.Field, e.Value, e.Want)
+}
+
+var (
+	clusterRE    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	prefixRE     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+	repositoryRE = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
+	roleRE       = regexp.MustCompile(`^[A-Za-z0-9+=,.@_*-]{1,64}$`)
+	secretRE     = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,256}$`)
+)
+
+// validate checks the props that end up in names, ARNs and patterns.
+func (p *Props) validate() error {
+	if len(p.Clusters) == 0 {
+		return ErrNoClusters
+	}
+	for _, c := range p.Clusters {
+		if !clusterRE.MatchString(c) {
+			return &InvalidPropError{"Clusters", c, "an ECS cluster name (letters, digits, - and _)"}
+		}
+	}
+	for _, a := range p.TargetAccounts {
+		if !accountRE.MatchString(a) {
+			return &InvalidPropError{"TargetAccounts", a, "a 12-digit account id"}
+		}
+	}
+	for _, r := range p.Repositories {
+		if !repositoryRE.MatchString(r) {
+			return &InvalidPropError{"Repositories", r, "an ECR repository name"}
+		}
+	}
+	for _, r := range p.PassRoles {
+		if !roleRE.MatchString(r) || r == "*" {
+			return &InvalidPropError{"PassRoles", r, "an IAM role name, wildcards allowed but not \"*\" alone"}
+		}
+	}
+	if !prefixRE.MatchString(p.NamePrefix) {
+		return &InvalidPropError{"NamePrefix", p.NamePrefix, "1-40 letters, digits, - or _"}
+	}
+	if !roleRE.MatchString(p.TargetRoleName) || strings.Contains(p.TargetRoleName, "*") {
+		return &InvalidPropError{"TargetRoleName", p.TargetRoleName, "an IAM role name"}
+	}
+	if !secretRE.MatchString(p.SecretPrefix) {
+		return &InvalidPropError{"SecretPrefix", p.SecretPrefix, "a Secrets Manager name prefix"}
+	}
+	if p.JWT != nil && (!strings.HasPrefix(p.JWT.Issuer, "https://") || len(p.JWT.Audience) == 0) {
+		return &InvalidPropError{"JWT", p.JWT.Issuer, "an https:// issuer and at least one audience"}
+	}
+	return nil
+}
+
 func (p *Props) defaults() {
 	if p.FunctionsDir == "" {
 		p.FunctionsDir = filepath.Join("..", "functions")
@@ -206,8 +265,8 @@ type builder struct {
 // no scope, or when a state machine placeholder has no substitution.
 func New(scope constructs.Construct, id string, props Props) (*Ecsflow, error) {
 	props.defaults()
-	if len(props.Clusters) == 0 {
-		return nil, ErrNoClusters
+	if err := props.validate(); err != nil {
+		return nil, err
 	}
 	names, err := FunctionFolders(props.FunctionsDir)
 	if err != nil {

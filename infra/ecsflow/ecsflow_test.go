@@ -680,6 +680,24 @@ func TestNewErrors(t *testing.T) {
 			var e *MissingSubstitutionError
 			return errors.As(err, &e) && e.Placeholder == "StepScaleArn" && strings.Contains(e.Error(), "functions/step-scale")
 		}},
+		{"wildcard cluster", []string{"api"}, true, func(p *Props) { p.Clusters = []string{"prod", "*"} },
+			func(err error) bool {
+				var e *InvalidPropError
+				return errors.As(err, &e) && e.Field == "Clusters" && e.Value == "*"
+			}},
+		{"bad target account", []string{"api"}, true, func(p *Props) { p.TargetAccounts = []string{"12345"} },
+			func(err error) bool {
+				var e *InvalidPropError
+				return errors.As(err, &e) && e.Field == "TargetAccounts"
+			}},
+		{"pass any role", []string{"api"}, true, func(p *Props) { p.PassRoles = []string{"*"} },
+			func(err error) bool { var e *InvalidPropError; return errors.As(err, &e) && e.Field == "PassRoles" }},
+		{"bad repository", []string{"api"}, true, func(p *Props) { p.Repositories = []string{"Shop/Web"} },
+			func(err error) bool { var e *InvalidPropError; return errors.As(err, &e) && e.Field == "Repositories" }},
+		{"bad prefix", []string{"api"}, true, func(p *Props) { p.NamePrefix = "eco flow" },
+			func(err error) bool { var e *InvalidPropError; return errors.As(err, &e) && e.Field == "NamePrefix" }},
+		{"JWT without audience", []string{"api"}, true, func(p *Props) { p.JWT = &JWTProps{Issuer: "https://id.example.com/"} },
+			func(err error) bool { var e *InvalidPropError; return errors.As(err, &e) && e.Field == "JWT" }},
 		{"missing functions dir", nil, true, func(p *Props) { p.FunctionsDir = filepath.Join(p.FunctionsDir, "nope") },
 			func(err error) bool { return errors.Is(err, os.ErrNotExist) }},
 	}

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"os"
 
@@ -38,8 +37,5 @@ func main() {
 	h := trigger.New(st, trigger.NewAPICreator(st, starter, log), starter, trigger.WithLogger(log))
 	// A returned error makes EventBridge retry (then the rule's DLQ); the
 	// handler returns one only when a retry may help.
-	lambda.Start(func(ctx context.Context, ev json.RawMessage) error {
-		_, err := h.HandleEvent(ctx, ev)
-		return err
-	})
+	lambda.Start(h.Lambda)
 }

@@ -73,10 +73,16 @@ type env struct {
 
 func newEnv(t testing.TB, b dynamotest.Backend, table string) *env {
 	t.Helper()
+	return newEnvOn(t, b.Client, table)
+}
+
+// newEnvOn is newEnv on any DynamoDB client (e.g. a store.CountingDB).
+func newEnvOn(t testing.TB, db store.DynamoDB, table string) *env {
+	t.Helper()
 	clock := simclock.NewManual(time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC))
 	e := &env{clock: clock, starter: &recordingStarter{}, logs: &syncBuffer{}}
 	e.log = slog.New(slog.NewJSONHandler(e.logs, nil))
-	e.st = store.New(b.Client, table, store.WithClock(clock.Now))
+	e.st = store.New(db, table, store.WithClock(clock.Now))
 	e.h = trigger.New(e.st, trigger.NewAPICreator(e.st, e.starter, e.log), e.starter,
 		trigger.WithLogger(e.log), trigger.WithClock(clock.Now))
 	return e

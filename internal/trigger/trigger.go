@@ -18,9 +18,12 @@ package trigger
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +58,7 @@ type Handler struct {
 	log      *slog.Logger
 	now      func() time.Time
 	claimTTL time.Duration
+	fanOut   int
 	stats    counters
 }
 
@@ -85,11 +89,18 @@ func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = 
 // WithClaimTTL sets how long a claim deduplicates (default DefaultClaimTTL).
 func WithClaimTTL(d time.Duration) Option { return func(h *Handler) { h.claimTTL = d } }
 
+// DefaultFanOut is how many matches of one push are handled at once.
+const DefaultFanOut = 8
+
+// WithFanOut sets how many matches of one push are handled at once
+// (default DefaultFanOut; at least 1).
+func WithFanOut(n int) Option { return func(h *Handler) { h.fanOut = max(1, n) } }
+
 // New returns a handler. starter must be the one creator starts with: it
 // restarts a deployment whose first attempt crashed before its start.
 func New(st Store, creator Creator, starter api.Starter, opts ...Option) *Handler {
 	h := &Handler{store: st, creator: creator, starter: starter, matcher: NewMatcher(),
-		log: slog.Default(), now: time.Now, claimTTL: DefaultClaimTTL}
+		log: slog.Default(), now: time.Now, claimTTL: DefaultClaimTTL, fanOut: DefaultFanOut}
 	for _, o := range opts {
 		o(h)
 	}
@@ -101,6 +112,19 @@ func (h *Handler) Stats() Stats {
 	c := &h.stats
 	return Stats{Events: c.events.Load(), Malformed: c.malformed.Load(), Ignored: c.ignored.Load(),
 		Matched: c.matched.Load(), Started: c.started.Load(), Duplicates: c.duplicates.Load(), Failed: c.failed.Load()}
+}
+
+// ECRPushPattern is the EventBridge event pattern of the events
+// HandleEvent acts on (successful ECR pushes); the rule that targets the
+// trigger function uses it.
+const ECRPushPattern = `{"source":["aws.ecr"],"detail-type":["ECR Image Action"],` +
+	`"detail":{"action-type":["PUSH"],"result":["SUCCESS"]}}`
+
+// Lambda is HandleEvent as a Lambda (or local event bus) handler: the error
+// is returned only when a retry may help.
+func (h *Handler) Lambda(ctx context.Context, event json.RawMessage) error {
+	_, err := h.HandleEvent(ctx, event)
+	return err
 }
 
 // Outcome is what one push led to.
@@ -186,7 +210,11 @@ func (h *Handler) ecrServers(ctx context.Context, account, region string) ([]*mo
 // It is the path of both ECR pushes and collected tags.
 func (h *Handler) Dispatch(ctx context.Context, p Push, servers ...*model.ArtifactServer) (Outcome, error) {
 	out := Outcome{EventID: p.EventID}
-	var firstErr error
+	type job struct {
+		srv *model.ArtifactServer
+		t   *model.Trigger
+	}
+	var jobs []job
 	for _, srv := range servers {
 		triggers, err := h.store.FindTriggers(ctx, srv.ID, p.Repository)
 		if err != nil {
@@ -204,27 +232,49 @@ func (h *Handler) Dispatch(ctx context.Context, p Push, servers ...*model.Artifa
 					"trigger_id", t.ID, "pipeline_id", t.PipelineID)
 				continue
 			}
-			out.Matched++
-			h.stats.matched.Add(1)
-			id, dup, err := h.fire(ctx, p, srv, t)
-			switch {
-			case err != nil:
-				if firstErr == nil {
-					firstErr = err
-				}
-			case dup:
-				out.Duplicates++
-				h.stats.duplicates.Add(1)
-			case id == "":
-				out.Failed++
-				h.stats.failed.Add(1)
-			default:
-				out.Deployments = append(out.Deployments, id)
-			}
+			jobs = append(jobs, job{srv, t})
 		}
 	}
-	if firstErr != nil {
-		return out, fmt.Errorf("event %s: %w", p.EventID, firstErr)
+	out.Matched = len(jobs)
+	h.stats.matched.Add(int64(len(jobs)))
+
+	// Matches are independent (each has its own claim and deployment):
+	// they run concurrently, at most h.fanOut at a time.
+	type result struct {
+		id  string
+		dup bool
+		err error
+	}
+	res := make([]result, len(jobs))
+	sem := make(chan struct{}, h.fanOut)
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			id, dup, err := h.fire(ctx, p, j.srv, j.t)
+			res[i] = result{id, dup, err}
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for _, r := range res {
+		switch {
+		case r.err != nil:
+			errs = append(errs, r.err)
+		case r.dup:
+			out.Duplicates++
+			h.stats.duplicates.Add(1)
+		case r.id == "":
+			out.Failed++
+			h.stats.failed.Add(1)
+		default:
+			out.Deployments = append(out.Deployments, r.id)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return out, fmt.Errorf("event %s: %w", p.EventID, err)
 	}
 	return out, nil
 }
@@ -235,7 +285,8 @@ func (h *Handler) Dispatch(ctx context.Context, p Push, servers ...*model.Artifa
 // when a retry may help (the claim is then released for the retry).
 func (h *Handler) fire(ctx context.Context, p Push, srv *model.ArtifactServer, t *model.Trigger) (id string, dup bool, err error) {
 	key := ClaimKey(p.EventID, t.ID)
-	claimed, depID, err := h.store.ClaimEventValue(ctx, key, DeploymentID(p.EventID, t.ID, h.now()), h.claimTTL)
+	proposed := DeploymentID(p.EventID, t.ID, h.now())
+	claimed, depID, err := h.store.ClaimEventValue(ctx, key, proposed, h.claimTTL)
 	if err != nil {
 		return "", false, fmt.Errorf("trigger %s: %w", t.ID, err)
 	}
@@ -250,31 +301,26 @@ func (h *Handler) fire(ctx context.Context, p Push, srv *model.ArtifactServer, t
 		}
 		return "", false, fmt.Errorf("trigger %s: %w", t.ID, cause)
 	}
-	done := func() {
+	settle := func(id string) (string, bool, error) {
 		if cerr := h.store.CompleteClaim(context.WithoutCancel(ctx), key); cerr != nil {
 			log.ErrorContext(ctx, "complete claim", "error", cerr)
 		}
+		if id != "" {
+			h.stats.started.Add(1)
+		}
+		return id, false, nil
 	}
 
-	// A previous attempt may have created the deployment before it crashed.
-	e, err := h.store.Get(ctx, model.KindDeployment, depID)
-	switch {
-	case err == nil:
-		d, ok := e.(*model.Deployment)
-		if !ok {
-			return release(fmt.Errorf("deployment %s is a %T", depID, e))
+	// A takeover (the stored id is not the one proposed) follows an attempt
+	// that may have recorded the deployment before it died.
+	if depID != proposed {
+		found, err := h.finish(ctx, log, depID)
+		if err != nil {
+			return release(err)
 		}
-		if d.ExecutionARN == "" && d.Status == model.StatusQueued {
-			if err := h.resume(ctx, d); err != nil {
-				return release(err)
-			}
-			log.InfoContext(ctx, "deployment started after an interrupted attempt", "execution_arn", d.ExecutionARN)
+		if found {
+			return settle(depID)
 		}
-		done()
-		h.stats.started.Add(1)
-		return depID, false, nil
-	case !errors.Is(err, store.ErrNotFound):
-		return release(fmt.Errorf("get deployment %s: %w", depID, err))
 	}
 
 	req := api.DeploymentRequest{AppID: t.ApplicationID, WorkflowID: t.WorkflowID, ServiceID: t.ServiceID,
@@ -288,25 +334,56 @@ func (h *Handler) fire(ctx context.Context, p Push, srv *model.ArtifactServer, t
 		Principal: "event " + p.EventID})
 	var ce *CreateError
 	switch {
+	case errors.As(err, &ce) && ce.Status == http.StatusConflict && ce.Detail.Code == codeAlreadyExists:
+		// The id is taken: an earlier attempt recorded it after all.
+		found, err := h.finish(ctx, log, depID)
+		if err != nil || !found {
+			return release(fmt.Errorf("deployment %s: id taken but not readable: %v", depID, err))
+		}
+		return settle(depID)
 	case errors.As(err, &ce) && !ce.Retryable():
 		log.WarnContext(ctx, "triggered deployment refused or not started", "status", ce.Status, "code", ce.Detail.Code,
 			"message", ce.Detail.Message)
-		done()
-		return "", false, nil
+		return settle("")
 	case err != nil:
 		return release(err)
 	}
-	done()
-	h.stats.started.Add(1)
 	log.InfoContext(ctx, "triggered deployment started", "repository", p.Repository, "tag", p.Tag, "digest", p.Digest,
 		"execution_arn", d.ExecutionARN)
-	return d.ID, false, nil
+	return settle(d.ID)
+}
+
+// codeAlreadyExists is the API's error code for a taken id or name.
+const codeAlreadyExists = "AlreadyExists"
+
+// finish completes what an interrupted attempt began: when the deployment
+// was recorded but its start was not, it starts it. found is false when
+// the deployment was never recorded.
+func (h *Handler) finish(ctx context.Context, log *slog.Logger, depID string) (found bool, err error) {
+	e, err := h.store.Get(ctx, model.KindDeployment, depID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("get deployment %s: %w", depID, err)
+	}
+	d, ok := e.(*model.Deployment)
+	if !ok {
+		return false, fmt.Errorf("deployment %s is a %T", depID, e)
+	}
+	if d.ExecutionARN == "" && d.Status == model.StatusQueued {
+		if err := h.resume(ctx, d); err != nil {
+			return false, err
+		}
+		log.InfoContext(ctx, "deployment started after an interrupted attempt", "execution_arn", d.ExecutionARN)
+	}
+	return true, nil
 }
 
 // image is the image reference of repository on srv, as the API computes it.
 func (h *Handler) image(ctx context.Context, srv *model.ArtifactServer, repository string) (string, error) {
 	var cp *model.CloudProvider
-	if srv.CloudProviderID != "" {
+	if srv.Type == model.ArtifactServerECR && srv.RegistryID == "" && srv.CloudProviderID != "" {
 		e, err := h.store.Get(ctx, model.KindCloudProvider, srv.CloudProviderID)
 		if err != nil {
 			return "", fmt.Errorf("cloud provider of artifact server %s: %w", srv.ID, err)

@@ -405,6 +405,37 @@ func TestRedeliveryAfterACrashStartsTheRecordedDeploymentOnce(t *testing.T) {
 	})
 }
 
+func TestRedeliveryThatProposesTheRecordedIDStartsItOnce(t *testing.T) {
+	b := dynamotest.Mini()
+	e := newEnv(t, b, dynamotest.Table(t, b))
+	ctx := context.Background()
+	g := e.seed(t)
+	trg := e.addTrigger(t, g, g.server, "any", "", false)
+	// The crashed attempt ran in the same millisecond as the redelivery's
+	// clock will read, so the redelivery proposes the recorded id itself
+	// and learns of the deployment from the API's 409 AlreadyExists.
+	later := e.clock.Now().Add(store.ClaimLease + time.Second)
+	depID := trigger.DeploymentID("evt-same", trg, later)
+	if ok, _, err := e.st.ClaimEventValue(ctx, trigger.ClaimKey("evt-same", trg), depID, time.Hour); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	mustCreate(t, e.st, &model.Deployment{Meta: model.Meta{ID: depID}, ApplicationID: g.app, WorkflowID: g.workflow,
+		ServiceID: g.svc, EnvironmentID: g.env, InfrastructureID: g.infra, Status: model.StatusQueued,
+		Strategy: model.StrategyRolling, Artifact: model.Artifact{ServerID: g.server, Repository: "web", Digest: digestOf(7)},
+		TriggeredBy: model.TriggeredBy{Kind: model.TriggeredByTrigger, ID: trg}})
+	e.clock.Advance(later.Sub(e.clock.Now()))
+	out, err := e.h.HandleEvent(ctx, pushEvent("evt-same", "web", "", digestOf(7)))
+	if err != nil || len(out.Deployments) != 1 || out.Deployments[0] != depID {
+		t.Fatalf("redelivery = %+v, %v; want %s started", out, err, depID)
+	}
+	if n := len(e.starter.starts()); n != 1 {
+		t.Fatalf("starts = %d, want 1", n)
+	}
+	if got := e.deployment(t, depID); got.ExecutionARN == "" {
+		t.Error("execution ARN not recorded")
+	}
+}
+
 func TestStartFailureIsRecordedFailedAndAcknowledged(t *testing.T) {
 	b := dynamotest.Mini()
 	e := newEnv(t, b, dynamotest.Table(t, b))

@@ -219,3 +219,21 @@ func TestServiceAndClusterNames(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWaitNames: name reduction never panics, is idempotent, and a name
+// never keeps the ARN's service path.
+func FuzzWaitNames(f *testing.F) {
+	for _, s := range []string{"web", "arn:aws:ecs:us-east-1:1:cluster/prod", "arn:aws:ecs:us-east-1:1:service/prod/web",
+		"arn:aws:ecs:us-east-1:1:service/web", "arn:", ":service/", "arn:x:service/a/b/c", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, svc := store.ClusterName(s), store.ServiceName(s)
+		if store.ClusterName(c) != c && strings.HasPrefix(c, "arn:") {
+			t.Errorf("ClusterName not idempotent on %q: %q then %q", s, c, store.ClusterName(c))
+		}
+		if strings.HasPrefix(s, "arn:") && strings.Contains(s, ":service/") && strings.Contains(svc, "/") {
+			t.Errorf("ServiceName(%q) = %q keeps a path", s, svc)
+		}
+	})
+}

@@ -7,19 +7,24 @@
 // those deployments' ledgers, and completes the waiting Step Functions
 // tasks (WATCH waits only route events to the ledger):
 //
-//	event                                          STEADY wait                 VERIFY wait
-//	SERVICE_DEPLOYMENT_COMPLETED, SERVICE_STEADY_STATE  SendTaskSuccess        ledger only
-//	SERVICE_DEPLOYMENT_FAILED, SERVICE_TASK_START_IMPAIRED SendTaskFailure NotStable  ledger only
-//	any other ECS event for the service            SendTaskHeartbeat           ledger only
-//	CloudWatch alarm → ALARM                       -                           SendTaskFailure VerificationFailed
+//	event                                   STEADY wait                       VERIFY wait
+//	SERVICE_DEPLOYMENT_COMPLETED,           SendTaskSuccess                   ledger only
+//	SERVICE_STEADY_STATE (1)
+//	SERVICE_DEPLOYMENT_FAILED,              SendTaskFailure NotStable         ledger only
+//	SERVICE_TASK_START_IMPAIRED
+//	any other ECS event for the service     SendTaskHeartbeat (progress)      ledger only
+//	CloudWatch alarm entering ALARM         -                                 SendTaskFailure VerificationFailed
+//
+// (1) ECS repeats SERVICE_STEADY_STATE periodically; one older than the
+// wait is progress, not completion.
 //
 // A completed STEADY wait is replaced by a WATCH wait for WithWatch's
 // duration (or until the workflow's finish step clears the deployment's
 // waits), so that what follows (the stopped tasks behind a failure, ECS's
 // own rollback) still reaches the deployment's ledger; a watch ends early
-// when another deployment waits on the service. A token Step Functions no longer knows
-// (TaskTimedOut, TaskDoesNotExist, InvalidToken) is cleaned up, not an
-// error. Malformed and unknown events are logged with their id and
+// when another deployment waits on the service. A token Step Functions no
+// longer knows (TaskTimedOut, TaskDoesNotExist, InvalidToken) is cleaned
+// up, not an error. Malformed and unknown events are logged with their id and
 // acknowledged, so EventBridge does not retry them. Failures of the store
 // or of Step Functions are returned, so EventBridge retries the event (a
 // retried event may add its ledger entry twice).

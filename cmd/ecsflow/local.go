@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -17,25 +18,48 @@ func init() {
 	var cfg localstack.Config
 	cmd := &cobra.Command{
 		Use:   "local",
-		Short: "Run ecsflow on this machine: the REST API on a loopback port, backed by an embedded DynamoDB",
-		Long: "local serves the ecsflow API at http://LISTEN/v1/... until SIGINT or SIGTERM.\n" +
-			"Data lives in an embedded, in-memory DynamoDB-compatible server unless --dynamodb-endpoint\n" +
-			"points at another one (for example DynamoDB Local); the table is created on start.",
+		Short: "Run all of ecsflow on this machine: API, deployment engine, Step Functions, event bus and an AWS emulator",
+		Long: "local runs ecsflow in one process until SIGINT or SIGTERM: the REST API at http://LISTEN/v1/...,\n" +
+			"the AWS emulator (ECS, ELBv2, App Auto Scaling, Cloud Map, Route 53, CloudWatch, ECR, with Step\n" +
+			"Functions and EventBridge on the same endpoint) at http://AWS-LISTEN, the real state machines and\n" +
+			"step handlers, and the ECS event intake fed through the local bus. All share one simulated clock\n" +
+			"(--clock-scale simulated seconds per real second). Data lives in an embedded, in-memory\n" +
+			"DynamoDB-compatible server unless --dynamodb-endpoint points at another one (for example DynamoDB\n" +
+			"Local); the table is created on start. Point the AWS CLI or SDKs at the printed AWS_ENDPOINT_URL to\n" +
+			"create clusters, load balancers and alarms, then POST /v1/deployments.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
-			return runLocal(ctx, cfg, func(s *localstack.Stack) {
-				fmt.Fprintf(cmd.OutOrStdout(), "ecsflow API listening on %s/v1 (dynamodb %s, table %s); Ctrl-C stops it\n",
-					s.URL(), s.DynamoDBURL(), cfg.Table)
-			})
+			return runLocal(ctx, cfg, func(s *localstack.Stack) { printLocal(cmd.OutOrStdout(), s, cfg.ClockScale) })
 		},
 	}
-	cmd.Flags().StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "loopback address for the API")
-	cmd.Flags().StringVar(&cfg.DynamoDBEndpoint, "dynamodb-endpoint", "", "use this DynamoDB endpoint instead of the embedded server")
-	cmd.Flags().StringVar(&cfg.Table, "table", localstack.DefaultTable, "DynamoDB table name")
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "loopback address for the API")
+	f.StringVar(&cfg.AWSListen, "aws-listen", "127.0.0.1:4566", "loopback address for the AWS emulator (with Step Functions and EventBridge)")
+	f.Float64Var(&cfg.ClockScale, "clock-scale", 1, "simulated seconds per real second")
+	f.StringVar(&cfg.DynamoDBEndpoint, "dynamodb-endpoint", "", "use this DynamoDB endpoint instead of the embedded server")
+	f.StringVar(&cfg.Table, "table", localstack.DefaultTable, "DynamoDB table name")
+	f.StringVar(&cfg.Region, "region", localstack.DefaultRegion, "region of the emulated account")
+	f.StringVar(&cfg.AccountID, "account", localstack.DefaultAccountID, "account ID of the emulated account")
+	f.IntVar(&cfg.HeartbeatSeconds, "heartbeat-seconds", 60, "steady-state wait safety net: check ECS after this many silent simulated seconds")
 	rootCmd.AddCommand(cmd)
+}
+
+// printLocal tells the user where everything is and what to export.
+func printLocal(w io.Writer, s *localstack.Stack, scale float64) {
+	if scale == 0 {
+		scale = 1
+	}
+	fmt.Fprintf(w, "ecsflow local is running (clock x%g); Ctrl-C stops it\n", scale)
+	fmt.Fprintf(w, "  API          %s/v1   (OpenAPI: %s/v1/openapi.json)\n", s.URL(), s.URL())
+	fmt.Fprintf(w, "  AWS emulator %s   (ECS, ELBv2, App Auto Scaling, Cloud Map, Route 53, CloudWatch, ECR, Step Functions, EventBridge)\n", s.AWSURL())
+	fmt.Fprintf(w, "  DynamoDB     %s   (table %s)\n", s.DynamoDBURL(), s.Table())
+	fmt.Fprintln(w, "Environment for the AWS CLI/SDKs and the ecsflow CLI:")
+	for _, kv := range s.Environment() {
+		fmt.Fprintf(w, "  export %s\n", kv)
+	}
 }
 
 // runLocal starts the stack, reports it through started, and runs until ctx ends.

@@ -1,60 +1,153 @@
 // Package localstack wires ecsflow's parts into one local system for
-// `ecsflow local`, `make demo` and end-to-end tests: a DynamoDB-compatible
-// server (minidyn's, in process, reached over loopback HTTP by the real AWS
-// SDK client — or any endpoint given, such as DynamoDB Local), the store on
-// it, and the REST API served on a loopback listener.
+// `ecsflow local`, `make demo` and end-to-end tests:
 //
-// Later issues add the AWS emulator, the embedded Step Functions and the
-// event bus here; Start is the one place they are composed.
+//   - a DynamoDB-compatible server (minidyn's, in process, reached over
+//     loopback HTTP by the real AWS SDK client — or any endpoint given, such
+//     as DynamoDB Local) and the store on it;
+//   - the AWS emulator (internal/awsemu) on its own loopback listener, with
+//     Step Functions (internal/sfnlocal) and EventBridge (internal/eventbus)
+//     mounted on the same endpoint, all on one shared simulated clock;
+//   - the real state machines (statemachines/*.asl.json) with their
+//     placeholders substituted by local function ARNs
+//     (arn:aws:lambda:<region>:<account>:function:ecsflow-<name>);
+//   - every step handler (internal/steps) and the ecs-events handler
+//     registered in process; they reach the emulator, Step Functions and
+//     DynamoDB over HTTP with the real SDK clients, as the Lambdas do on AWS;
+//   - the emulator's events delivered through the local bus with the rule
+//     patterns the CDK app uses (internal/ecsevents.Rules);
+//   - the REST API, whose Starter starts the strategy's state machine
+//     (execution name = deployment ID) and whose Controller is
+//     internal/deploycontrol.
 package localstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/truora/minidyn/server"
 
 	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/awsemu"
+	"github.com/ecsflow/ecsflow/internal/deploycontrol"
+	"github.com/ecsflow/ecsflow/internal/ecsevents"
+	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/eventbus"
+	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/sfnlocal"
+	"github.com/ecsflow/ecsflow/internal/simclock"
+	"github.com/ecsflow/ecsflow/internal/steps"
 	"github.com/ecsflow/ecsflow/internal/store"
+	"github.com/ecsflow/ecsflow/statemachines"
 )
 
 // DefaultTable is the table the local stack uses unless told otherwise.
 const DefaultTable = "ecsflow"
 
+// Defaults of the emulated account.
+const (
+	DefaultRegion    = "us-east-1"
+	DefaultAccountID = "123456789012"
+)
+
+// FunctionPrefix prefixes every local function name: step-prepare runs as
+// arn:aws:lambda:<region>:<account>:function:ecsflow-step-prepare.
+const FunctionPrefix = "ecsflow-"
+
 // Config says how to start the stack. Zero values are fine.
 type Config struct {
 	// Listen is the API's loopback address (default 127.0.0.1:0, a free port).
 	Listen string
+	// AWSListen is the emulator's loopback address (ECS, ELBv2, CloudWatch,
+	// ..., Step Functions and EventBridge on one endpoint); default
+	// 127.0.0.1:0. `ecsflow local` uses 127.0.0.1:4566.
+	AWSListen string
 	// DynamoDBEndpoint, when set, is used instead of the embedded server
 	// (for example DynamoDB Local at http://127.0.0.1:8000).
 	DynamoDBEndpoint string
 	// Table is the DynamoDB table (default DefaultTable); created if missing.
 	Table string
-	// Logger receives the API's access log (default: JSON on stderr).
+	// Logger receives the API's access log and the engine's logs (default:
+	// JSON on stderr).
 	Logger *slog.Logger
-	// Starter starts deployments (default: api.UnavailableStarter, until the
-	// local runner exists).
+	// Starter, when set, replaces the engine's starter (for example
+	// api.UnavailableStarter, to run the API alone).
 	Starter api.Starter
+
+	// ClockScale is simulated seconds per real second for the shared clock
+	// (default 1). Ignored when Clock is set.
+	ClockScale float64
+	// Clock, when set, is the shared clock (the caller closes it).
+	Clock *simclock.Scaled
+	// Region and AccountID of the emulated account (defaults DefaultRegion,
+	// DefaultAccountID).
+	Region, AccountID string
+	// Seed makes the emulator's IDs and timings deterministic (default 1).
+	Seed int64
+	// Timings overrides the emulator's simulated ECS durations.
+	Timings awsemu.Timings
+	// HeartbeatSeconds is the steady-state wait's safety net (default 60).
+	HeartbeatSeconds int
+	// KeepEvents is how many recent emulator events GET /_emulator/events
+	// serves (default 0: none).
+	KeepEvents int
+	// WrapHandler, when set, wraps each step handler as it is registered
+	// (fault injection in tests); name is the function name, e.g.
+	// "step-update-service".
+	WrapHandler func(name string, h steps.Handler) steps.Handler
+	// StartWait bounds (in real time) how long a start under the REJECT
+	// concurrency policy waits for the prepare step's verdict, so that a
+	// deployment refused for a held lease is answered 409 (default 10s).
+	StartWait time.Duration
 }
 
 // Stack is a running local system.
 type Stack struct {
 	url      string
 	ddbURL   string
+	awsURL   string
+	region   string
+	account  string
+	table    string
 	store    *store.Store
 	handler  *api.Handler
 	apiSrv   *http.Server
 	ddbSrv   *http.Server
+	awsSrv   *http.Server
+	clock    *simclock.Scaled
+	ownClock bool
+	emu      *awsemu.Emulator
+	sfn      *sfnlocal.Service
+	bus      *eventbus.Bus
+	engine   *steps.Engine
+	machines map[model.StrategyType]string
+	awsCfg   aws.Config
 	serveErr chan error
+	once     sync.Once
+	closeErr error
+}
+
+// strategyMachines maps the embedded definitions to the strategies they run.
+var strategyMachines = map[string]model.StrategyType{
+	"rolling":   model.StrategyRolling,
+	"daemon":    model.StrategyDaemon,
+	"canary":    model.StrategyCanary,
+	"bluegreen": model.StrategyBlueGreen,
 }
 
 // Start brings the stack up and returns once the API answers on its listener.
@@ -62,23 +155,53 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
+	if cfg.AWSListen == "" {
+		cfg.AWSListen = "127.0.0.1:0"
+	}
 	if cfg.Table == "" {
 		cfg.Table = DefaultTable
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	if cfg.Starter == nil {
-		cfg.Starter = api.UnavailableStarter{Reason: "the local stack has no deployment engine yet"}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = DefaultAccountID
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.StartWait <= 0 {
+		cfg.StartWait = 10 * time.Second
+	}
+	if cfg.Clock == nil && cfg.ClockScale < 0 {
+		return nil, fmt.Errorf("clock scale %v: must be positive", cfg.ClockScale)
 	}
 	if err := checkLoopback(cfg.Listen); err != nil {
 		return nil, err
 	}
-	s := &Stack{serveErr: make(chan error, 2)}
+	if err := checkLoopback(cfg.AWSListen); err != nil {
+		return nil, err
+	}
+	s := &Stack{serveErr: make(chan error, 3), region: cfg.Region, account: cfg.AccountID, table: cfg.Table}
+	s.clock = cfg.Clock
+	if s.clock == nil {
+		scale := cfg.ClockScale
+		if scale == 0 {
+			scale = 1
+		}
+		s.clock = simclock.NewScaled(time.Now().UTC().Truncate(time.Second), scale)
+		s.ownClock = true
+	}
+
+	// DynamoDB.
 	ddbURL := cfg.DynamoDBEndpoint
 	if ddbURL == "" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
+			s.Close()
 			return nil, fmt.Errorf("listen for the embedded dynamodb: %w", err)
 		}
 		s.ddbSrv = &http.Server{Handler: server.NewServer(), ReadHeaderTimeout: 10 * time.Second}
@@ -91,8 +214,79 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		s.Close()
 		return nil, fmt.Errorf("create table %s at %s: %w", cfg.Table, ddbURL, err)
 	}
-	s.store = store.New(db, cfg.Table)
-	s.handler = api.New(s.store, cfg.Starter, api.WithLogger(cfg.Logger))
+	s.store = store.New(db, cfg.Table, store.WithClock(s.clock.Now), store.WithLogger(cfg.Logger))
+
+	// The AWS emulator with Step Functions and EventBridge on its endpoint.
+	s.sfn = sfnlocal.New(sfnlocal.Options{Clock: s.clock, Region: cfg.Region, AccountID: cfg.AccountID, Logger: cfg.Logger})
+	s.bus = eventbus.New(eventbus.Options{Clock: s.clock, Region: cfg.Region, AccountID: cfg.AccountID, Starter: s.sfn, Logger: cfg.Logger})
+	log := cfg.Logger
+	sink := awsemu.SinkFunc(func(ctx context.Context, ev awsemu.Event) {
+		raw, err := json.Marshal(ev)
+		if err == nil {
+			_, err = s.bus.PutEnvelope(ctx, raw)
+		}
+		if err != nil {
+			log.ErrorContext(ctx, "put emulator event on the local bus", "id", ev.ID, "error", err)
+		}
+	})
+	s.emu = awsemu.New(awsemu.Options{Clock: s.clock, Sink: sink, Region: cfg.Region, AccountID: cfg.AccountID,
+		Seed: cfg.Seed, Timings: cfg.Timings, Logger: cfg.Logger, KeepEvents: cfg.KeepEvents,
+		Mount: map[string]http.Handler{"AWSStepFunctions": s.sfn, "AWSEvents": s.bus}})
+	awsLn, err := net.Listen("tcp", cfg.AWSListen)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("listen for the aws emulator on %s: %w", cfg.AWSListen, err)
+	}
+	s.awsSrv = &http.Server{Handler: s.emu, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20}
+	go func() { s.serveErr <- serveUntilClosed(s.awsSrv, awsLn) }()
+	s.awsURL = "http://" + awsLn.Addr().String()
+	s.awsCfg = LocalAWSConfig(s.awsURL, cfg.Region)
+
+	// The engine: step handlers and ecs-events, in process, over the wire.
+	sfnClient := sfn.NewFromConfig(s.awsCfg)
+	completer := ecsevents.NewSFNCompleter(sfnClient)
+	s.engine, err = steps.New(steps.Config{
+		Store:            s.store,
+		AWS:              ecsops.NewFactory(s.awsCfg, ecsops.WithLocalEndpoint(s.awsURL)),
+		Tasks:            completer,
+		Executions:       steps.NewSFNHistory(sfnClient),
+		Now:              s.clock.Now,
+		HeartbeatSeconds: cfg.HeartbeatSeconds,
+		Logger:           cfg.Logger,
+	})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("deployment engine: %w", err)
+	}
+	for name, h := range s.engine.Handlers() {
+		if cfg.WrapHandler != nil {
+			h = cfg.WrapHandler(name, h)
+		}
+		s.sfn.RegisterLambda(s.FunctionARN(name), sfnlocal.LambdaHandler(h))
+	}
+	events := ecsevents.New(s.store, completer, ecsevents.WithClock(s.clock.Now), ecsevents.WithLogger(cfg.Logger))
+	s.bus.RegisterLambda(s.FunctionARN(ecsevents.FunctionECSEvents), events.Handle)
+	if err := ecsevents.Install(s.bus, func(fn string) string {
+		if fn == ecsevents.FunctionECSEvents {
+			return s.FunctionARN(fn)
+		}
+		return "" // no other function (trigger) runs locally yet
+	}); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("install event rules: %w", err)
+	}
+	s.machines, err = s.createMachines(ctx, cfg.Logger)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+
+	starter := cfg.Starter
+	if starter == nil {
+		starter = &engineStarter{inner: api.NewSFNStarter(sfnClient, s.machines), sfn: sfnClient, store: s.store, wait: cfg.StartWait}
+	}
+	ctrl := deploycontrol.New(s.store, completer, deploycontrol.WithClock(s.clock.Now), deploycontrol.WithLogger(cfg.Logger))
+	s.handler = api.New(s.store, starter, api.WithLogger(cfg.Logger), api.WithClock(s.clock.Now), api.WithController(ctrl))
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		s.Close()
@@ -102,6 +296,104 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	go func() { s.serveErr <- serveUntilClosed(s.apiSrv, ln) }()
 	s.url = "http://" + ln.Addr().String()
 	return s, nil
+}
+
+// createMachines creates every embedded state machine whose placeholders
+// the local runner can fill, and maps the strategies to them.
+func (s *Stack) createMachines(ctx context.Context, log *slog.Logger) (map[model.StrategyType]string, error) {
+	out := map[model.StrategyType]string{}
+	for _, d := range statemachines.All() {
+		body, err := s.Definition(d.Name)
+		if err != nil {
+			log.WarnContext(ctx, "state machine not runnable locally", "name", d.Name, "error", err)
+			continue
+		}
+		arn, err := s.sfn.CreateStateMachine(ctx, FunctionPrefix+d.Name, body)
+		if err != nil {
+			return nil, fmt.Errorf("create state machine %s: %w", d.Name, err)
+		}
+		if st, ok := strategyMachines[d.Name]; ok {
+			out[st] = arn
+		}
+	}
+	for _, st := range []model.StrategyType{model.StrategyRolling, model.StrategyDaemon} {
+		if out[st] == "" {
+			return nil, fmt.Errorf("no runnable state machine for %s", st)
+		}
+	}
+	return out, nil
+}
+
+// Definition returns the named embedded state machine with its
+// placeholders substituted for this stack: ${<PascalName>Arn} by the local
+// ARN of function <kebab-name>, ${TableName} by the table, ${Region} and
+// ${AccountId} by the emulated account's. A placeholder it cannot fill
+// is an error.
+func (s *Stack) Definition(name string) (string, error) {
+	d, ok := statemachines.Get(name)
+	if !ok {
+		return "", fmt.Errorf("no state machine %q", name)
+	}
+	vals := map[string]string{}
+	for _, p := range d.Placeholders {
+		switch {
+		case p == "TableName":
+			vals[p] = s.table
+		case p == "Region":
+			vals[p] = s.region
+		case p == "AccountId" || p == "AccountID":
+			vals[p] = s.account
+		case strings.HasSuffix(p, "Arn") && len(p) > 3:
+			vals[p] = s.FunctionARN(kebab(strings.TrimSuffix(p, "Arn")))
+		default:
+			return "", fmt.Errorf("state machine %s: placeholder ${%s} has no local value", name, p)
+		}
+	}
+	body, err := statemachines.Substitute(d.Body, vals)
+	if err != nil {
+		return "", fmt.Errorf("state machine %s: %w", name, err)
+	}
+	return body, nil
+}
+
+// kebab turns a placeholder stem into a function name: StepRegisterTaskdef
+// → step-register-taskdef, EcsEvents → ecs-events.
+func kebab(stem string) string {
+	var b strings.Builder
+	for i, r := range stem {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// FunctionARN is the local ARN of a function (e.g. "step-prepare").
+func (s *Stack) FunctionARN(name string) string {
+	return "arn:aws:lambda:" + s.region + ":" + s.account + ":function:" + FunctionPrefix + name
+}
+
+// LocalAWSConfig is an SDK configuration for a local endpoint: static
+// dummy credentials, and a retryer whose real-time back-off is short and
+// unlimited by a retry quota (the simulated world runs scaled, so AWS's
+// client-side pacing would only slow it down).
+func LocalAWSConfig(endpoint, region string) aws.Config {
+	return aws.Config{
+		Region:       region,
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 6
+				o.Backoff = retry.NewExponentialJitterBackoff(20 * time.Millisecond)
+				o.RateLimiter = ratelimit.None
+			})
+		},
+	}
 }
 
 // NewDynamoDBClient returns the real SDK client for a local endpoint, with
@@ -142,15 +434,70 @@ func (s *Stack) URL() string { return s.url }
 // DynamoDBURL is the DynamoDB endpoint the stack uses.
 func (s *Stack) DynamoDBURL() string { return s.ddbURL }
 
+// AWSURL is the emulator's endpoint (ECS, ELBv2, Application Auto Scaling,
+// Cloud Map, Route 53, CloudWatch, ECR, Step Functions, EventBridge), the
+// value for AWS_ENDPOINT_URL.
+func (s *Stack) AWSURL() string { return s.awsURL }
+
+// AWSConfig is an SDK configuration pointing at the emulator.
+func (s *Stack) AWSConfig() aws.Config { return s.awsCfg.Copy() }
+
+// Region and AccountID are the emulated account's.
+func (s *Stack) Region() string { return s.region }
+
+// AccountID is the emulated account.
+func (s *Stack) AccountID() string { return s.account }
+
+// Table is the DynamoDB table.
+func (s *Stack) Table() string { return s.table }
+
 // Store is the stack's store.
 func (s *Stack) Store() *store.Store { return s.store }
 
 // Handler is the stack's API handler.
 func (s *Stack) Handler() *api.Handler { return s.handler }
 
-// Close stops the API (letting requests in flight finish, for up to 5 s) and
-// then the embedded DynamoDB server.
+// Clock is the shared simulated clock.
+func (s *Stack) Clock() *simclock.Scaled { return s.clock }
+
+// Emulator is the AWS emulator (fault plans, state).
+func (s *Stack) Emulator() *awsemu.Emulator { return s.emu }
+
+// StepFunctions is the embedded Step Functions service.
+func (s *Stack) StepFunctions() *sfnlocal.Service { return s.sfn }
+
+// Bus is the local event bus.
+func (s *Stack) Bus() *eventbus.Bus { return s.bus }
+
+// Engine is the deployment engine whose handlers run the steps.
+func (s *Stack) Engine() *steps.Engine { return s.engine }
+
+// StateMachineARN is the state machine that runs a strategy ("" if none).
+func (s *Stack) StateMachineARN(st model.StrategyType) string { return s.machines[st] }
+
+// Environment is what a shell needs to use the stack with the AWS CLI and
+// SDKs and the ecsflow CLI, as NAME=value lines in a stable order.
+func (s *Stack) Environment() []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + s.awsURL,
+		"AWS_REGION=" + s.region,
+		"AWS_ACCESS_KEY_ID=local",
+		"AWS_SECRET_ACCESS_KEY=local",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + s.ddbURL,
+		"ECSFLOW_API_URL=" + s.url,
+		"TABLE_NAME=" + s.table,
+	}
+}
+
+// Close stops the API (letting requests in flight finish, for up to 5 s),
+// the executions, the bus, the emulator and then the embedded DynamoDB
+// server. It is safe to call more than once.
 func (s *Stack) Close() error {
+	s.once.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Stack) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var errs []error
@@ -159,10 +506,27 @@ func (s *Stack) Close() error {
 			errs = append(errs, fmt.Errorf("shut down api: %w", err))
 		}
 	}
+	if s.sfn != nil {
+		s.sfn.Close()
+	}
+	if s.bus != nil {
+		s.bus.Close()
+	}
+	if s.emu != nil {
+		s.emu.Close()
+	}
+	if s.awsSrv != nil {
+		if err := s.awsSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down aws emulator: %w", err))
+		}
+	}
 	if s.ddbSrv != nil {
 		if err := s.ddbSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down embedded dynamodb: %w", err))
 		}
+	}
+	if s.ownClock && s.clock != nil {
+		s.clock.Close()
 	}
 	for range cap(s.serveErr) {
 		select {
@@ -174,4 +538,69 @@ func (s *Stack) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// engineStarter starts the strategy's state machine through the Step
+// Functions API (over the wire). Under the REJECT concurrency policy it
+// waits for the prepare step's verdict, so that a deployment refused
+// because another one holds the service's lease is answered 409 by the API
+// instead of 201 followed by a failure.
+type engineStarter struct {
+	inner *api.SFNStarter
+	sfn   *sfn.Client
+	store *store.Store
+	wait  time.Duration
+}
+
+var _ api.Starter = (*engineStarter)(nil)
+
+func (e *engineStarter) Start(ctx context.Context, d *model.Deployment) (string, error) {
+	arn, err := e.inner.Start(ctx, d)
+	if err != nil {
+		return "", err
+	}
+	wf, err := store.Get[*model.Workflow](ctx, e.store, d.WorkflowID)
+	if err != nil {
+		return "", fmt.Errorf("load workflow %s: %w", d.WorkflowID, err)
+	}
+	if wf.EffectiveConcurrency() != model.ConcurrencyReject {
+		return arn, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.wait)
+	defer cancel()
+	for {
+		cur, err := store.Get[*model.Deployment](ctx, e.store, d.ID)
+		if err != nil {
+			return "", fmt.Errorf("await the start of deployment %s: %w", d.ID, err)
+		}
+		if cur.Status != model.StatusQueued && cur.Status != model.StatusFailed {
+			return arn, nil // prepare took the lease
+		}
+		x, err := e.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if err != nil {
+			return "", fmt.Errorf("await the start of deployment %s: %w", d.ID, err)
+		}
+		if x.Status != "RUNNING" {
+			if aws.ToString(x.Error) == "LockHeld" {
+				return "", e.held(ctx, cur)
+			}
+			return arn, nil
+		}
+		select {
+		case <-ctx.Done():
+			// Undecided: the execution runs on; answer as a started deployment.
+			return arn, nil
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// held describes the lease that refused d.
+func (e *engineStarter) held(ctx context.Context, d *model.Deployment) error {
+	if d.Runtime != nil && d.Runtime.Target.LeaseKey != "" {
+		if l, ok, err := e.store.GetLease(ctx, d.Runtime.Target.LeaseKey); err == nil && ok {
+			return fmt.Errorf("deployment %s refused: %w", d.ID, &store.LeaseHeldError{Key: l.Key, Holder: l.Holder, Expires: l.Expires})
+		}
+	}
+	return fmt.Errorf("deployment %s refused (%s): %w", d.ID, d.Reason, store.ErrLeaseHeld)
 }

@@ -27,6 +27,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/store"
@@ -394,10 +396,20 @@ func (h *Handler) image(ctx context.Context, srv *model.ArtifactServer, reposito
 }
 
 // resume starts a recorded deployment whose first attempt stopped before
-// its start was recorded. The execution is named after the deployment id,
-// so Step Functions refuses a second execution of the same deployment.
+// its start was recorded. The execution is named after the deployment id
+// (api.SFNStarter) with an input derived from the deployment, so Step
+// Functions never runs a second execution of the same deployment: it
+// returns the running one, or ExecutionAlreadyExists once it closed.
 func (h *Handler) resume(ctx context.Context, d *model.Deployment) error {
 	arn, err := h.starter.Start(ctx, d)
+	var exists *sfntypes.ExecutionAlreadyExists
+	if errors.As(err, &exists) {
+		// The interrupted attempt did start it, and the execution has
+		// already closed (Step Functions returns the existing execution for
+		// the same name and input only while it runs). Started once: done.
+		h.log.InfoContext(ctx, "execution of the deployment already exists", "deployment_id", d.ID)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("start deployment %s: %w", d.ID, err)
 	}

@@ -377,6 +377,11 @@ func (w *world) instanceView(c *cluster, inst *instance) *ecstypes.ContainerInst
 	}
 	v.RunningTasksCount = running
 	v.PendingTasksCount = pending
+	cpu, mem, _ := w.freeOn(c, inst)
+	v.RemainingResources = []ecstypes.Resource{
+		{Name: aws.String("CPU"), Type: aws.String("INTEGER"), IntegerValue: int32(cpu)},
+		{Name: aws.String("MEMORY"), Type: aws.String("INTEGER"), IntegerValue: int32(mem)},
+	}
 	return &v
 }
 

@@ -2,6 +2,7 @@ package awsemu
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -112,32 +113,98 @@ func (w *world) launchForService(s *service, d *deployment, n int, insts []*inst
 	}
 }
 
-func (w *world) pickInstance(c *cluster) *instance {
+// taskNeeds is the CPU units and MiB of memory a task reserves on an
+// instance: the task-level sizes, or the sum of its containers'.
+func taskNeeds(td *ecstypes.TaskDefinition) (cpu, mem int64) {
+	cpu, _ = strconv.ParseInt(aws.ToString(td.Cpu), 10, 64)
+	mem, _ = strconv.ParseInt(aws.ToString(td.Memory), 10, 64)
+	var ccpu, cmem int64
+	for _, cd := range td.ContainerDefinitions {
+		ccpu += int64(cd.Cpu)
+		switch {
+		case cd.MemoryReservation != nil:
+			cmem += int64(*cd.MemoryReservation)
+		case cd.Memory != nil:
+			cmem += int64(*cd.Memory)
+		}
+	}
+	if cpu == 0 {
+		cpu = ccpu
+	}
+	if mem == 0 {
+		mem = cmem
+	}
+	return cpu, mem
+}
+
+// resource returns an instance's registered amount of CPU or MEMORY.
+func resource(rs []ecstypes.Resource, name string) int64 {
+	for _, r := range rs {
+		if aws.ToString(r.Name) == name {
+			return int64(r.IntegerValue)
+		}
+	}
+	return 0
+}
+
+// freeOn is what an instance has left after the tasks it holds (tasks keep
+// their reservation until they are STOPPED).
+func (w *world) freeOn(c *cluster, inst *instance) (cpu, mem int64, tasks int) {
+	cpu, mem = resource(inst.ci.RegisteredResources, "CPU"), resource(inst.ci.RegisteredResources, "MEMORY")
+	for _, t := range c.tasks {
+		if t.inst != inst || aws.ToString(t.t.LastStatus) == "STOPPED" {
+			continue
+		}
+		tc, tm := taskNeeds(t.td)
+		cpu -= tc
+		mem -= tm
+		tasks++
+	}
+	return cpu, mem, tasks
+}
+
+// pickInstance spreads tasks: the active instance with the fewest tasks
+// among those with room for td.
+func (w *world) pickInstance(c *cluster, td *ecstypes.TaskDefinition) (*instance, error) {
+	needCPU, needMem := taskNeeds(td)
 	var best *instance
-	bestN := 0
+	bestN, active := 0, 0
 	for _, id := range c.instOrder {
 		inst := c.instances[id]
 		if aws.ToString(inst.ci.Status) != "ACTIVE" {
 			continue
 		}
-		n := 0
-		for _, t := range c.tasks {
-			if t.inst == inst && !t.stopping {
-				n++
-			}
+		active++
+		cpu, mem, n := w.freeOn(c, inst)
+		if cpu < needCPU || mem < needMem {
+			continue
 		}
 		if best == nil || n < bestN {
 			best, bestN = inst, n
 		}
 	}
-	return best
+	switch {
+	case active == 0:
+		return nil, fmt.Errorf("No Container Instances were found in your cluster.")
+	case best == nil:
+		return nil, fmt.Errorf("RESOURCE:MEMORY or RESOURCE:CPU: no container instance has %d CPU units and %d MiB free.", needCPU, needMem)
+	}
+	return best, nil
 }
 
 func (w *world) launchTask(c *cluster, sp launchSpec) (*task, error) {
-	if sp.launch == ecstypes.LaunchTypeEc2 && sp.inst == nil {
-		sp.inst = w.pickInstance(c)
+	if sp.launch == ecstypes.LaunchTypeEc2 {
 		if sp.inst == nil {
-			return nil, fmt.Errorf("No Container Instances were found in your cluster.")
+			inst, err := w.pickInstance(c, sp.td)
+			if err != nil {
+				return nil, err
+			}
+			sp.inst = inst
+		} else {
+			needCPU, needMem := taskNeeds(sp.td)
+			if cpu, mem, _ := w.freeOn(c, sp.inst); cpu < needCPU || mem < needMem {
+				return nil, fmt.Errorf("RESOURCE:MEMORY or RESOURCE:CPU: container instance %s has %d CPU units and %d MiB free, the task needs %d and %d.", sp.inst.id, cpu, mem, needCPU, needMem)
+			}
 		}
 	}
 	now := w.now()

@@ -82,13 +82,14 @@ type env struct {
 type graphIDs struct{ app, cp, as, svc, envID, infra, wf string }
 
 type envOptions struct {
-	scale  float64
+	scale   float64
+	timings *awsemu.Timings
 	daemon bool
 	// workflow adjusts the rolling (or daemon) workflow before it is stored.
 	workflow func(*model.Workflow)
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{}
 	var bus *eventbus.Bus
@@ -104,7 +105,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.scale == 0 {
 		o.scale = 200
 	}
-	e.w = ecsopstest.New(t, ecsopstest.Options{Scale: o.scale, Sink: sink})
+	e.w = ecsopstest.New(t, ecsopstest.Options{Scale: o.scale, Sink: sink, Timings: o.timings})
 	clock := e.w.Clock
 	b := dynamotest.Mini()
 	e.st = store.New(b.Client, dynamotest.Table(t, b), store.WithClock(clock.Now), store.WithLogger(discard))
@@ -145,7 +146,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	return e
 }
 
-func (e *env) seed(t *testing.T, o envOptions) {
+func (e *env) seed(t testing.TB, o envOptions) {
 	t.Helper()
 	ctx := context.Background()
 	mk := func(x model.Entity) string {
@@ -200,7 +201,7 @@ func (e *env) seed(t *testing.T, o envOptions) {
 }
 
 // deployment records a QUEUED deployment of tag, as the API does.
-func (e *env) deployment(t *testing.T, tag string) *model.Deployment {
+func (e *env) deployment(t testing.TB, tag string) *model.Deployment {
 	t.Helper()
 	d := &model.Deployment{ApplicationID: e.ids.app, WorkflowID: e.ids.wf, ServiceID: e.ids.svc, EnvironmentID: e.ids.envID,
 		InfrastructureID: e.ids.infra, Status: model.StatusQueued, Strategy: model.StrategyRolling,
@@ -213,7 +214,7 @@ func (e *env) deployment(t *testing.T, tag string) *model.Deployment {
 }
 
 // machine creates the named state machine from the real ASL.
-func (e *env) machine(t *testing.T, name string) string {
+func (e *env) machine(t testing.TB, name string) string {
 	t.Helper()
 	arn, err := e.sfn.CreateStateMachine(context.Background(), "ecsflow-"+name, definition(t, name))
 	if err != nil {
@@ -223,7 +224,7 @@ func (e *env) machine(t *testing.T, name string) string {
 }
 
 // start starts the deployment's execution (name = deployment ID).
-func (e *env) start(t *testing.T, sm string, d *model.Deployment) string {
+func (e *env) start(t testing.TB, sm string, d *model.Deployment) string {
 	t.Helper()
 	in, _ := json.Marshal(map[string]string{"deploymentId": d.ID})
 	arn, err := e.sfn.StartExecution(context.Background(), sm, d.ID, string(in))
@@ -234,7 +235,7 @@ func (e *env) start(t *testing.T, sm string, d *model.Deployment) string {
 }
 
 // wait waits for the execution to end (bounded in real time).
-func (e *env) wait(t *testing.T, execARN string) sfnlocal.Execution {
+func (e *env) wait(t testing.TB, execARN string) sfnlocal.Execution {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -249,7 +250,7 @@ func (e *env) wait(t *testing.T, execARN string) sfnlocal.Execution {
 	return x
 }
 
-func (e *env) get(t *testing.T, id string) *model.Deployment {
+func (e *env) get(t testing.TB, id string) *model.Deployment {
 	t.Helper()
 	d, err := store.Get[*model.Deployment](context.Background(), e.st, id)
 	if err != nil {
@@ -258,7 +259,7 @@ func (e *env) get(t *testing.T, id string) *model.Deployment {
 	return d
 }
 
-func (e *env) ledger(t *testing.T, id string) []model.LedgerEntry {
+func (e *env) ledger(t testing.TB, id string) []model.LedgerEntry {
 	t.Helper()
 	var all []model.LedgerEntry
 	cursor := ""

@@ -6,6 +6,7 @@ package ecsopstest
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -47,6 +48,8 @@ type World struct {
 type Options struct {
 	Scale float64 // simulated seconds per real second; default 200
 	Sink  awsemu.EventSink
+	// Timings default to FastTimings.
+	Timings *awsemu.Timings
 }
 
 // New starts an emulator on an httptest server; everything stops at the
@@ -57,7 +60,11 @@ func New(tb testing.TB, o Options) *World {
 		o.Scale = 200
 	}
 	clock := simclock.NewScaled(Start, o.Scale)
-	emu := awsemu.New(awsemu.Options{Clock: clock, Sink: o.Sink, Seed: 11, Timings: FastTimings})
+	timings := FastTimings
+	if o.Timings != nil {
+		timings = *o.Timings
+	}
+	emu := awsemu.New(awsemu.Options{Clock: clock, Sink: o.Sink, Seed: 11, Timings: timings, Logger: slog.New(slog.DiscardHandler)})
 	srv := httptest.NewServer(emu)
 	// The simulated world is scaled; the SDK's back-off is real time, so
 	// keep it short (and without the client-side retry quota).

@@ -84,7 +84,7 @@ type graphIDs struct{ app, cp, as, svc, envID, infra, wf string }
 type envOptions struct {
 	scale   float64
 	timings *awsemu.Timings
-	daemon bool
+	daemon  bool
 	// workflow adjusts the rolling (or daemon) workflow before it is stored.
 	workflow func(*model.Workflow)
 }

@@ -38,7 +38,7 @@ func main() {
 	}
 	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, store.WithLogger(log))
 	starter := api.NewSFNStarter(sfn.NewFromConfig(awsCfg), cfg.StateMachines)
-	h := trigger.New(st, trigger.NewAPICreator(st, starter, log), starter, trigger.WithLogger(log))
+	h := trigger.New(st, trigger.NewAPICreator(st, starter, api.WithLogger(log)), starter, trigger.WithLogger(log))
 	reg := trigger.NewRegistries(ecr.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg))
 	c := trigger.NewCollector(st, reg, h, trigger.WithCollectorLogger(log))
 	// Registry failures are recorded per server and never returned: the

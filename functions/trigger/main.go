@@ -34,7 +34,7 @@ func main() {
 	}
 	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, store.WithLogger(log))
 	starter := api.NewSFNStarter(sfn.NewFromConfig(awsCfg), cfg.StateMachines)
-	h := trigger.New(st, trigger.NewAPICreator(st, starter, log), starter, trigger.WithLogger(log))
+	h := trigger.New(st, trigger.NewAPICreator(st, starter, api.WithLogger(log)), starter, trigger.WithLogger(log))
 	// A returned error makes EventBridge retry (then the rule's DLQ); the
 	// handler returns one only when a retry may help.
 	lambda.Start(h.Lambda)

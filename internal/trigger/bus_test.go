@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
 	"github.com/ecsflow/ecsflow/internal/model"
@@ -116,7 +117,7 @@ func BenchmarkBusToStart(b *testing.B) {
 	g := e.seed(b)
 	e.addTrigger(b, g, g.server, "release", releaseFilter, false)
 	st := &signallingStarter{started: make(chan struct{}, 1)}
-	h := trigger.New(e.st, trigger.NewAPICreator(e.st, st, e.log), st, trigger.WithLogger(e.log), trigger.WithClock(e.clock.Now))
+	h := trigger.New(e.st, trigger.NewAPICreator(e.st, st, api.WithLogger(e.log), api.WithClock(e.clock.Now)), st, trigger.WithLogger(e.log), trigger.WithClock(e.clock.Now))
 	bus := newBus(b, h)
 	ctx := context.Background()
 	var ds []time.Duration

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -52,12 +51,10 @@ type APICreator struct {
 
 var _ Creator = (*APICreator)(nil)
 
-// NewAPICreator returns a creator over repo (the store) and starter.
-func NewAPICreator(repo api.Repository, starter api.Starter, log *slog.Logger) *APICreator {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &APICreator{h: api.New(attributing{Repository: repo}, starter, api.WithLogger(log))}
+// NewAPICreator returns a creator over repo (the store) and starter; opts
+// configure the API handler (api.WithLogger, api.WithClock).
+func NewAPICreator(repo api.Repository, starter api.Starter, opts ...api.Option) *APICreator {
+	return &APICreator{h: api.New(attributing{Repository: repo}, starter, opts...)}
 }
 
 type identityKey struct{}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
 	"github.com/ecsflow/ecsflow/internal/simclock"
@@ -83,7 +84,7 @@ func newEnvOn(t testing.TB, db store.DynamoDB, table string) *env {
 	e := &env{clock: clock, starter: &recordingStarter{}, logs: &syncBuffer{}}
 	e.log = slog.New(slog.NewJSONHandler(e.logs, nil))
 	e.st = store.New(db, table, store.WithClock(clock.Now))
-	e.h = trigger.New(e.st, trigger.NewAPICreator(e.st, e.starter, e.log), e.starter,
+	e.h = trigger.New(e.st, trigger.NewAPICreator(e.st, e.starter, api.WithLogger(e.log), api.WithClock(e.clock.Now)), e.starter,
 		trigger.WithLogger(e.log), trigger.WithClock(clock.Now))
 	return e
 }

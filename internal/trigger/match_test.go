@@ -101,6 +101,13 @@ func TestDecodeECREvent(t *testing.T) {
 	if p != want {
 		t.Errorf("decode sample = %+v, want %+v", p, want)
 	}
+	digestOnly, err := os.ReadFile("../../events/ecr-image-action-digest-only.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := trigger.DecodeECREvent(digestOnly); err != nil || p.Tag != "" || p.Repository != "team/web" || !strings.HasPrefix(p.Digest, "sha256:7d2a") {
+		t.Errorf("decode digest-only sample = %+v, %v; want team/web, no tag, its digest", p, err)
+	}
 
 	for _, tc := range []struct {
 		name, raw string
@@ -172,8 +179,10 @@ func TestDerivedIDs(t *testing.T) {
 }
 
 func FuzzDecodeECREvent(f *testing.F) {
-	if sample, err := os.ReadFile("../../events/ecr-image-action.json"); err == nil {
-		f.Add(sample)
+	for _, name := range []string{"ecr-image-action.json", "ecr-image-action-digest-only.json"} {
+		if sample, err := os.ReadFile("../../events/" + name); err == nil {
+			f.Add(sample)
+		}
 	}
 	f.Add(pushEvent("seed-1", "web", "v1.2.3", digestOf(1)))
 	f.Add(pushEvent("seed-2", "team/web", "", digestOf(2)))

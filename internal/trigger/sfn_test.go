@@ -51,7 +51,7 @@ func newSFNEnv(t *testing.T, def string) *sfnEnv {
 	client := sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("ecsflowlocal", "ecsflowlocal", "")})
 	starter := api.NewSFNStarter(client, map[model.StrategyType]string{model.StrategyRolling: sm})
-	e.h = trigger.New(e.st, trigger.NewAPICreator(e.st, starter, e.log), starter, trigger.WithLogger(e.log), trigger.WithClock(e.clock.Now))
+	e.h = trigger.New(e.st, trigger.NewAPICreator(e.st, starter, api.WithLogger(e.log), api.WithClock(e.clock.Now)), starter, trigger.WithLogger(e.log), trigger.WithClock(e.clock.Now))
 	return &sfnEnv{env: e, g: g, svc: svc, sm: sm, starter: starter}
 }
 

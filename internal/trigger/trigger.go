@@ -47,6 +47,7 @@ type Store interface {
 	ClaimEventValue(ctx context.Context, key, value string, ttl time.Duration) (bool, string, error)
 	CompleteClaim(ctx context.Context, key string) error
 	ReleaseClaim(ctx context.Context, key string) error
+	AppendLedger(ctx context.Context, deploymentID string, entries ...model.LedgerEntry) error
 }
 
 var _ Store = (*store.Store)(nil)
@@ -352,6 +353,17 @@ func (h *Handler) fire(ctx context.Context, p Push, srv *model.ArtifactServer, t
 	}
 	log.InfoContext(ctx, "triggered deployment started", "repository", p.Repository, "tag", p.Tag, "digest", p.Digest,
 		"execution_arn", d.ExecutionARN)
+	// The API's own entry names no principal (there is no caller identity
+	// in process); this one says what started it. The ledger is the record,
+	// not the truth: a failure is logged.
+	what := p.Repository + "@" + p.Digest
+	if p.Tag != "" {
+		what = p.Repository + ":" + p.Tag + " (" + p.Digest + ")"
+	}
+	if err := h.store.AppendLedger(ctx, d.ID, model.LedgerEntry{At: h.now().UTC(), Kind: model.LedgerNote,
+		Message: fmt.Sprintf("triggered by trigger %s (%s) on a push of %s, event %s", t.ID, t.Name, what, p.EventID)}); err != nil {
+		log.ErrorContext(ctx, "append ledger", "error", err)
+	}
 	return settle(d.ID)
 }
 

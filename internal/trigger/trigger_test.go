@@ -96,6 +96,11 @@ func TestECRPushStartsOneDeploymentEvenWhenDeliveredThreeTimes(t *testing.T) {
 		if n := len(e.deployments(t, g)); n != 1 {
 			t.Errorf("stored deployments = %d, want 1", n)
 		}
+		ledger, _, err := e.st.Ledger(ctx, d.ID, store.Page{})
+		if err != nil || len(ledger) != 2 || !strings.Contains(ledger[1].Message, "triggered by trigger "+release) ||
+			!strings.Contains(ledger[1].Message, "web:v1.2.3") {
+			t.Errorf("ledger = %+v, %v; want the API's queueing entry and the trigger's", ledger, err)
+		}
 		// The claim is done and holds the deployment id.
 		var ev struct{ ID string }
 		_ = json.Unmarshal(raw, &ev)
@@ -336,7 +341,7 @@ func TestTransientFailureIsRetriedWithTheSameDeploymentID(t *testing.T) {
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	trg := e.addTrigger(t, g, g.server, "any", "", false)
-	fc := &flakyCreator{real: trigger.NewAPICreator(e.st, e.starter, e.log)}
+	fc := &flakyCreator{real: trigger.NewAPICreator(e.st, e.starter, api.WithLogger(e.log), api.WithClock(e.clock.Now))}
 	h := trigger.New(e.st, fc, e.starter, trigger.WithLogger(e.log), trigger.WithClock(e.clock.Now))
 	raw := pushEvent("evt-flaky", "web", "v1", digestOf(5))
 	if _, err := h.HandleEvent(context.Background(), raw); err == nil {

@@ -89,10 +89,29 @@ func (r *basicAuthRegistry) push(t *testing.T, repo, tag string) string {
 	return d.String()
 }
 
-// secretsServer answers Secrets Manager's GetSecretValue over the wire
-// (awsJson1_1) from a map of secret id to secret string.
-func secretsServer(t *testing.T, secrets map[string]string) *secretsmanager.Client {
+// fakeSecrets is Secrets Manager's GetSecretValue over the wire
+// (awsJson1_1), from a map of secret id to secret string, counting calls.
+type fakeSecrets struct {
+	mu      sync.Mutex
+	secrets map[string]string
+	calls   int
+}
+
+func (f *fakeSecrets) set(id, v string) {
+	f.mu.Lock()
+	f.secrets[id] = v
+	f.mu.Unlock()
+}
+
+func (f *fakeSecrets) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+func secretsServer(t *testing.T, secrets map[string]string) (*secretsmanager.Client, *fakeSecrets) {
 	t.Helper()
+	f := &fakeSecrets{secrets: secrets}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" {
@@ -105,7 +124,10 @@ func secretsServer(t *testing.T, secrets map[string]string) *secretsmanager.Clie
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		s, ok := secrets[in.SecretId]
+		f.mu.Lock()
+		f.calls++
+		s, ok := f.secrets[in.SecretId]
+		f.mu.Unlock()
 		if !ok {
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = w.Write([]byte(`{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}`))
@@ -116,7 +138,7 @@ func secretsServer(t *testing.T, secrets map[string]string) *secretsmanager.Clie
 	}))
 	t.Cleanup(srv.Close)
 	return secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("ecsflowlocal", "ecsflowlocal", "")})
+		Credentials: credentials.NewStaticCredentialsProvider("ecsflowlocal", "ecsflowlocal", "")}), f
 }
 
 func fastRegistries(ecrc trigger.ECRAPI, sm trigger.SecretsAPI) *trigger.Registries {
@@ -125,10 +147,11 @@ func fastRegistries(ecrc trigger.ECRAPI, sm trigger.SecretsAPI) *trigger.Registr
 
 type collectEnv struct {
 	*env
-	g      graph
-	server *model.ArtifactServer
-	reg    *basicAuthRegistry
-	c      *trigger.Collector
+	g       graph
+	server  *model.ArtifactServer
+	reg     *basicAuthRegistry
+	secrets *fakeSecrets
+	c       *trigger.Collector
 }
 
 // newCollectEnv seeds a DOCKER_REGISTRY server on the in-memory registry, a
@@ -147,10 +170,10 @@ func newCollectEnv(t *testing.T, b dynamotest.Backend, table, secret string) *co
 	tr := modeltest.Trigger(g.app, srv.ID, g.workflow, g.svc)
 	tr.Repository, tr.TagFilter = "team/web", `v.*`
 	mustCreate(t, e.st, tr)
-	sm := secretsServer(t, map[string]string{secretARN: secret})
+	sm, fs := secretsServer(t, map[string]string{secretARN: secret})
 	c := trigger.NewCollector(e.st, fastRegistries(nil, sm), e.h, trigger.WithCollectorLogger(e.log),
 		trigger.WithCollectorClock(e.clock.Now))
-	return &collectEnv{env: e, g: g, server: srv, reg: reg, c: c}
+	return &collectEnv{env: e, g: g, server: srv, reg: reg, secrets: fs, c: c}
 }
 
 func goodSecret() string {
@@ -215,7 +238,27 @@ func TestCollectionSendsNewTagsOnce(t *testing.T) {
 		if err != nil || !ok || st.LastError != "" || st.LastSuccessAt == nil {
 			t.Errorf("collect status = %+v, %v, %v; want a success", st, ok, err)
 		}
+		// Four polls, eleven registry requests, one secret read (cached for a minute).
+		if n := e.secrets.count(); n != 1 {
+			t.Errorf("GetSecretValue calls = %d, want 1", n)
+		}
 	})
+}
+
+func TestRotatedSecretIsReadAgainAfterARefusal(t *testing.T) {
+	b := dynamotest.Mini()
+	ctx := context.Background()
+	e := newCollectEnv(t, b, dynamotest.Table(t, b), `{"username":"ci-bot","password":"old"}`)
+	if rep, _ := e.c.CollectServer(ctx, e.server); !strings.Contains(rep.Err, "refused (401)") {
+		t.Fatalf("with the old password: %+v, want refused", rep)
+	}
+	e.secrets.set(secretARN, goodSecret())
+	if rep, _ := e.c.CollectServer(ctx, e.server); rep.Err != "" {
+		t.Fatalf("after rotation: %+v, want success (the refused credentials were not reused)", rep)
+	}
+	if n := e.secrets.count(); n != 2 {
+		t.Errorf("GetSecretValue calls = %d, want 2", n)
+	}
 }
 
 func sorted(s []string) []string {
@@ -304,7 +347,7 @@ func TestResolveDigest(t *testing.T) {
 	// A Docker registry with basic auth.
 	reg := newRegistry(t)
 	want := reg.push(t, "team/web", "v3")
-	sm := secretsServer(t, map[string]string{secretARN: goodSecret()})
+	sm, _ := secretsServer(t, map[string]string{secretARN: goodSecret()})
 	// ECR in the emulator, through the real SDK client.
 	emu := awsemu.New(awsemu.Options{Seed: 3})
 	t.Cleanup(emu.Close)

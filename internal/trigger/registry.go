@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -58,7 +59,23 @@ type Registries struct {
 	secrets   SecretsAPI
 	transport http.RoundTripper
 	backoff   remote.Backoff
+	now       func() time.Time
+	credTTL   time.Duration
+
+	mu    sync.Mutex
+	creds map[string]cachedCred // by secret ARN
 }
+
+// cachedCred is a secret's credentials, kept in memory for a short while so
+// that one collection reads each secret once, not once per request.
+type cachedCred struct {
+	auth    authn.Authenticator
+	expires time.Time
+}
+
+// DefaultCredentialTTL is how long credentials read from Secrets Manager are
+// reused (in memory only).
+const DefaultCredentialTTL = time.Minute
 
 // RegistriesOption configures Registries.
 type RegistriesOption func(*Registries)
@@ -76,11 +93,23 @@ func WithRetryBackoff(b remote.Backoff) RegistriesOption {
 	return func(r *Registries) { r.backoff = b }
 }
 
+// WithCredentialTTL sets how long credentials are reused (default
+// DefaultCredentialTTL; 0 reads the secret on every use).
+func WithCredentialTTL(d time.Duration) RegistriesOption {
+	return func(r *Registries) { r.credTTL = d }
+}
+
+// WithRegistriesClock sets the clock of the credential cache.
+func WithRegistriesClock(now func() time.Time) RegistriesOption {
+	return func(r *Registries) { r.now = now }
+}
+
 // NewRegistries returns registries over an ECR client and a Secrets
 // Manager client; either may be nil when no server of its kind is used.
 func NewRegistries(ecrc ECRAPI, secrets SecretsAPI, opts ...RegistriesOption) *Registries {
 	r := &Registries{ecr: ecrc, secrets: secrets, transport: remote.DefaultTransport,
-		backoff: remote.Backoff{Duration: 250 * time.Millisecond, Factor: 1, Steps: 2}}
+		backoff: remote.Backoff{Duration: 250 * time.Millisecond, Factor: 1, Steps: 2},
+		now:     time.Now, credTTL: DefaultCredentialTTL, creds: map[string]cachedCred{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -101,6 +130,13 @@ func (r *Registries) auth(ctx context.Context, srv *model.ArtifactServer) (authn
 	if r.secrets == nil {
 		return nil, fmt.Errorf("%w: no Secrets Manager client", ErrCredentials)
 	}
+	now := r.now()
+	r.mu.Lock()
+	c, ok := r.creds[srv.CredentialsSecretARN]
+	r.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.auth, nil
+	}
 	out, err := r.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(srv.CredentialsSecretARN)})
 	if err != nil {
 		return nil, fmt.Errorf("%w: read secret %s: %w", ErrCredentials, srv.CredentialsSecretARN, err)
@@ -110,7 +146,20 @@ func (r *Registries) auth(ctx context.Context, srv *model.ArtifactServer) (authn
 		// The decode error could quote the secret; it is not included.
 		return nil, fmt.Errorf("%w: secret %s is not {\"username\",\"password\"}", ErrCredentials, srv.CredentialsSecretARN)
 	}
-	return &authn.Basic{Username: doc.Username, Password: doc.Password}, nil
+	a := &authn.Basic{Username: doc.Username, Password: doc.Password}
+	if r.credTTL > 0 {
+		r.mu.Lock()
+		r.creds[srv.CredentialsSecretARN] = cachedCred{auth: a, expires: now.Add(r.credTTL)}
+		r.mu.Unlock()
+	}
+	return a, nil
+}
+
+// forget drops a server's cached credentials (after a registry refused them).
+func (r *Registries) forget(srv *model.ArtifactServer) {
+	r.mu.Lock()
+	delete(r.creds, srv.CredentialsSecretARN)
+	r.mu.Unlock()
 }
 
 // repository is the go-containerregistry name of a repository on a Docker
@@ -141,10 +190,12 @@ func (r *Registries) remoteOpts(ctx context.Context, a authn.Authenticator) []re
 		remote.WithRetryBackoff(r.backoff)}
 }
 
-// credentialError marks 401/403 answers as credential problems.
-func credentialError(err error) error {
+// credentialError marks 401/403 answers as credential problems and forgets
+// the cached credentials, so a rotated secret is read again.
+func (r *Registries) credentialError(srv *model.ArtifactServer, err error) error {
 	var te *transport.Error
 	if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
+		r.forget(srv)
 		return fmt.Errorf("%w: refused (%d)", ErrCredentials, te.StatusCode)
 	}
 	return err
@@ -167,7 +218,7 @@ func (r *Registries) Tags(ctx context.Context, srv *model.ArtifactServer, repo s
 		return nil, nil // no image pushed to it yet
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list tags of %s: %w", rp, credentialError(err))
+		return nil, fmt.Errorf("list tags of %s: %w", rp, r.credentialError(srv, err))
 	}
 	return tags, nil
 }
@@ -226,7 +277,7 @@ func (r *Registries) registryDigest(ctx context.Context, srv *model.ArtifactServ
 		return "", &TagNotFoundError{Repository: repo, Tag: tag}
 	}
 	if err != nil {
-		return "", fmt.Errorf("head manifest %s:%s: %w", rp, tag, credentialError(err))
+		return "", fmt.Errorf("head manifest %s:%s: %w", rp, tag, r.credentialError(srv, err))
 	}
 	return desc.Digest.String(), nil
 }

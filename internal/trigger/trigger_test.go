@@ -456,3 +456,39 @@ func TestStartFailureIsRecordedFailedAndAcknowledged(t *testing.T) {
 		t.Fatalf("deployments = %+v, want one FAILED naming the start error", ds)
 	}
 }
+
+func TestRegistryFromTheCloudProviderAccount(t *testing.T) {
+	b := dynamotest.Mini()
+	e := newEnv(t, b, dynamotest.Table(t, b))
+	g := e.seed(t)
+	// A second ECR server without a registryId: its registry is its cloud
+	// provider's account.
+	srv := modeltest.ArtifactServer(g.cp)
+	srv.Name, srv.RegistryID = "ecr-by-provider", ""
+	id := mustCreate(t, e.st, srv)
+	tr := e.addTrigger(t, g, id, "via-provider", "", false)
+	out, err := e.h.HandleEvent(context.Background(), pushEvent("evt-provider", "web", "v1", digestOf(4)))
+	if err != nil || len(out.Deployments) != 1 {
+		t.Fatalf("HandleEvent = %+v, %v; want the provider-account server's trigger to fire", out, err)
+	}
+	if d := e.deployment(t, out.Deployments[0]); d.TriggeredBy.ID != tr {
+		t.Errorf("fired trigger %s, want %s", d.TriggeredBy.ID, tr)
+	}
+}
+
+func TestPipelineTriggersStartNothingYet(t *testing.T) {
+	b := dynamotest.Mini()
+	e := newEnv(t, b, dynamotest.Table(t, b))
+	g := e.seed(t)
+	p := mustCreate(t, e.st, modeltest.Pipeline(g.app, g.workflow, g.workflow))
+	tr := modeltest.Trigger(g.app, g.server, "", g.svc)
+	tr.Name, tr.TagFilter, tr.PipelineID = "release-pipeline", "", p
+	mustCreate(t, e.st, tr)
+	out, err := e.h.HandleEvent(context.Background(), pushEvent("evt-pipeline", "web", "v1", digestOf(5)))
+	if err != nil || out.Matched != 0 || len(e.starter.starts()) != 0 {
+		t.Fatalf("HandleEvent = %+v, %v, starts %d; want acknowledged, nothing started", out, err, len(e.starter.starts()))
+	}
+	if !strings.Contains(e.logs.String(), "pipelines are not implemented") {
+		t.Errorf("log does not say why the pipeline trigger did nothing: %s", e.logs.String())
+	}
+}

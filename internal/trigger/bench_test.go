@@ -85,3 +85,30 @@ func BenchmarkFanOut50(b *testing.B) {
 	}
 	reportLatency(b, ds)
 }
+
+// BenchmarkDuplicateDelivery is a redelivered event: its claim is taken, so
+// nothing is created or started.
+func BenchmarkDuplicateDelivery(b *testing.B) {
+	m := dynamotest.Mini()
+	db := store.NewCountingDB(m.Client)
+	e := newEnvOn(b, db, dynamotest.Table(b, m))
+	g := e.seed(b)
+	e.addTrigger(b, g, g.server, "release", releaseFilter, false)
+	ctx := context.Background()
+	raw := pushEvent("dup-1", "web", "v1.0.0", digestOf(1))
+	if out, err := e.h.HandleEvent(ctx, raw); err != nil || len(out.Deployments) != 1 {
+		b.Fatalf("first delivery = %+v, %v", out, err)
+	}
+	db.Reset()
+	var ds []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		out, err := e.h.HandleEvent(ctx, raw)
+		ds = append(ds, time.Since(start))
+		if err != nil || out.Duplicates != 1 {
+			b.Fatalf("redelivery = %+v, %v", out, err)
+		}
+	}
+	reportLatency(b, ds)
+	b.ReportMetric(float64(db.Total())/float64(len(ds)), "ddb-requests/op")
+}

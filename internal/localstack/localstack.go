@@ -490,7 +490,7 @@ func (s *Stack) Environment() []string {
 }
 
 // Close stops the API (letting requests in flight finish, for up to 5 s),
-// the executions, the bus, the emulator and then the embedded DynamoDB
+// then the executions, the bus, the emulator and the embedded DynamoDB
 // server. It is safe to call more than once.
 func (s *Stack) Close() error {
 	s.once.Do(func() { s.closeErr = s.close() })
@@ -515,14 +515,17 @@ func (s *Stack) close() error {
 	if s.emu != nil {
 		s.emu.Close()
 	}
+	// Nothing is left to serve once the API and the executions have
+	// stopped: close the internal servers outright (Shutdown would wait for
+	// the SDK clients' idle, freshly dialled connections).
 	if s.awsSrv != nil {
-		if err := s.awsSrv.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("shut down aws emulator: %w", err))
+		if err := s.awsSrv.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close aws emulator: %w", err))
 		}
 	}
 	if s.ddbSrv != nil {
-		if err := s.ddbSrv.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("shut down embedded dynamodb: %w", err))
+		if err := s.ddbSrv.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close embedded dynamodb: %w", err))
 		}
 	}
 	if s.ownClock && s.clock != nil {

@@ -1,0 +1,545 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/awsemu"
+	"github.com/ecsflow/ecsflow/internal/localstack"
+	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/model/modeltest"
+	"github.com/ecsflow/ecsflow/internal/simclock"
+	"github.com/ecsflow/ecsflow/internal/steps"
+	"github.com/ecsflow/ecsflow/internal/store"
+)
+
+// fastTimings make a task start in about 3 simulated seconds.
+var fastTimings = awsemu.Timings{Provision: time.Second, PullMin: time.Second, PullMax: time.Second,
+	Start: time.Second, Stop: time.Second, LaunchBackoff: 2 * time.Second}
+
+// epoch is the simulated time every stack starts at.
+var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// realTimeout bounds every wait of a scenario in real time.
+const realTimeout = 30 * time.Second
+
+type options struct {
+	scale   float64
+	timings awsemu.Timings
+	daemon  bool
+	// workflow adjusts the workflow before it is created.
+	workflow func(*model.Workflow)
+	wrap     func(name string, h steps.Handler) steps.Handler
+}
+
+// harness is one local stack plus the user's view of it: the API over
+// HTTP and SDK clients for the emulated AWS account.
+type harness struct {
+	tb     testing.TB
+	s      *localstack.Stack
+	clock  *simclock.Scaled
+	http   *http.Client
+	ecs    *ecs.Client
+	elb    *elb.Client
+	cw     *cloudwatch.Client
+	sfn    *sfn.Client
+	ids    ids
+	family string
+}
+
+type ids struct{ app, cp, as, svc, env, infra, wf string }
+
+const (
+	cluster = "prod"
+	service = "web"
+	alarm   = "web-5xx"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newHarness(tb testing.TB, o options) *harness {
+	tb.Helper()
+	if o.scale == 0 {
+		o.scale = 200
+	}
+	if o.timings == (awsemu.Timings{}) {
+		o.timings = fastTimings
+	}
+	clock := simclock.NewScaled(epoch, o.scale)
+	s, err := localstack.Start(context.Background(), localstack.Config{
+		Clock: clock, Timings: o.timings, Logger: quiet(), WrapHandler: o.wrap, Seed: 7,
+	})
+	if err != nil {
+		clock.Close()
+		tb.Fatalf("start the local stack: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("close the local stack: %v", err)
+		}
+		clock.Close()
+	})
+	cfg := s.AWSConfig()
+	h := &harness{tb: tb, s: s, clock: clock, http: &http.Client{Timeout: realTimeout},
+		ecs: ecs.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg), cw: cloudwatch.NewFromConfig(cfg), sfn: sfn.NewFromConfig(cfg),
+		family: "shop-web-prod"}
+	h.world(o)
+	h.entities(o)
+	return h
+}
+
+func (h *harness) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), realTimeout)
+}
+
+// world creates, with the AWS SDK against the emulator, what the platform
+// team has before ecsflow deploys: a cluster, a load balancer with a target
+// group (or EC2 container instances for daemons), and an alarm.
+func (h *harness) world(o options) {
+	tb := h.tb
+	tb.Helper()
+	ctx, cancel := h.ctx()
+	defer cancel()
+	if _, err := h.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)}); err != nil {
+		tb.Fatalf("CreateCluster: %v", err)
+	}
+	if o.daemon {
+		for i := 0; i < 3; i++ {
+			if _, err := h.ecs.RegisterContainerInstance(ctx, &ecs.RegisterContainerInstanceInput{Cluster: aws.String(cluster)}); err != nil {
+				tb.Fatalf("RegisterContainerInstance: %v", err)
+			}
+		}
+	}
+	if _, err := h.cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
+		AlarmName: aws.String(alarm), Namespace: aws.String("AWS/ApplicationELB"), MetricName: aws.String("HTTPCode_Target_5XX_Count"),
+		Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(5),
+		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold,
+	}); err != nil {
+		tb.Fatalf("PutMetricAlarm: %v", err)
+	}
+}
+
+// targetGroup creates a load balancer, one ip target group with fast
+// health checks and short drains, and a listener forwarding to it.
+func (h *harness) targetGroup() string {
+	tb := h.tb
+	tb.Helper()
+	ctx, cancel := h.ctx()
+	defer cancel()
+	lb, err := h.elb.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: aws.String("web"), Subnets: []string{"subnet-1", "subnet-2"}})
+	if err != nil {
+		tb.Fatalf("CreateLoadBalancer: %v", err)
+	}
+	tg, err := h.elb.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
+		Name: aws.String("web"), Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(8080), VpcId: aws.String("vpc-1"),
+		TargetType: elbtypes.TargetTypeEnumIp, HealthCheckIntervalSeconds: aws.Int32(6), HealthCheckTimeoutSeconds: aws.Int32(5),
+		HealthyThresholdCount: aws.Int32(2), UnhealthyThresholdCount: aws.Int32(2),
+	})
+	if err != nil {
+		tb.Fatalf("CreateTargetGroup: %v", err)
+	}
+	arn := aws.ToString(tg.TargetGroups[0].TargetGroupArn)
+	if _, err := h.elb.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: aws.String(arn),
+		Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String("deregistration_delay.timeout_seconds"), Value: aws.String("5")}}}); err != nil {
+		tb.Fatalf("ModifyTargetGroupAttributes: %v", err)
+	}
+	if _, err := h.elb.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn,
+		Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(80),
+		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(arn)}}}); err != nil {
+		tb.Fatalf("CreateListener: %v", err)
+	}
+	return arn
+}
+
+// entities creates the delivery model through the REST API.
+func (h *harness) entities(o options) {
+	tb := h.tb
+	tb.Helper()
+	h.ids.cp = h.create("/v1/cloud-providers", modeltest.CloudProvider())
+	h.ids.as = h.create("/v1/artifact-servers", modeltest.ArtifactServer(h.ids.cp))
+	h.ids.app = h.create("/v1/applications", modeltest.Application())
+	ap := "/v1/applications/" + h.ids.app
+	svc := modeltest.Service(h.ids.app, h.ids.as)
+	svc.ECS.ContainerDefinitions = json.RawMessage(`[{"name":"web","image":"${artifact.image}","essential":true,
+		"portMappings":[{"containerPort":8080}],
+		"environment":[{"name":"ENV","value":"${env.name}"},{"name":"LOG_LEVEL","value":"${serviceVariable.LOG_LEVEL}"}]}]`)
+	if o.daemon {
+		svc.ECS.ContainerDefinitions = json.RawMessage(`[{"name":"web","image":"${artifact.image}","essential":true,
+			"healthCheck":{"command":["CMD-SHELL","curl -f localhost/health"],"interval":5},
+			"environment":[{"name":"ENV","value":"${env.name}"}]}]`)
+		svc.ECS.SchedulingStrategy = model.SchedulingDaemon
+		svc.ECS.DesiredCount = nil
+		svc.ECS.LoadBalancer = nil
+		svc.ECS.NetworkMode = model.NetworkBridge
+		svc.ECS.RequiresCompatibilities = []string{"EC2"}
+	}
+	h.ids.svc = h.create(ap+"/services", svc)
+	env := modeltest.Environment(h.ids.app)
+	env.Overrides.Variables = map[string]string{"LOG_LEVEL": "warn"}
+	h.ids.env = h.create(ap+"/environments", env)
+	inf := modeltest.Infrastructure(h.ids.app, h.ids.env, h.ids.cp)
+	inf.Cluster = cluster
+	if o.daemon {
+		inf.LaunchType = model.LaunchEC2
+		inf.LoadBalancing = nil
+		inf.Network = model.Network{}
+	} else {
+		inf.LoadBalancing = &model.LoadBalancing{TargetGroupARNs: []string{h.targetGroup()}}
+	}
+	h.ids.infra = h.create(ap+"/environments/"+h.ids.env+"/infrastructures", inf)
+	wf := modeltest.RollingWorkflow(h.ids.app, h.ids.env, h.ids.infra)
+	wf.Verification = model.Verification{Alarms: []string{alarm}, BakeSeconds: 30}
+	if o.daemon {
+		wf.Name = "daemon"
+		wf.Strategy = model.Strategy{Type: model.StrategyDaemon, Daemon: &model.DaemonStrategy{MinimumHealthyPercent: 0, MaximumPercent: 100}}
+	}
+	if o.workflow != nil {
+		o.workflow(wf)
+	}
+	h.ids.wf = h.create(ap+"/workflows", wf)
+}
+
+// call performs an API request and decodes a JSON answer into out (if not nil).
+func (h *harness) call(method, path string, body any, out any) (int, []byte) {
+	tb := h.tb
+	tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			tb.Fatalf("encode %s %s: %v", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	ctx, cancel := h.ctx()
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, h.s.URL()+path, rd)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := h.http.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("%s %s: read: %v", method, path, err)
+	}
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			tb.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode, raw
+}
+
+// create POSTs an entity (without its server-managed fields) and returns its id.
+func (h *harness) create(path string, e model.Entity) string {
+	h.tb.Helper()
+	b, _ := json.Marshal(e)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	for _, k := range []string{"id", "version", "createdAt", "updatedAt"} {
+		delete(m, k)
+	}
+	var got struct {
+		ID string `json:"id"`
+	}
+	if code, raw := h.call(http.MethodPost, path, m, &got); code != http.StatusCreated || got.ID == "" {
+		h.tb.Fatalf("POST %s: %d %s, want 201 with an id", path, code, raw)
+	}
+	return got.ID
+}
+
+// deploy POSTs a deployment of tag and returns the answer's status and body.
+func (h *harness) deploy(tag string) (int, model.Deployment, []byte) {
+	h.tb.Helper()
+	var d model.Deployment
+	code, raw := h.call(http.MethodPost, "/v1/deployments", api.DeploymentRequest{AppID: h.ids.app, WorkflowID: h.ids.wf,
+		ServiceID: h.ids.svc, Artifact: api.ArtifactRequest{Tag: tag}}, &d)
+	return code, d, raw
+}
+
+// start deploys tag and expects 201.
+func (h *harness) start(tag string) string {
+	h.tb.Helper()
+	code, d, raw := h.deploy(tag)
+	if code != http.StatusCreated || d.ID == "" {
+		h.tb.Fatalf("POST /v1/deployments %s: %d %s, want 201", tag, code, raw)
+	}
+	return d.ID
+}
+
+// get answers GET /v1/deployments/{id} with the whole ledger.
+func (h *harness) get(id string) (*model.Deployment, []model.LedgerEntry) {
+	h.tb.Helper()
+	var all []model.LedgerEntry
+	var d *model.Deployment
+	cursor := ""
+	for page := 0; page < 50; page++ {
+		var body api.DeploymentBody
+		path := "/v1/deployments/" + id
+		if cursor != "" {
+			path += "?ledgerCursor=" + cursor
+		}
+		if code, raw := h.call(http.MethodGet, path, nil, &body); code != http.StatusOK {
+			h.tb.Fatalf("GET %s: %d %s", path, code, raw)
+		}
+		if d == nil {
+			d = body.Deployment
+		}
+		all = append(all, body.Ledger...)
+		if body.LedgerNextCursor == "" {
+			return d, all
+		}
+		cursor = body.LedgerNextCursor
+	}
+	h.tb.Fatalf("ledger of %s: more than 50 pages", id)
+	return nil, nil
+}
+
+// waitStatus polls the API (real time, bounded) until the deployment has
+// status want; a final status other than want fails.
+func (h *harness) waitStatus(id string, want model.Status) *model.Deployment {
+	h.tb.Helper()
+	deadline := time.Now().Add(realTimeout)
+	for {
+		d, _ := h.get(id)
+		if d.Status == want {
+			return d
+		}
+		if d.Status.Final() || time.Now().After(deadline) {
+			h.dump(d)
+			h.tb.Fatalf("deployment %s is %s (%s), want %s", id, d.Status, d.Reason, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// finish waits for the deployment to reach a final status and for its
+// execution to end, then checks the invariants every scenario ends with.
+func (h *harness) finish(id string, want model.Status) (*model.Deployment, []model.LedgerEntry) {
+	h.tb.Helper()
+	deadline := time.Now().Add(realTimeout)
+	for {
+		d, _ := h.get(id)
+		if d.Status.Final() {
+			if d.Status != want {
+				h.dump(d)
+				h.tb.Fatalf("deployment %s ended %s (%s), want %s", id, d.Status, d.Reason, want)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			h.dump(d)
+			h.tb.Fatalf("deployment %s still %s after %s", id, d.Status, realTimeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	h.waitExecutionsEnded()
+	d, ledger := h.get(id)
+	h.checkEnded(d, ledger)
+	return d, ledger
+}
+
+// execution describes the deployment's execution over the Step Functions API.
+func (h *harness) execution(d *model.Deployment) *sfn.DescribeExecutionOutput {
+	h.tb.Helper()
+	if d.ExecutionARN == "" {
+		h.tb.Fatalf("deployment %s has no execution ARN", d.ID)
+	}
+	ctx, cancel := h.ctx()
+	defer cancel()
+	x, err := h.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(d.ExecutionARN)})
+	if err != nil {
+		h.tb.Fatalf("DescribeExecution %s: %v", d.ExecutionARN, err)
+	}
+	return x
+}
+
+// running lists the RUNNING executions of every state machine.
+func (h *harness) running() []string {
+	h.tb.Helper()
+	ctx, cancel := h.ctx()
+	defer cancel()
+	sms, err := h.sfn.ListStateMachines(ctx, &sfn.ListStateMachinesInput{})
+	if err != nil {
+		h.tb.Fatalf("ListStateMachines: %v", err)
+	}
+	var out []string
+	for _, sm := range sms.StateMachines {
+		xs, err := h.sfn.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: sm.StateMachineArn, StatusFilter: sfntypes.ExecutionStatusRunning})
+		if err != nil {
+			h.tb.Fatalf("ListExecutions: %v", err)
+		}
+		for _, x := range xs.Executions {
+			out = append(out, aws.ToString(x.Name))
+		}
+	}
+	return out
+}
+
+// waitExecutionsEnded waits (bounded) until no execution is RUNNING.
+func (h *harness) waitExecutionsEnded() {
+	h.tb.Helper()
+	deadline := time.Now().Add(realTimeout)
+	for {
+		r := h.running()
+		if len(r) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.tb.Fatalf("executions still RUNNING: %v", r)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkEnded asserts what every scenario ends with: a final status, the
+// lease released, no wait left but ledger watches, every step record
+// ended, a ledger with the status and step entries.
+func (h *harness) checkEnded(d *model.Deployment, ledger []model.LedgerEntry) {
+	tb := h.tb
+	tb.Helper()
+	if !d.Status.Final() || d.EndedAt == nil {
+		tb.Fatalf("deployment %s is %s (ended %v), want a final status with an end time", d.ID, d.Status, d.EndedAt)
+	}
+	if r := h.running(); len(r) > 0 {
+		tb.Fatalf("executions left RUNNING: %v", r)
+	}
+	ctx, cancel := h.ctx()
+	defer cancel()
+	if d.Runtime != nil {
+		if l, held, err := h.s.Store().GetLease(ctx, d.Runtime.Target.LeaseKey); err != nil || (held && l.Holder == d.ID) {
+			tb.Fatalf("lease %s: %+v held=%v err=%v after deployment %s ended", d.Runtime.Target.LeaseKey, l, held, err, d.ID)
+		}
+	}
+	ws, err := h.s.Store().WaitsForDeployment(ctx, d.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, w := range ws {
+		if w.Kind != store.WaitWatch {
+			tb.Fatalf("a %s wait is left after deployment %s ended: %+v", w.Kind, d.ID, w)
+		}
+	}
+	kinds := map[string]int{}
+	for _, l := range ledger {
+		kinds[l.Kind]++
+	}
+	if kinds[model.LedgerStatus] == 0 {
+		tb.Fatalf("ledger of %s has no status entry: %v", d.ID, kinds)
+	}
+	for _, s := range d.Steps {
+		if s.StartedAt.IsZero() || s.EndedAt.IsZero() || s.Result == "" {
+			tb.Fatalf("step record %+v of %s is incomplete (start, end and result wanted)", s, d.ID)
+		}
+	}
+	if d.Runtime != nil && len(d.Steps) > 0 { // it ran: steps are in the ledger too
+		if kinds[model.LedgerStep] < len(d.Steps) {
+			tb.Fatalf("ledger of %s has %d step entries for %d step records", d.ID, kinds[model.LedgerStep], len(d.Steps))
+		}
+		last := d.Steps[len(d.Steps)-1]
+		refused := last.Name == "PREPARE" && last.Error == "LockHeld" // REJECT: it never held the lease
+		if last.Name != "FINISH" && !refused {
+			tb.Fatalf("last step of %s is %s, want FINISH", d.ID, d.Steps[len(d.Steps)-1].Name)
+		}
+	}
+}
+
+// describe answers the service's task definition, desired and running counts.
+func (h *harness) describe() (string, int32, int32) {
+	h.tb.Helper()
+	ctx, cancel := h.ctx()
+	defer cancel()
+	out, err := h.ecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{service}})
+	if err != nil || len(out.Services) != 1 {
+		h.tb.Fatalf("DescribeServices: %v (%d services)", err, len(out.Services))
+	}
+	s := out.Services[0]
+	return aws.ToString(s.TaskDefinition), s.DesiredCount, s.RunningCount
+}
+
+// expectService asserts the service runs taskDef with want tasks, all running.
+func (h *harness) expectService(taskDef string, want int32) {
+	h.tb.Helper()
+	td, desired, running := h.describe()
+	if td != taskDef || desired != want || running != want {
+		h.tb.Fatalf("service on %s x%d (%d running), want %s x%d", td, desired, running, taskDef, want)
+	}
+}
+
+// faults installs a fault plan in the emulator.
+func (h *harness) faults(rules ...awsemu.FaultRule) {
+	h.tb.Helper()
+	if err := h.s.Emulator().SetFaultPlan(awsemu.FaultPlan{Seed: 5, Rules: rules}); err != nil {
+		h.tb.Fatalf("fault plan: %v", err)
+	}
+}
+
+// control POSTs approve/reject/rollback/abort.
+func (h *harness) control(id, action, comment string) (int, []byte) {
+	h.tb.Helper()
+	return h.call(http.MethodPost, "/v1/deployments/"+id+"/"+action, api.ControlRequest{Comment: comment}, nil)
+}
+
+// dump logs the deployment's steps, ledger and execution history.
+func (h *harness) dump(d *model.Deployment) {
+	h.tb.Helper()
+	for _, s := range d.Steps {
+		h.tb.Logf("step %s %s %s %s", s.Name, s.Result, s.Error, s.Cause)
+	}
+	_, ledger := h.get(d.ID)
+	for _, l := range ledger {
+		h.tb.Logf("ledger %s %s %s", l.At.Format(time.TimeOnly), l.Kind, l.Message)
+	}
+	if d.ExecutionARN == "" {
+		return
+	}
+	hist, err := h.s.StepFunctions().GetExecutionHistory(context.Background(), d.ExecutionARN)
+	if err != nil {
+		h.tb.Logf("history: %v", err)
+	}
+	for _, e := range hist {
+		h.tb.Log(e.String())
+	}
+}
+
+func stepNames(d *model.Deployment) string {
+	var names []string
+	for _, s := range d.Steps {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+func count(ledger []model.LedgerEntry, kind, substr string) int {
+	n := 0
+	for _, l := range ledger {
+		if l.Kind == kind && strings.Contains(l.Message, substr) {
+			n++
+		}
+	}
+	return n
+}

@@ -56,8 +56,14 @@ func runMeasured(tb testing.TB, e *env, sm, tag string) measure {
 			completed = l.At
 		}
 	}
-	if completed.IsZero() || resumed.IsZero() {
-		tb.Fatalf("deployment %s: no completion event (%v) or resume (%v) in the ledger", tag, completed, resumed)
+	if resumed.IsZero() {
+		tb.Fatalf("deployment %s: the steady wait never ended", tag)
+	}
+	if completed.IsZero() {
+		// The rollout ended before the wait stored its token (a fast
+		// clock): step-wait-steady's own check completed it, and no wait
+		// routed the event to the ledger.
+		completed = resumed
 	}
 	m.ecs = completed.Sub(updated)
 	m.waitOverhead = resumed.Sub(completed)
@@ -110,15 +116,15 @@ func BenchmarkRollingDeployment(b *testing.B) {
 	b.Logf("AWS API calls per deployment: %s", strings.Join(parts, " "))
 }
 
-// TestTransitionsDoNotGrowWithRolloutLength compares a rollout of about a
-// minute with one of about thirty (one task at a time, 30 tasks, ECS
+// TestTransitionsDoNotGrowWithRolloutLength compares a rollout of under a
+// minute with one of over twenty (one task at a time, 24 tasks, ECS
 // events every few tens of seconds): the waits are single Task states kept
 // alive by the events' heartbeats, so the transition counts stay within 4.
 func TestTransitionsDoNotGrowWithRolloutLength(t *testing.T) {
 	slow := awsemu.Timings{Provision: 5 * time.Second, PullMin: 35 * time.Second, PullMax: 35 * time.Second,
 		Start: 5 * time.Second, Stop: 2 * time.Second, LaunchBackoff: 2 * time.Second}
 	run := func(timings *awsemu.Timings, desired int32, maxPercent int32) measure {
-		e := newEnv(t, envOptions{scale: 1000, timings: timings, workflow: func(w *model.Workflow) {
+		e := newEnv(t, envOptions{scale: 400, timings: timings, workflow: func(w *model.Workflow) {
 			w.Verification = model.Verification{}
 			w.SteadyStateTimeoutSeconds = 3600
 			w.Strategy.Rolling.MinimumHealthyPercent, w.Strategy.Rolling.MaximumPercent = 100, maxPercent
@@ -138,10 +144,10 @@ func TestTransitionsDoNotGrowWithRolloutLength(t *testing.T) {
 		return runMeasured(t, e, sm, "v1")
 	}
 	short := run(nil, 4, 200)
-	long := run(&slow, 30, 104)
+	long := run(&slow, 24, 105)
 	t.Logf("short rollout: ECS %v, %d transitions; long rollout: ECS %v, %d transitions", short.ecs, short.transitions, long.ecs, long.transitions)
 	if long.ecs < 20*time.Minute || short.ecs > 2*time.Minute {
-		t.Fatalf("rollouts took %v and %v, want about 1 and 30 minutes", short.ecs, long.ecs)
+		t.Fatalf("rollouts took %v and %v, want about 1 and over 20 minutes", short.ecs, long.ecs)
 	}
 	if d := long.transitions - short.transitions; d > 4 || d < -4 {
 		t.Fatalf("transitions differ by %d (short %d, long %d), want at most 4", d, short.transitions, long.transitions)

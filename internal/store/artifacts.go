@@ -7,7 +7,7 @@ package store
 // # Items
 //
 //	item         PK                           SK            other attributes
-//	seen tag     ART#<serverId>#<repository>  T#<tag>       digest (S), seenAt (S, RFC 3339 ns)
+//	seen tag     ART#<serverId>#<repository>  T#<tag>       digest (S, absent when unknown), seenAt (S, RFC 3339 ns)
 //	repository   ART#<serverId>#<repository>  #R            polledAt (S): the repository has a baseline
 //	collection   ART#<serverId>               #S            doc (CollectStatus)
 //
@@ -109,16 +109,19 @@ func (s *Store) SeenTags(ctx context.Context, serverID, repository string) (map[
 	return out, polled, nil
 }
 
-// RecordTag records that tag pointed to digest when seen.
+// RecordTag records that tag pointed to digest when seen; digest may be ""
+// (unknown, e.g. for a baseline that lists names only).
 func (s *Store) RecordTag(ctx context.Context, serverID, repository, tag, digest string) error {
 	if err := checkArtifactRepo(serverID, repository); err != nil {
 		return fmt.Errorf("record tag: %w", err)
 	}
-	if tag == "" || digest == "" {
-		return fmt.Errorf("record tag: a tag and a digest are required")
+	if tag == "" {
+		return fmt.Errorf("record tag: a tag is required")
 	}
 	item := key(artifactRepoPK(serverID, repository), prefSeenTag+tag)
-	item[attrDigest] = avS(digest)
+	if digest != "" {
+		item[attrDigest] = avS(digest)
+	}
 	item[attrSeenAt] = avS(s.clock().Format(timeLayoutArt))
 	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: tableName(s.table), Item: item}); err != nil {
 		return fmt.Errorf("record tag %s:%s: %w", repository, tag, err)

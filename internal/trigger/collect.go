@@ -45,8 +45,8 @@ var _ RegistryReader = (*Registries)(nil)
 // (Handler.Dispatch) with a synthetic event id, so it deduplicates like an
 // ECR push event.
 //
-// The first poll of a repository records its tags as a baseline and fires
-// nothing (its existing images are not new). Later polls fire for tags not
+// The first poll of a repository records its tag names as a baseline and
+// fires nothing (its existing images are not new). Later polls fire for tags not
 // seen before; a tag is recorded as seen only after its dispatch succeeded,
 // so a failed dispatch is retried on the next poll (and deduplicated by its
 // claim if it had in fact gone through). A tag moved to another digest is
@@ -57,7 +57,17 @@ type Collector struct {
 	handler  *Handler
 	log      *slog.Logger
 	now      func() time.Time
+	maxNew   int
 }
+
+// MaxNewTagsPerRun bounds the new tags one run sends per repository, so a
+// burst (after an outage) cannot run a collection past its Lambda timeout;
+// the rest are sent by the next runs.
+const MaxNewTagsPerRun = 50
+
+// WithMaxNewTags sets the per-repository bound of a run (default
+// MaxNewTagsPerRun; at least 1).
+func WithMaxNewTags(n int) CollectorOption { return func(c *Collector) { c.maxNew = max(1, n) } }
 
 // CollectorOption configures a Collector.
 type CollectorOption func(*Collector)
@@ -72,7 +82,7 @@ func WithCollectorClock(now func() time.Time) CollectorOption {
 
 // NewCollector returns a collector that dispatches through h.
 func NewCollector(st CollectStore, reg RegistryReader, h *Handler, opts ...CollectorOption) *Collector {
-	c := &Collector{store: st, registry: reg, handler: h, log: slog.Default(), now: time.Now}
+	c := &Collector{store: st, registry: reg, handler: h, log: slog.Default(), now: time.Now, maxNew: MaxNewTagsPerRun}
 	for _, o := range opts {
 		o(c)
 	}
@@ -89,6 +99,9 @@ type ServerReport struct {
 	NewTags []string
 	// Deployments started by the new tags.
 	Deployments []string
+	// Deferred counts new tags left for the next poll (over
+	// MaxNewTagsPerRun in a repository).
+	Deferred int
 	// Err is the recorded error ("" when none).
 	Err string
 }
@@ -227,8 +240,22 @@ func (c *Collector) collectRepo(ctx context.Context, srv *model.ArtifactServer, 
 	if err != nil {
 		return err
 	}
+	sent := 0
 	for _, tag := range tags {
 		if _, ok := seen[tag]; ok || !tagRE.MatchString(tag) {
+			continue
+		}
+		if !polled {
+			// Baseline: the tag's name is enough (its digest is only
+			// needed to deploy it), so the first poll costs one listing,
+			// not a manifest request per tag.
+			if err := c.store.RecordTag(ctx, srv.ID, repo, tag, ""); err != nil {
+				return err
+			}
+			continue
+		}
+		if sent == c.maxNew {
+			rep.Deferred++
 			continue
 		}
 		digest, err := c.registry.ResolveDigest(ctx, srv, repo, tag)
@@ -239,16 +266,15 @@ func (c *Collector) collectRepo(ctx context.Context, srv *model.ArtifactServer, 
 		if err != nil {
 			return err
 		}
-		if polled {
-			p := Push{EventID: SyntheticEventID(srv.ID, repo, tag, digest), Time: c.now().UTC(),
-				Repository: repo, Tag: tag, Digest: digest}
-			out, err := c.handler.Dispatch(ctx, p, srv)
-			if err != nil {
-				return err
-			}
-			rep.NewTags = append(rep.NewTags, repo+":"+tag)
-			rep.Deployments = append(rep.Deployments, out.Deployments...)
+		p := Push{EventID: SyntheticEventID(srv.ID, repo, tag, digest), Time: c.now().UTC(),
+			Repository: repo, Tag: tag, Digest: digest}
+		out, err := c.handler.Dispatch(ctx, p, srv)
+		if err != nil {
+			return err
 		}
+		sent++
+		rep.NewTags = append(rep.NewTags, repo+":"+tag)
+		rep.Deployments = append(rep.Deployments, out.Deployments...)
 		if err := c.store.RecordTag(ctx, srv.ID, repo, tag, digest); err != nil {
 			return err
 		}

@@ -17,6 +17,8 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/deploycontrol"
+	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/internal/store"
 )
 
@@ -34,8 +36,12 @@ func main() {
 		os.Exit(1)
 	}
 	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, store.WithLogger(log))
-	starter := api.NewSFNStarter(sfn.NewFromConfig(awsCfg), cfg.StateMachines)
-	lambda.Start(proxy(api.New(st, starter, api.WithLogger(log))))
+	sfnClient := sfn.NewFromConfig(awsCfg)
+	starter := api.NewSFNStarter(sfnClient, cfg.StateMachines)
+	// Approve, reject, rollback and abort resume the deployment's stored
+	// task tokens in Step Functions.
+	control := deploycontrol.New(st, ecsevents.NewSFNCompleter(sfnClient), deploycontrol.WithLogger(log))
+	lambda.Start(proxy(api.New(st, starter, api.WithLogger(log), api.WithController(control))))
 }
 
 // proxy adapts API Gateway HTTP API v2 events to h. The context variant puts

@@ -8,7 +8,7 @@ package store
 //
 //	item         PK                           SK            other attributes
 //	seen tag     ART#<serverId>#<repository>  T#<tag>       digest (S, absent when unknown), seenAt (S, RFC 3339 ns)
-//	repository   ART#<serverId>#<repository>  #R            polledAt (S): the repository has a baseline
+//	repository   ART#<serverId>#<repository>  #R            polledAt (S, RFC 3339 ns): last successful poll; the repository has a baseline
 //	collection   ART#<serverId>               #S            doc (CollectStatus)
 //
 // # Access patterns
@@ -18,7 +18,7 @@ package store
 //     (its #R item), in one partition read.
 //   - RecordTag: PutItem of the tag's item (a moved tag is overwritten with
 //     its new digest).
-//   - MarkPolled: PutItem of the #R item.
+//   - MarkPolled: PutItem of the #R item (after each successful listing).
 //   - PutCollectStatus / CollectStatus: PutItem / GetItem of ART#<serverId>,
 //     #S.
 //
@@ -79,21 +79,24 @@ func checkArtifactRepo(serverID, repository string) error {
 }
 
 // SeenTags returns the tags recorded for a repository of a server, keyed by
-// tag, and whether the repository has been polled before (has a baseline).
-func (s *Store) SeenTags(ctx context.Context, serverID, repository string) (map[string]SeenTag, bool, error) {
+// tag, and when the repository was last polled (zero: never, so there is no
+// baseline).
+func (s *Store) SeenTags(ctx context.Context, serverID, repository string) (map[string]SeenTag, time.Time, error) {
 	if err := checkArtifactRepo(serverID, repository); err != nil {
-		return nil, false, fmt.Errorf("seen tags: %w", err)
+		return nil, time.Time{}, fmt.Errorf("seen tags: %w", err)
 	}
 	items, err := s.all(ctx, query{pkAttr: attrPK, skAttr: attrSK, pk: artifactRepoPK(serverID, repository), forward: true})
 	if err != nil {
-		return nil, false, fmt.Errorf("seen tags of %s: %w", repository, err)
+		return nil, time.Time{}, fmt.Errorf("seen tags of %s: %w", repository, err)
 	}
 	out := make(map[string]SeenTag, len(items))
-	polled := false
+	var polled time.Time
 	for _, it := range items {
 		sk := strAttr(it, attrSK)
 		if sk == skRepo {
-			polled = true
+			if t, err := time.Parse(timeLayoutArt, strAttr(it, attrPolledAt)); err == nil {
+				polled = t
+			}
 			continue
 		}
 		tag, ok := strings.CutPrefix(sk, prefSeenTag)
@@ -129,8 +132,8 @@ func (s *Store) RecordTag(ctx context.Context, serverID, repository, tag, digest
 	return nil
 }
 
-// MarkPolled records that a repository has been polled: the tags seen so
-// far are its baseline, and tags that appear later are new.
+// MarkPolled records that a repository has just been polled: the tags
+// seen so far are its baseline, and tags that appear later are new.
 func (s *Store) MarkPolled(ctx context.Context, serverID, repository string) error {
 	if err := checkArtifactRepo(serverID, repository); err != nil {
 		return fmt.Errorf("mark polled: %w", err)

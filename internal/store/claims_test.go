@@ -133,7 +133,7 @@ func TestSeenTagsAndCollectStatus(t *testing.T) {
 		e := newEnv(b, table)
 		ctx := context.Background()
 		tags, polled, err := e.st.SeenTags(ctx, "as-1", "team/web")
-		if err != nil || polled || len(tags) != 0 {
+		if err != nil || !polled.IsZero() || len(tags) != 0 {
 			t.Fatalf("SeenTags before any poll = %v %v %v, want nothing", tags, polled, err)
 		}
 		d1, d2 := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
@@ -153,7 +153,7 @@ func TestSeenTagsAndCollectStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 		tags, polled, err = e.st.SeenTags(ctx, "as-1", "team/web")
-		if err != nil || !polled || len(tags) != 3 || tags["v1"].Digest != d1 || tags["v2"].Digest != d2 || tags["latest"].SeenAt.IsZero() {
+		if err != nil || !polled.Equal(e.clock.Now()) || len(tags) != 3 || tags["v1"].Digest != d1 || tags["v2"].Digest != d2 || tags["latest"].SeenAt.IsZero() {
 			t.Fatalf("SeenTags = %v %v %v, want v1, latest, v2 with digests, polled", tags, polled, err)
 		}
 		if err := e.st.RecordTag(ctx, "as#1", "team/web", "v1", d1); err == nil {

@@ -23,7 +23,7 @@ const pollSlack = 30 * time.Second
 // CollectStore is what the collector needs from the store (*store.Store).
 type CollectStore interface {
 	List(ctx context.Context, kind model.Kind, appID string, p store.Page) ([]model.Entity, string, error)
-	SeenTags(ctx context.Context, serverID, repository string) (map[string]store.SeenTag, bool, error)
+	SeenTags(ctx context.Context, serverID, repository string) (map[string]store.SeenTag, time.Time, error)
 	RecordTag(ctx context.Context, serverID, repository, tag, digest string) error
 	MarkPolled(ctx context.Context, serverID, repository string) error
 	PutCollectStatus(ctx context.Context, st store.CollectStatus) error
@@ -46,19 +46,29 @@ var _ RegistryReader = (*Registries)(nil)
 // ECR push event.
 //
 // The first poll of a repository records its tag names as a baseline and
-// fires nothing (its existing images are not new). Later polls fire for tags not
+// fires nothing (its existing images are not new); so does a poll after
+// more than DefaultStaleAfter without a successful one. Later polls fire for tags not
 // seen before; a tag is recorded as seen only after its dispatch succeeded,
 // so a failed dispatch is retried on the next poll (and deduplicated by its
 // claim if it had in fact gone through). A tag moved to another digest is
 // not detected (that would cost a manifest request per tag per poll).
 type Collector struct {
-	store    CollectStore
-	registry RegistryReader
-	handler  *Handler
-	log      *slog.Logger
-	now      func() time.Time
-	maxNew   int
+	store      CollectStore
+	registry   RegistryReader
+	handler    *Handler
+	log        *slog.Logger
+	now        func() time.Time
+	maxNew     int
+	staleAfter time.Duration
 }
+
+// DefaultStaleAfter is how long a repository may go without a successful
+// poll before its tags are baselined again instead of sent.
+const DefaultStaleAfter = 24 * time.Hour
+
+// WithStaleAfter sets how long a repository may go without a successful
+// poll before it is baselined again (default DefaultStaleAfter).
+func WithStaleAfter(d time.Duration) CollectorOption { return func(c *Collector) { c.staleAfter = d } }
 
 // MaxNewTagsPerRun bounds the new tags one run sends per repository, so a
 // burst (after an outage) cannot run a collection past its Lambda timeout;
@@ -82,7 +92,7 @@ func WithCollectorClock(now func() time.Time) CollectorOption {
 
 // NewCollector returns a collector that dispatches through h.
 func NewCollector(st CollectStore, reg RegistryReader, h *Handler, opts ...CollectorOption) *Collector {
-	c := &Collector{store: st, registry: reg, handler: h, log: slog.Default(), now: time.Now, maxNew: MaxNewTagsPerRun}
+	c := &Collector{store: st, registry: reg, handler: h, log: slog.Default(), now: time.Now, maxNew: MaxNewTagsPerRun, staleAfter: DefaultStaleAfter}
 	for _, o := range opts {
 		o(c)
 	}
@@ -232,7 +242,7 @@ func (c *Collector) collect(ctx context.Context, srv *model.ArtifactServer, repo
 }
 
 func (c *Collector) collectRepo(ctx context.Context, srv *model.ArtifactServer, repo string, rep *ServerReport) error {
-	seen, polled, err := c.store.SeenTags(ctx, srv.ID, repo)
+	seen, polledAt, err := c.store.SeenTags(ctx, srv.ID, repo)
 	if err != nil {
 		return err
 	}
@@ -240,6 +250,11 @@ func (c *Collector) collectRepo(ctx context.Context, srv *model.ArtifactServer, 
 	if err != nil {
 		return err
 	}
+	// A repository never polled, or not polled successfully for longer
+	// than staleAfter (unwatched, or its registry down), is (re)baselined:
+	// what appeared meanwhile is not sent, so a trigger added back, or a
+	// registry back after a long outage, does not deploy old images.
+	polled := !polledAt.IsZero() && c.now().Sub(polledAt) <= c.staleAfter
 	sent := 0
 	for _, tag := range tags {
 		if _, ok := seen[tag]; ok || !tagRE.MatchString(tag) {
@@ -279,8 +294,5 @@ func (c *Collector) collectRepo(ctx context.Context, srv *model.ArtifactServer, 
 			return err
 		}
 	}
-	if !polled {
-		return c.store.MarkPolled(ctx, srv.ID, repo)
-	}
-	return nil
+	return c.store.MarkPolled(ctx, srv.ID, repo)
 }

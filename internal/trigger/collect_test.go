@@ -193,7 +193,7 @@ func TestCollectionSendsNewTagsOnce(t *testing.T) {
 			t.Fatalf("baseline = %+v, %v; want team/web polled, nothing new", rep, err)
 		}
 		seen, polled, err := e.st.SeenTags(ctx, e.server.ID, "team/web")
-		if _, ok := seen["v1"]; err != nil || !polled || len(seen) != 1 || !ok {
+		if _, ok := seen["v1"]; err != nil || polled.IsZero() || len(seen) != 1 || !ok {
 			t.Fatalf("seen after baseline = %v, %v, %v; want v1", seen, polled, err)
 		}
 
@@ -431,4 +431,32 @@ func TestABurstOfNewTagsIsSpreadOverRuns(t *testing.T) {
 func secretsClient(t *testing.T) *secretsmanager.Client {
 	c, _ := secretsServer(t, map[string]string{secretARN: goodSecret()})
 	return c
+}
+
+func TestARepositoryNotPolledForADayIsBaselinedAgain(t *testing.T) {
+	b := dynamotest.Mini()
+	ctx := context.Background()
+	e := newCollectEnv(t, b, dynamotest.Table(t, b), goodSecret())
+	if rep, err := e.c.CollectServer(ctx, e.server); err != nil || rep.Err != "" {
+		t.Fatalf("baseline: %+v %v", rep, err)
+	}
+	e.reg.push(t, "team/web", "v1")
+	e.clock.Advance(time.Hour)
+	if rep, _ := e.c.CollectServer(ctx, e.server); len(rep.NewTags) != 1 {
+		t.Fatalf("an hour later = %+v, want v1 sent", rep)
+	}
+	// The registry is down (or nobody watched) for more than a day.
+	e.reg.push(t, "team/web", "v2")
+	e.clock.Advance(25 * time.Hour)
+	if rep, _ := e.c.CollectServer(ctx, e.server); len(rep.NewTags) != 0 || rep.Err != "" {
+		t.Fatalf("25 hours later = %+v, want v2 baselined, not sent", rep)
+	}
+	e.reg.push(t, "team/web", "v3")
+	e.clock.Advance(5 * time.Minute)
+	if rep, _ := e.c.CollectServer(ctx, e.server); !slices.Equal(rep.NewTags, []string{"team/web:v3"}) {
+		t.Fatalf("after the new baseline = %+v, want only v3 sent", rep)
+	}
+	if n := len(e.starter.starts()); n != 2 {
+		t.Errorf("starts = %d, want 2 (v1, v3)", n)
+	}
 }

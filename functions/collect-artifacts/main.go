@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -39,7 +38,9 @@ func main() {
 	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, store.WithLogger(log))
 	starter := api.NewSFNStarter(sfn.NewFromConfig(awsCfg), cfg.StateMachines)
 	h := trigger.New(st, trigger.NewAPICreator(st, starter, api.WithLogger(log)), starter, trigger.WithLogger(log))
-	reg := trigger.NewRegistries(ecr.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg))
+	// Only DOCKER_REGISTRY servers are polled (ECR sends push events), so
+	// no ECR client is needed.
+	reg := trigger.NewRegistries(nil, secretsmanager.NewFromConfig(awsCfg))
 	c := trigger.NewCollector(st, reg, h, trigger.WithCollectorLogger(log))
 	// Registry failures are recorded per server and never returned: the
 	// schedule is the retry.

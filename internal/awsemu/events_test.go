@@ -170,7 +170,7 @@ func TestEmittedEventsMatchAWSSamples(t *testing.T) {
 		return ev.DetailType == DetailTypeDeploymentStateChange && detailOf(t, ev)["eventName"] == "SERVICE_DEPLOYMENT_FAILED"
 	})
 	if !ok {
-		t.Fatal("no SERVICE_DEPLOYMENT_FAILED event")
+		t.Fatalf("no SERVICE_DEPLOYMENT_FAILED event\nstate: %s", h.stateJSON())
 	}
 	steady, ok := h.sink.Wait(ctx, func(ev Event) bool {
 		return ev.DetailType == DetailTypeServiceAction && detailOf(t, ev)["eventName"] == "SERVICE_STEADY_STATE"

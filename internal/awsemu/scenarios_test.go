@@ -548,3 +548,51 @@ func TestEC2PlacementWaitsForInstances(t *testing.T) {
 		t.Fatalf("2 tasks on %d instances, want spread over 2", len(spread))
 	}
 }
+
+func TestEC2PlacementRespectsResources(t *testing.T) {
+	h := newHarness(t, 1000)
+	ctx := h.ctx()
+	if _, err := h.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("small")}); err != nil {
+		t.Fatal(err)
+	}
+	small := []ecstypes.Resource{
+		{Name: aws.String("CPU"), Type: aws.String("INTEGER"), IntegerValue: 1024},
+		{Name: aws.String("MEMORY"), Type: aws.String("INTEGER"), IntegerValue: 2048},
+	}
+	reg := func(id string) string {
+		out, err := h.ecs.RegisterContainerInstance(ctx, &ecs.RegisterContainerInstanceInput{Cluster: aws.String("small"), InstanceIdentityDocument: aws.String(`{"instanceId":"` + id + `"}`), TotalResources: small})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.ContainerInstance.ContainerInstanceArn)
+	}
+	first := reg("i-small-1")
+	td, err := h.ecs.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String("big"), Cpu: aws.String("256"), Memory: aws.String("1024"),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("big"), Image: aws.String("repo/big:1")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.ecs.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("small"), ServiceName: aws.String("big"), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, DesiredCount: aws.Int32(3), LaunchType: ecstypes.LaunchTypeEc2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := h.sink.Wait(ctx, func(ev Event) bool {
+		return ev.DetailType == DetailTypeServiceAction && detailOf(t, ev)["eventName"] == "SERVICE_TASK_PLACEMENT_FAILURE"
+	}); !ok {
+		t.Fatal("the third task found room on a full instance")
+	}
+	h.waitFor(ctx, "two tasks running", func() bool { return h.describe(ctx, "small", "big").RunningCount == 2 })
+	ci, err := h.ecs.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String("small"), ContainerInstances: []string{first}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resource(ci.ContainerInstances[0].RemainingResources, "MEMORY"); got != 0 {
+		t.Fatalf("remaining memory on the full instance = %d, want 0", got)
+	}
+	if got := resource(ci.ContainerInstances[0].RemainingResources, "CPU"); got != 512 {
+		t.Fatalf("remaining CPU on the full instance = %d, want 512", got)
+	}
+	reg("i-small-2")
+	h.waitFor(ctx, "the third task on the new instance", func() bool { return h.describe(ctx, "small", "big").RunningCount == 3 })
+}

@@ -1,6 +1,7 @@
 package awsemu
 
 import (
+	"container/heap"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -41,7 +42,10 @@ type world struct {
 	out    []Event
 	disp   dispatcher
 	gen    uint64 // bumped on every write, for read caches
-	keep   int    // how many recent events to keep for /_emulator/events
+	tq     timerQueue
+	tseq   uint64
+	at     time.Time // deadline of the timer being run, if any
+	keep   int       // how many recent events to keep for /_emulator/events
 	recent []seqEvent
 	evSeq  int64
 
@@ -233,12 +237,91 @@ func (w *world) run(f func()) {
 	f()
 }
 
-// after schedules f (under the lock) after d of simulated time.
+// after schedules f (run under the lock) after d of simulated time. The
+// world keeps its own deadline-ordered queue: a clock callback runs every
+// entry that is due, in deadline order, each seeing now() at its own
+// deadline. So the simulation's order never depends on how late goroutines
+// get scheduled, even when a fast clock turns a millisecond of real delay
+// into seconds of simulated time. Callers hold the lock.
 func (w *world) after(d time.Duration, f func()) simclock.Timer {
-	return w.clock.AfterFunc(d, func() { w.run(f) })
+	if d < 0 {
+		d = 0
+	}
+	e := &wtimer{at: w.now().Add(d), f: f, w: w}
+	w.tseq++
+	e.seq = w.tseq
+	heap.Push(&w.tq, e)
+	w.clock.AfterFunc(d, w.fire)
+	return e
 }
 
-func (w *world) now() time.Time { return w.clock.Now() }
+// fire runs the due entries of the world's timer queue.
+func (w *world) fire() {
+	w.run(func() {
+		now := w.clock.Now()
+		for len(w.tq) > 0 && !w.tq[0].at.After(now) {
+			e := heap.Pop(&w.tq).(*wtimer)
+			w.at = e.at
+			e.f()
+		}
+		w.at = time.Time{}
+	})
+}
+
+// now is the simulated time; inside a timer callback it is the timer's
+// deadline.
+func (w *world) now() time.Time {
+	if !w.at.IsZero() {
+		return w.at
+	}
+	return w.clock.Now()
+}
+
+// wtimer is an entry of the world's timer queue.
+type wtimer struct {
+	at  time.Time
+	seq uint64
+	f   func()
+	idx int
+	w   *world
+}
+
+// Stop removes the entry; callers hold the world lock.
+func (e *wtimer) Stop() bool {
+	if e.idx < 0 {
+		return false
+	}
+	heap.Remove(&e.w.tq, e.idx)
+	return true
+}
+
+type timerQueue []*wtimer
+
+func (q timerQueue) Len() int { return len(q) }
+func (q timerQueue) Less(i, j int) bool {
+	if q[i].at.Equal(q[j].at) {
+		return q[i].seq < q[j].seq
+	}
+	return q[i].at.Before(q[j].at)
+}
+func (q timerQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].idx = i
+	q[j].idx = j
+}
+func (q *timerQueue) Push(x any) {
+	e := x.(*wtimer)
+	e.idx = len(*q)
+	*q = append(*q, e)
+}
+func (q *timerQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	e.idx = -1
+	return e
+}
 
 func (w *world) hex(n int) string {
 	const digits = "0123456789abcdef"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/strategy"
 )
@@ -44,11 +45,25 @@ func (e *Engine) Next(ctx context.Context, in NextInput) (NextOutput, error) {
 		return NextOutput{}, &Aborted{fmt.Errorf("deployment %s already ended %s", d.ID, d.Status)}
 	}
 	needs := d.Status == model.StatusWaitingApproval
+	confirm := false
 	for _, s := range d.Steps {
 		needs = needs || s.EndedAt.IsZero()
+		confirm = confirm || (s.EndedAt.IsZero() && s.Name == "WAIT_STEADY")
+	}
+	ctx, r := e.begin(ctx, "NEXT")
+	if confirm {
+		// An event ended the steady wait. Events can arrive out of order
+		// (a circuit breaker's rollback completing before the failure is
+		// seen), so confirm with one DescribeServices that the service
+		// settled on this deployment's revision before moving on.
+		if err := e.confirmSteady(ctx, d); err != nil {
+			return NextOutput{}, Classify(err)
+		}
 	}
 	if needs {
+		calls := r.calls.Counts()
 		if _, err := e.mutate(ctx, d.ID, func(cur *model.Deployment) error {
+			addUsage(&cur.Usage, calls, 0, 1, len(cur.Steps))
 			closeOpen(cur, e.clock(), "OK", "", "")
 			if cur.Status == model.StatusWaitingApproval {
 				cur.Status = model.StatusRunning
@@ -96,4 +111,26 @@ func stepAt(d *model.Deployment, index int) (strategy.Step, error) {
 		return strategy.Step{}, invalidf("deployment %s has no step %d", d.ID, index)
 	}
 	return st, nil
+}
+
+// confirmSteady fails NotStable when the service's primary deployment is
+// not this deployment's revision or its rollout failed.
+func (e *Engine) confirmSteady(ctx context.Context, d *model.Deployment) error {
+	t, err := targetOf(d)
+	if err != nil {
+		return err
+	}
+	c, err := e.clients(ctx, t)
+	if err != nil {
+		return err
+	}
+	want := wantTaskDef(d, false)
+	st, err := c.CheckSteady(ctx, t.Cluster, t.ServiceName, want)
+	if err != nil {
+		return err
+	}
+	if st.State == ecsops.Failed {
+		return notStablef("service %s/%s after its steady state: %s", t.Cluster, t.ServiceName, st.Reason)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/steps"
 	"github.com/ecsflow/ecsflow/internal/store"
@@ -197,5 +198,50 @@ func TestFromEnvNeedsTheTable(t *testing.T) {
 	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = "512"
 	if _, err := steps.FromEnv(context.Background(), getenv, discard); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNextRefusesASteadyStateOnAnotherRevision: the steady wait was ended
+// (here by the test, standing in for an out-of-order event) while the
+// circuit breaker had rolled the service back; next confirms with one
+// DescribeServices and fails NotStable instead of moving on.
+func TestNextRefusesASteadyStateOnAnotherRevision(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	sm := e.machine(t, "rolling")
+	e.expectSucceededWithin(t, sm, "v1")
+	td1, _, _ := describe(t, e)
+	if err := e.w.Emu.SetFaultPlan(awsemu.FaultPlan{Rules: []awsemu.FaultRule{{Image: "*:v2", Behavior: awsemu.BehaviorCrash, AfterSeconds: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	eng, _ := direct(t, e)
+	ctx := context.Background()
+	d := e.deployment(t, "v2")
+	ref := steps.Ref{DeploymentID: d.ID}
+	if _, err := eng.Prepare(ctx, steps.PrepareInput{Ref: ref}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.RegisterTaskDefinition(ctx, steps.RegisterInput{Ref: ref}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.UpdateService(ctx, steps.UpdateInput{Ref: ref, Index: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.WaitSteady(ctx, steps.WaitSteadyInput{Ref: ref, Index: 2, Token: "tok"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		td, _, running := describe(t, e)
+		if td == td1 && running == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the circuit breaker never rolled back: %s (%d running)", td, running)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, err := eng.Next(ctx, steps.NextInput{Ref: ref, Index: 3})
+	if steps.ErrorName(err) != steps.ErrNotStable {
+		t.Fatalf("next after a rolled-back rollout: err %v, want NotStable", err)
 	}
 }

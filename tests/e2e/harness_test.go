@@ -62,6 +62,7 @@ type harness struct {
 	sfn    *sfn.Client
 	ids    ids
 	family string
+	bake   int32 // the workflow's bake seconds
 }
 
 type ids struct{ app, cp, as, svc, env, infra, wf string }
@@ -213,6 +214,7 @@ func (h *harness) entities(o options) {
 	if o.workflow != nil {
 		o.workflow(wf)
 	}
+	h.bake = wf.Verification.BakeSeconds
 	h.ids.wf = h.create(ap+"/workflows", wf)
 }
 

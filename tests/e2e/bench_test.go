@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecsflow/ecsflow/internal/awsemu"
+	"github.com/ecsflow/ecsflow/internal/model"
+)
+
+// benchTimings are the fixed simulated ECS timings of the benchmarks: a
+// task is RUNNING 6 s after it is placed (no random pull time).
+var benchTimings = awsemu.Timings{Provision: time.Second, PullMin: 4 * time.Second, PullMax: 4 * time.Second,
+	Start: time.Second, Stop: 2 * time.Second, LaunchBackoff: 2 * time.Second}
+
+// measure is one deployment's figures, in simulated seconds where timed.
+type measure struct {
+	total          float64 // POST /v1/deployments → final status
+	ecsSteady      float64 // UpdateService → ECS's SERVICE_DEPLOYMENT_COMPLETED
+	bake           float64 // the workflow's bake
+	overheadSteady float64 // ECS completed → the steady wait resumed
+	overheadVerify float64 // bake over → the verify wait resumed
+	overhead       float64 // total − ECS's own time (rollout + bake)
+	transitions    int     // the execution's state transitions (whole execution)
+	recorded       int64   // state transitions the ledger recorded at finish
+	checks         int     // heartbeat safety-net checks (CHECK_STEADY)
+	calls          map[string]int64
+	cost           float64
+}
+
+func (m measure) apiCalls() int64 {
+	var n int64
+	for _, v := range m.calls {
+		n += v
+	}
+	return n
+}
+
+// measureDeployment deploys tag to success and measures it.
+func measureDeployment(h *harness, tag string) measure {
+	h.tb.Helper()
+	d, ledger := h.finish(h.start(tag), model.StatusSucceeded)
+	m := measure{calls: d.Usage.APICalls, recorded: d.Usage.StateTransitions, cost: d.Usage.EstimatedCostUSD}
+	m.total = d.EndedAt.Sub(d.CreatedAt).Seconds()
+	step := map[string]model.StepRecord{}
+	for _, s := range d.Steps {
+		if s.Name == "CHECK_STEADY" {
+			m.checks++
+		}
+		if _, seen := step[s.Name]; !seen || s.Name == "WAIT_STEADY" { // the last steady wait record
+			step[s.Name] = s
+		}
+	}
+	upd, wait, verify := step["UPDATE_SERVICE"], step["WAIT_STEADY"], step["VERIFY"]
+	var completed time.Time
+	for _, l := range ledger {
+		if l.Kind == model.LedgerECSEvent && strings.HasPrefix(l.Message, "SERVICE_DEPLOYMENT_COMPLETED") && !l.At.Before(upd.StartedAt) {
+			completed = l.At
+			break
+		}
+	}
+	if completed.IsZero() || upd.EndedAt.IsZero() || verify.EndedAt.IsZero() {
+		h.dump(d)
+		h.tb.Fatalf("deployment %s: no SERVICE_DEPLOYMENT_COMPLETED event or step records to measure", d.ID)
+	}
+	m.ecsSteady = completed.Sub(upd.EndedAt).Seconds()
+	m.overheadSteady = wait.EndedAt.Sub(completed).Seconds()
+	m.bake = float64(h.bake)
+	m.overheadVerify = verify.EndedAt.Sub(verify.StartedAt).Seconds() - m.bake
+	m.overhead = m.total - m.ecsSteady - m.bake
+	x, err := h.s.StepFunctions().DescribeExecution(context.Background(), d.ExecutionARN)
+	if err != nil {
+		h.tb.Fatal(err)
+	}
+	m.transitions = x.StateTransitions
+	return m
+}
+
+func (m measure) table() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n  %-44s %10.2f s\n", "deployment time (simulated)", m.total)
+	fmt.Fprintf(&b, "  %-44s %10.2f s\n", "ECS rollout (UpdateService → COMPLETED)", m.ecsSteady)
+	fmt.Fprintf(&b, "  %-44s %10.2f s\n", "bake", m.bake)
+	fmt.Fprintf(&b, "  %-44s %10.2f s\n", "orchestration overhead, total", m.overhead)
+	fmt.Fprintf(&b, "  %-44s %10.2f s\n", "  of which steady wait resume", m.overheadSteady)
+	fmt.Fprintf(&b, "  %-44s %10.2f s\n", "  of which verify wait resume", m.overheadVerify)
+	fmt.Fprintf(&b, "  %-44s %10d\n", "state transitions (execution)", m.transitions)
+	fmt.Fprintf(&b, "  %-44s %10d\n", "state transitions (ledger, at finish)", m.recorded)
+	fmt.Fprintf(&b, "  %-44s %10d\n", "heartbeat checks", m.checks)
+	fmt.Fprintf(&b, "  %-44s %10.6f USD\n", "estimated cost", m.cost)
+	fmt.Fprintf(&b, "  %-44s %10d\n", "AWS API calls", m.apiCalls())
+	ops := make([]string, 0, len(m.calls))
+	for op := range m.calls {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		fmt.Fprintf(&b, "    %-42s %10d\n", op, m.calls[op])
+	}
+	return b.String()
+}
+
+// BenchmarkRollingDeployment runs rolling updates of a 4-task service on
+// the emulator with fixed simulated ECS timings (scale 20: one simulated
+// second is 50 ms) and reports the orchestration overhead per wait, the
+// AWS API calls, state transitions and estimated cost per deployment.
+func BenchmarkRollingDeployment(b *testing.B) {
+	h := newHarness(b, options{scale: 20, timings: benchTimings})
+	h.finish(h.start("v0"), model.StatusSucceeded) // the service exists; the benchmark measures updates
+	var sum measure
+	sum.calls = map[string]int64{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := measureDeployment(h, fmt.Sprintf("v%d", i+1))
+		sum.total += m.total
+		sum.ecsSteady += m.ecsSteady
+		sum.bake += m.bake
+		sum.overhead += m.overhead
+		sum.overheadSteady += m.overheadSteady
+		sum.overheadVerify += m.overheadVerify
+		sum.transitions += m.transitions
+		sum.recorded += m.recorded
+		sum.checks += m.checks
+		sum.cost += m.cost
+		for k, v := range m.calls {
+			sum.calls[k] += v
+		}
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	avg := measure{total: sum.total / n, ecsSteady: sum.ecsSteady / n, bake: sum.bake / n, overhead: sum.overhead / n,
+		overheadSteady: sum.overheadSteady / n, overheadVerify: sum.overheadVerify / n,
+		transitions: int(float64(sum.transitions)/n + 0.5), recorded: int64(float64(sum.recorded)/n + 0.5),
+		checks: int(float64(sum.checks)/n + 0.5), cost: sum.cost / n, calls: map[string]int64{}}
+	for k, v := range sum.calls {
+		avg.calls[k] = int64(float64(v)/n + 0.5)
+	}
+	b.ReportMetric(avg.overhead/2, "overhead-sim-s/wait")
+	b.ReportMetric(avg.overheadSteady, "steady-resume-sim-s")
+	b.ReportMetric(avg.overheadVerify, "verify-resume-sim-s")
+	b.ReportMetric(float64(avg.apiCalls()), "aws-calls/deploy")
+	b.ReportMetric(float64(avg.transitions), "transitions/deploy")
+	b.ReportMetric(avg.cost*1e6, "µUSD/deploy")
+	b.Logf("rolling update, average of %d (scale 20, fixed ECS timings):%s", b.N, avg.table())
+}
+
+// shortAndLong deploys a 1-minute and a 30-minute rolling update (a long
+// rollout of slow-starting tasks and a long bake) and measures both.
+func shortAndLong(tb testing.TB) (short, long measure) {
+	tb.Helper()
+	run := func(timings awsemu.Timings, bake int32) measure {
+		h := newHarness(tb, options{scale: 1000, timings: timings,
+			workflow: func(w *model.Workflow) { w.Verification.BakeSeconds = bake }})
+		h.finish(h.start("v1"), model.StatusSucceeded)
+		return measureDeployment(h, "v2")
+	}
+	short = run(benchTimings, 20)
+	slow := benchTimings
+	slow.PullMin, slow.PullMax = 50*time.Second, 50*time.Second // ECS speaks at least once a heartbeat (60 s)
+	long = run(slow, 1680)
+	return short, long
+}
+
+// TestTransitionsDoNotGrowWithDuration: a 1-minute and a 30-minute rolling
+// deployment differ by at most 4 state transitions (a wait is one Task
+// state however long it lasts; ECS's events heartbeat the steady wait).
+func TestTransitionsDoNotGrowWithDuration(t *testing.T) {
+	short, long := shortAndLong(t)
+	t.Logf("1-minute deployment: %.0f s, %d transitions, %d checks; 30-minute deployment: %.0f s, %d transitions, %d checks",
+		short.total, short.transitions, short.checks, long.total, long.transitions, long.checks)
+	if short.total > 120 || long.total < 1500 {
+		t.Fatalf("deployments of %.0f s and %.0f s, want about 1 and 30 minutes", short.total, long.total)
+	}
+	if d := long.transitions - short.transitions; d > 4 || d < -4 {
+		t.Fatalf("transitions %d (1 min) vs %d (30 min): differ by %d, want at most 4", short.transitions, long.transitions, d)
+	}
+}
+
+// BenchmarkTransitionsShortVsLong reports the transitions of a 1-minute
+// and a 30-minute rolling deployment.
+func BenchmarkTransitionsShortVsLong(b *testing.B) {
+	var short, long measure
+	for i := 0; i < b.N; i++ {
+		short, long = shortAndLong(b)
+	}
+	b.ReportMetric(float64(short.transitions), "transitions-1min")
+	b.ReportMetric(float64(long.transitions), "transitions-30min")
+	b.ReportMetric(short.cost*1e6, "µUSD-1min")
+	b.ReportMetric(long.cost*1e6, "µUSD-30min")
+	b.Logf("1-minute: %.0f s, %d transitions; 30-minute: %.0f s, %d transitions (%d heartbeat checks)",
+		short.total, short.transitions, long.total, long.transitions, long.checks)
+}

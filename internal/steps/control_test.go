@@ -72,3 +72,32 @@ func TestAPIRollbackAndAbortReachTheRunningWorkflow(t *testing.T) {
 		t.Fatalf("an abort changed the service to %s", td)
 	}
 }
+
+func TestAbortingAQueuedDeploymentLeavesTheHolderAlone(t *testing.T) {
+	e := newEnv(t, envOptions{workflow: func(w *model.Workflow) { w.Verification.BakeSeconds = 120 }})
+	sm := e.machine(t, "rolling")
+	ctl := deploycontrol.New(e.st, e.sfn, deploycontrol.WithClock(e.w.Clock.Now))
+	ctx := context.Background()
+	d1, d2 := e.deployment(t, "v1"), e.deployment(t, "v2")
+	x1 := e.start(t, sm, d1)
+	waitStatus(t, e, d1.ID, model.StatusRunning)
+	x2 := e.start(t, sm, d2)
+	waitForWait(t, e, d2.ID, store.WaitLease)
+	if err := ctl.Abort(ctx, d2.ID, "arn:aws:iam::123456789012:user/bob", "not needed"); err != nil {
+		t.Fatalf("abort: %v", err)
+	}
+	r2 := e.wait(t, x2)
+	g2 := e.get(t, d2.ID)
+	if r2.Error != "DeploymentAborted" || g2.Status != model.StatusAborted || g2.NewRevision != nil {
+		dumpHistory(t, e, x2)
+		t.Fatalf("queued abort: execution %s %s, deployment %s (%s)", r2.Status, r2.Error, g2.Status, g2.Reason)
+	}
+	l, held, err := e.st.GetLease(ctx, g2.Runtime.Target.LeaseKey)
+	if err != nil || !held || l.Holder != d1.ID {
+		t.Fatalf("lease after the queued abort: %+v held=%v err=%v, want still held by %s", l, held, err, d1.ID)
+	}
+	if r1 := e.wait(t, x1); r1.Status != "SUCCEEDED" {
+		t.Fatalf("holder: %s %s", r1.Status, r1.Error)
+	}
+	checkReleased(t, e, e.get(t, d1.ID))
+}

@@ -91,13 +91,14 @@ func contextString(app constructs.Construct, key string) string {
 // or -c key=value).
 func propsFromContext(app constructs.Construct) ecsflow.Props {
 	p := ecsflow.Props{
-		Clusters:       contextList(app, "clusters"),
-		Repositories:   contextList(app, "repositories"),
-		PassRoles:      contextList(app, "passRoles"),
-		TargetAccounts: contextList(app, "targetAccounts"),
-		TargetRoleName: contextString(app, "targetRoleName"),
-		NamePrefix:     contextString(app, "namePrefix"),
-		SecretPrefix:   contextString(app, "secretPrefix"),
+		Clusters:           contextList(app, "clusters"),
+		Repositories:       contextList(app, "repositories"),
+		PassRoles:          contextList(app, "passRoles"),
+		TargetAccounts:     contextList(app, "targetAccounts"),
+		TargetRoleName:     contextString(app, "targetRoleName"),
+		NamePrefix:         contextString(app, "namePrefix"),
+		SecretPrefix:       contextString(app, "secretPrefix"),
+		NotificationEmails: contextList(app, "notifyEmails"),
 	}
 	if len(p.Clusters) == 0 {
 		// ECS's own default cluster, so that a bare `go run .` synthesizes.

@@ -83,12 +83,13 @@ func TestPropsFromContext(t *testing.T) {
 		"jwtIssuer":      "https://id.example.com/",
 		"jwtAudience":    "ecsflow,cli",
 		"namePrefix":     "cd",
+		"notifyEmails":   "ops@example.com",
 	}})
 	p := propsFromContext(app)
 	got, _ := json.Marshal(p)
 	for _, want := range []string{`"Clusters":["prod","staging"]`, `"Repositories":["shop/web"]`,
 		`"TargetAccounts":["111122223333","444455556666"]`, `"Issuer":"https://id.example.com/"`,
-		`"Audience":["ecsflow","cli"]`, `"NamePrefix":"cd"`} {
+		`"Audience":["ecsflow","cli"]`, `"NamePrefix":"cd"`, `"NotificationEmails":["ops@example.com"]`} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("props: got %s, want %s in it", got, want)
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
@@ -95,6 +96,9 @@ type Props struct {
 	// CollectInterval is how often functions/collect-artifacts runs
 	// (default 5 minutes).
 	CollectInterval time.Duration
+	// NotificationEmails subscribe to the notification topic (alarms and
+	// deployment notices); each address must confirm the subscription.
+	NotificationEmails []string
 }
 
 // Ecsflow is the deployed system.
@@ -196,6 +200,11 @@ func (p *Props) validate() error {
 	}
 	if !secretRE.MatchString(p.SecretPrefix) {
 		return &InvalidPropError{"SecretPrefix", p.SecretPrefix, "a Secrets Manager name prefix"}
+	}
+	for _, m := range p.NotificationEmails {
+		if at := strings.Index(m, "@"); at < 1 || at == len(m)-1 || strings.ContainsAny(m, " ,;") {
+			return &InvalidPropError{"NotificationEmails", m, "an email address"}
+		}
 	}
 	if p.JWT != nil && (!strings.HasPrefix(p.JWT.Issuer, "https://") || len(p.JWT.Audience) == 0) {
 		return &InvalidPropError{"JWT", p.JWT.Issuer, "an https:// issuer and at least one audience"}
@@ -419,6 +428,9 @@ func (b *builder) storage() {
 		MasterKey:   b.e.Key,
 		EnforceSSL:  jsii.Bool(true),
 	})
+	for _, m := range b.props.NotificationEmails {
+		b.e.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(m), nil))
+	}
 }
 
 // queue creates a dead-letter queue with a depth alarm.

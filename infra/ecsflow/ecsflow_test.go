@@ -388,6 +388,9 @@ func TestNotificationsAndAlarms(t *testing.T) {
 	mustMatch(t, "topic encrypted", func() {
 		s.tpl.HasResourceProperties(jsii.String("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": assertions.Match_AnyValue()})
 	})
+	mustMatch(t, "email subscription", func() {
+		s.tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "ops@example.com"})
+	})
 	metrics := map[string]int{}
 	for id, a := range s.ofType("AWS::CloudWatch::Alarm") {
 		metrics[rendered(a.Properties["MetricName"])]++
@@ -696,6 +699,11 @@ func TestNewErrors(t *testing.T) {
 			func(err error) bool { var e *InvalidPropError; return errors.As(err, &e) && e.Field == "Repositories" }},
 		{"bad prefix", []string{"api"}, true, func(p *Props) { p.NamePrefix = "eco flow" },
 			func(err error) bool { var e *InvalidPropError; return errors.As(err, &e) && e.Field == "NamePrefix" }},
+		{"bad email", []string{"api"}, true, func(p *Props) { p.NotificationEmails = []string{"ops"} },
+			func(err error) bool {
+				var e *InvalidPropError
+				return errors.As(err, &e) && e.Field == "NotificationEmails"
+			}},
 		{"JWT without audience", []string{"api"}, true, func(p *Props) { p.JWT = &JWTProps{Issuer: "https://id.example.com/"} },
 			func(err error) bool { var e *InvalidPropError; return errors.As(err, &e) && e.Field == "JWT" }},
 		{"missing functions dir", nil, true, func(p *Props) { p.FunctionsDir = filepath.Join(p.FunctionsDir, "nope") },

@@ -177,12 +177,13 @@ func full(t *testing.T) *synthesized {
 			}
 		}()
 		fullSyn = synth(&onceTB{T: t}, Props{
-			FunctionsDir:   functions,
-			AssetRoot:      build,
-			Definitions:    []statemachines.Definition{def("rolling", rollingASL), def("pipeline", pipelineASL)},
-			Clusters:       []string{"prod", "staging"},
-			Repositories:   []string{"shop/web", "shop/api"},
-			TargetAccounts: []string{"111122223333"},
+			FunctionsDir:       functions,
+			AssetRoot:          build,
+			Definitions:        []statemachines.Definition{def("rolling", rollingASL), def("pipeline", pipelineASL)},
+			Clusters:           []string{"prod", "staging"},
+			Repositories:       []string{"shop/web", "shop/api"},
+			TargetAccounts:     []string{"111122223333"},
+			NotificationEmails: []string{"ops@example.com"},
 		})
 	})
 	if fullSyn == nil {

@@ -93,4 +93,12 @@
 //
 // The store never logs item contents, and the model holds secrets only as
 // ARNs.
+//
+// More item layouts, each documented at the top of its file:
+//   - waits.go: task tokens of waiting deployments (steady state, verify,
+//     approval, lease queue, watch), by deployment, by (cluster, service)
+//     on GSI1 and by alarm;
+//   - claims.go: event claims that make trigger deliveries idempotent;
+//   - artifacts.go: tags seen per Docker registry repository and the
+//     collector's status.
 package store

@@ -249,3 +249,33 @@ var (
 	_ = modeltest.Int32
 	_ sfnlocal.LambdaHandler
 )
+
+// TestRollingThatNeverSettlesTimesOutAndRollsBack: without ECS events the
+// heartbeat check runs every minute; once the workflow's steady-state
+// timeout has passed it fails NotStable and the deployment rolls back.
+func TestRollingThatNeverSettlesTimesOutAndRollsBack(t *testing.T) {
+	e := newEnv(t, envOptions{workflow: func(w *model.Workflow) { w.SteadyStateTimeoutSeconds = 200 }})
+	sm := e.machine(t, "rolling")
+	e.expectSucceededWithin(t, sm, "v1")
+	td1, _, _ := describe(t, e)
+	e.bus.RegisterLambda(localARN("ecs-events"), func(context.Context, json.RawMessage) error { return nil })
+	if err := e.w.Emu.SetFaultPlan(awsemu.FaultPlan{Rules: []awsemu.FaultRule{{Image: "*:v2", Behavior: awsemu.BehaviorSlowStart, AfterSeconds: 100000}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.expect(t, sm, e.deployment(t, "v2"), "FAILED", "DeploymentRolledBack", model.StatusRolledBack)
+	if !strings.Contains(got.Reason, "did not reach a steady state") || !strings.Contains(got.Reason, "within 200s") {
+		t.Fatalf("reason %q, want the steady-state timeout", got.Reason)
+	}
+	checks := 0
+	for _, s := range got.Steps {
+		if s.Name == "CHECK_STEADY" {
+			checks++
+		}
+	}
+	if checks < 3 || checks > 5 {
+		t.Fatalf("%d heartbeat checks in 200 s with a 60 s heartbeat, want 3 or 4", checks)
+	}
+	if td, _, _ := describe(t, e); td != td1 {
+		t.Fatalf("service on %s after the timeout, want %s", td, td1)
+	}
+}

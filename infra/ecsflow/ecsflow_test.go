@@ -16,6 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
+	"github.com/ecsflow/ecsflow/internal/eventbus"
 	"github.com/ecsflow/ecsflow/statemachines"
 )
 
@@ -945,4 +946,117 @@ func BenchmarkSynth(b *testing.B) {
 		ApplyNag(app)
 		app.Synth(nil)
 	}
+}
+
+// TestRulesMatchSampleEvents runs the synthesized rule patterns through
+// internal/eventbus (EventBridge's pattern syntax) against the real-shaped
+// samples in events/: each ECS sample reaches ecs-events from a configured
+// cluster and not from another one; the ECR push reaches trigger only for a
+// configured repository.
+func TestRulesMatchSampleEvents(t *testing.T) {
+	functions, build := fakeTree(t, []string{"ecs-events", "trigger"}, true)
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Env"), &awscdk.StackProps{Env: &awscdk.Environment{
+		Account: jsii.String("111122223333"), Region: jsii.String("us-west-2"),
+	}})
+	e, err := New(stack, "Ecsflow", Props{FunctionsDir: functions, AssetRoot: build, Clusters: []string{"prod"},
+		Repositories: []string{"shop/web"}, Definitions: []statemachines.Definition{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := parse(t, stack, e)
+	var patterns []string
+	for _, r := range s.ofType("AWS::Events::Rule") {
+		b, err := json.Marshal(resolveCfn(r.Properties["EventPattern"], map[string]string{
+			"AWS::Partition": "aws", "AWS::Region": "us-west-2", "AWS::AccountId": "111122223333"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), `"Fn::`) || strings.Contains(string(b), `"Ref"`) {
+			t.Fatalf("pattern still holds intrinsics: %s", b)
+		}
+		patterns = append(patterns, string(b))
+	}
+	matches := func(event string) int {
+		n := 0
+		for _, p := range patterns {
+			ok, err := eventbus.TestEventPattern(p, event)
+			if err != nil {
+				t.Fatalf("pattern %s: %v", p, err)
+			}
+			if ok {
+				n++
+			}
+		}
+		return n
+	}
+	for _, name := range []string{"ecs-deployment-state-change", "ecs-service-action", "ecs-task-state-change", "ecr-image-action"} {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "events", name+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev map[string]any
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		ev["account"], ev["region"] = "111122223333", "us-west-2"
+		// The samples come from account 111122223333 in us-west-2.
+		if name == "ecr-image-action" {
+			ev["detail"].(map[string]any)["repository-name"] = "shop/web"
+		}
+		in, _ := json.Marshal(ev)
+		if n := matches(string(in)); n != 1 {
+			t.Errorf("%s: matched %d rules, want 1", name, n)
+		}
+		// The same event from elsewhere: another cluster, another repository.
+		if name == "ecr-image-action" {
+			ev["detail"].(map[string]any)["repository-name"] = "other/repo"
+		} else {
+			res := asList(ev["resources"])
+			for i, r := range res {
+				res[i] = strings.Replace(r.(string), "/prod/", "/other/", 1)
+			}
+		}
+		out, _ := json.Marshal(ev)
+		if n := matches(string(out)); n != 0 {
+			t.Errorf("%s from elsewhere: matched %d rules, want 0", name, n)
+		}
+	}
+}
+
+// resolveCfn evaluates Ref (of the given pseudo parameters) and Fn::Join in
+// a CloudFormation value, as CloudFormation would at deploy time.
+func resolveCfn(v any, refs map[string]string) any {
+	switch x := v.(type) {
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = resolveCfn(e, refs)
+		}
+		return out
+	case map[string]any:
+		if r, ok := x["Ref"].(string); ok && len(x) == 1 {
+			if val, ok := refs[r]; ok {
+				return val
+			}
+		}
+		if j, ok := x["Fn::Join"].([]any); ok && len(x) == 1 && len(j) == 2 {
+			sep, _ := j[0].(string)
+			var parts []string
+			for _, p := range asList(j[1]) {
+				str, ok := resolveCfn(p, refs).(string)
+				if !ok {
+					return x
+				}
+				parts = append(parts, str)
+			}
+			return strings.Join(parts, sep)
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = resolveCfn(e, refs)
+		}
+		return out
+	}
+	return v
 }

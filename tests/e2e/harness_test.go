@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,7 +75,26 @@ const (
 	alarm   = "web-5xx"
 )
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+// logBuffer keeps the stack's warnings and errors, shown when a test fails.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buf.Len() < 1<<20 {
+		l.buf.Write(p)
+	}
+	return len(p), nil
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
 
 func newHarness(tb testing.TB, o options) *harness {
 	tb.Helper()
@@ -84,14 +105,19 @@ func newHarness(tb testing.TB, o options) *harness {
 		o.timings = fastTimings
 	}
 	clock := simclock.NewScaled(epoch, o.scale)
+	logs := &logBuffer{}
 	s, err := localstack.Start(context.Background(), localstack.Config{
-		Clock: clock, Timings: o.timings, Logger: quiet(), WrapHandler: o.wrap, Seed: 7,
+		Clock: clock, Timings: o.timings, WrapHandler: o.wrap, Seed: 7,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		clock.Close()
 		tb.Fatalf("start the local stack: %v", err)
 	}
 	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("warnings and errors of the stack:\n%s", logs.String())
+		}
 		if err := s.Close(); err != nil {
 			tb.Errorf("close the local stack: %v", err)
 		}
@@ -218,8 +244,31 @@ func (h *harness) entities(o options) {
 	h.ids.wf = h.create(ap+"/workflows", wf)
 }
 
+// setBake changes the workflow's bake through the API (GET, then PUT with
+// If-Match).
+func (h *harness) setBake(seconds int32) {
+	h.tb.Helper()
+	path := "/v1/applications/" + h.ids.app + "/workflows/" + h.ids.wf
+	var wf model.Workflow
+	if code, raw := h.call(http.MethodGet, path, nil, &wf); code != http.StatusOK {
+		h.tb.Fatalf("GET %s: %d %s", path, code, raw)
+	}
+	wf.Verification.BakeSeconds = seconds
+	code, raw := h.callWith(http.MethodPut, path, &wf, nil, map[string]string{"If-Match": fmt.Sprintf("%q", fmt.Sprint(wf.Version))})
+	if code != http.StatusOK {
+		h.tb.Fatalf("PUT %s: %d %s", path, code, raw)
+	}
+	h.bake = seconds
+}
+
 // call performs an API request and decodes a JSON answer into out (if not nil).
 func (h *harness) call(method, path string, body any, out any) (int, []byte) {
+	h.tb.Helper()
+	return h.callWith(method, path, body, out, nil)
+}
+
+// callWith is call with request headers.
+func (h *harness) callWith(method, path string, body any, out any, header map[string]string) (int, []byte) {
 	tb := h.tb
 	tb.Helper()
 	var rd io.Reader
@@ -238,6 +287,9 @@ func (h *harness) call(method, path string, body any, out any) (int, []byte) {
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := h.http.Do(req)
 	if err != nil {

@@ -12,7 +12,7 @@ export ECSFLOW_DYNAMODB_LOCAL_DIR := $(DDB_LOCAL_DIR)/package/emulator
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build test test-go test-infra bench lint demo deps dynamodb-local clean synth deploy
+.PHONY: all build test test-go test-infra bench bench-infra lint demo deps dynamodb-local clean synth deploy deploy-target
 
 all: build
 
@@ -62,5 +62,19 @@ demo:
 synth: build
 	cd infra && CDK_OUTDIR=cdk.out $(GO) run .
 
+# Deploy to the AWS account of your current credentials (see README,
+# "Deploy to your AWS account"). CDK_ARGS passes context, e.g.
+#   make deploy CDK_ARGS="-c clusters=prod,staging -c repositories=web"
+CDK_ARGS ?=
+deploy: build
+	cd infra && npm ci --no-audit --no-fund && npx --no-install cdk deploy $(CDK_ARGS) Ecsflow
+
+# The role ecsflow assumes in each target account (deploy it there).
+deploy-target:
+	cd infra && npm ci --no-audit --no-fund && npx --no-install cdk deploy $(CDK_ARGS) EcsflowTargetAccount
+
+bench-infra:
+	cd infra && $(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
 clean:
-	rm -rf build infra/cdk.out
+	rm -rf build infra/cdk.out infra/node_modules

@@ -2,6 +2,14 @@
 // drive ecsflow deployments (JSONPath mode, not JSONata). Each
 // <name>.asl.json may contain ${Placeholder} tokens, which the CDK app fills
 // with DefinitionSubstitutions and the local runner fills with local ARNs.
+//
+// Placeholder names are fixed so that both fillers agree:
+//   - ${<Pascal(folder)>Arn}: the Lambda built from functions/<folder>, e.g.
+//     ${StepPrepareArn} for functions/step-prepare;
+//   - ${<Pascal(name)>StateMachineArn}: the state machine of
+//     statemachines/<name>.asl.json, e.g. ${RollingStateMachineArn};
+//   - ${TableName}, ${TableArn}, ${TopicArn}: the DynamoDB table and the
+//     notification topic.
 package statemachines
 
 import (

@@ -37,6 +37,11 @@
 // container instance; EXTERNAL services run task sets; App Auto Scaling
 // clamps desired counts; Cloud Map instances follow service tasks.
 //
+// The world runs its timers from its own deadline-ordered queue, so a fast
+// clock on a loaded machine cannot reorder the simulation; on a
+// simclock.Manual clock a given seed reproduces the same world, IDs,
+// events and throttling decisions.
+//
 // The default timings (Timings) are realistic: 3s to attach the ENI, an
 // 8-20s image pull, 2s to start, 5s to stop; ELB defaults are AWS's (30s
 // interval, 5 healthy checks, 300s deregistration delay).

@@ -115,6 +115,12 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		default:
 			methodNotAllowed(w, "GET, POST, PUT, DELETE")
 		}
+	case "/_emulator/health":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		writeControl(w, http.StatusOK, map[string]string{"status": "ok", "now": e.clock.Now().UTC().Format(time.RFC3339Nano)})
 	case "/_emulator/events":
 		if r.Method != http.MethodGet {
 			methodNotAllowed(w, "GET")

@@ -77,6 +77,9 @@ func TestControlAPI(t *testing.T) {
 	if st, m := call(http.MethodGet, "/_emulator/faults", ""); st != 200 || len(m["rules"].([]any)) != 0 {
 		t.Fatalf("GET faults after DELETE: %d %v", st, m)
 	}
+	if st, m := call(http.MethodGet, "/_emulator/health", ""); st != 200 || m["status"] != "ok" {
+		t.Fatalf("GET health: %d %v", st, m)
+	}
 	if st, _ := call(http.MethodGet, "/_emulator/nothing", ""); st != 404 {
 		t.Fatalf("unknown endpoint: %d", st)
 	}

@@ -67,6 +67,7 @@
 //	GET    /_emulator/faults                       the current plan
 //	DELETE /_emulator/faults                       clear it
 //	GET    /_emulator/state                        the whole world as JSON
+//	GET    /_emulator/health                       200 once the emulator serves
 //
 // # Fault plans
 //

@@ -97,7 +97,7 @@ func (e *Engine) rollback(ctx context.Context, r *run, in RollbackInput) (Rollba
 		return out, nil
 	}
 	if d.Runtime == nil || d.Runtime.Target.Cluster == "" || d.NewRevision == nil {
-		setReason("failed before the service was changed: "+cause, "")
+		setReason("failed before a task definition was registered: "+cause, "")
 		r.result = "nothing to roll back"
 		return out, nil
 	}
@@ -111,15 +111,20 @@ func (e *Engine) rollback(ctx context.Context, r *run, in RollbackInput) (Rollba
 		return out, err
 	}
 	ours := d.NewRevision.TaskDefinitionARN
+	// Our own record first: ECS forgets a failed deployment once its
+	// circuit breaker's rollback completes.
 	touched := false
+	for _, s := range d.Steps {
+		touched = touched || (s.Name == "UPDATE_SERVICE" && s.Error == "" && !s.EndedAt.IsZero())
+	}
 	if exists {
-		touched = aws.ToString(svc.TaskDefinition) == ours
+		touched = touched || aws.ToString(svc.TaskDefinition) == ours
 		for _, dep := range svc.Deployments {
 			touched = touched || aws.ToString(dep.TaskDefinition) == ours
 		}
 	}
-	if !touched {
-		setReason("failed before the service was changed: "+cause, "")
+	if !touched || !exists {
+		setReason(fmt.Sprintf("failed before the service was changed (exists %v): %s", exists, cause), "")
 		r.result = "nothing to roll back"
 		return out, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -109,10 +110,14 @@ func TestRollingFirstDeploymentSucceedsThenACrashLoopRollsBack(t *testing.T) {
 		t.Fatalf("reason %q, want NotStable and the restore", got2.Reason)
 	}
 	checkReleased(t, e, got2)
+	// Events reach the ledger asynchronously (some after the execution
+	// ended): poll, bounded.
 	var stopped, rollback bool
-	for _, l := range e.ledger(t, d2.ID) {
-		stopped = stopped || l.Kind == model.LedgerTaskStopped
-		rollback = rollback || l.Kind == model.LedgerRollback
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !(stopped && rollback); time.Sleep(10 * time.Millisecond) {
+		for _, l := range e.ledger(t, d2.ID) {
+			stopped = stopped || l.Kind == model.LedgerTaskStopped
+			rollback = rollback || l.Kind == model.LedgerRollback
+		}
 	}
 	if !stopped || !rollback {
 		t.Fatalf("ledger: stopped-task entries %v, rollback entry %v; want both", stopped, rollback)

@@ -24,6 +24,9 @@ func (e *env) expect(t *testing.T, sm string, d *model.Deployment, execStatus, e
 	got := e.get(t, d.ID)
 	if x.Status != execStatus || x.Error != execErr || got.Status != status {
 		dumpHistory(t, e, x.ExecutionARN)
+		for _, s := range got.Steps {
+			t.Logf("step %+v", s)
+		}
 		t.Fatalf("execution %s %s (%s), deployment %s (%s); want execution %s %s, deployment %s",
 			x.Status, x.Error, x.Cause, got.Status, got.Reason, execStatus, execErr, status)
 	}

@@ -179,6 +179,9 @@ type run struct {
 	e       *Engine
 	name    string
 	started time.Time
+	// wall is the real start time: Lambda bills real time, whatever the
+	// (possibly simulated) clock says.
+	wall    time.Time
 	calls   *ecsops.Counter
 	writes  int64
 	changes []func(d *model.Deployment) error
@@ -197,7 +200,7 @@ type run struct {
 func (r *run) after(f func(ctx context.Context) error) { r.afters = append(r.afters, f) }
 
 func (e *Engine) begin(ctx context.Context, name string) (context.Context, *run) {
-	r := &run{e: e, name: name, started: e.clock(), calls: ecsops.NewCounter()}
+	r := &run{e: e, name: name, started: e.clock(), wall: time.Now(), calls: ecsops.NewCounter()}
 	return ecsops.WithCounter(ctx, r.calls), r
 }
 
@@ -226,7 +229,7 @@ func (r *run) end(ctx context.Context, id string, stepErr error) error {
 	if rec.Result == "" {
 		rec.Result = "OK"
 	}
-	gbs := ended.Sub(r.started).Seconds() * float64(e.memoryMB) / 1024
+	gbs := time.Since(r.wall).Seconds() * float64(e.memoryMB) / 1024
 	calls := r.calls.Counts()
 	// AppendLedger is one UpdateItem (the sequence) and one transaction.
 	const ledgerWrites = 2

@@ -165,7 +165,7 @@ func newEmulatorStack(cfg emulatorConfig, clock simclock.Clock, log *slog.Logger
 			log.Error("put event on the local bus", "id", ev.ID, "error", err)
 		}
 	})
-	s.emu = awsemu.New(awsemu.Options{Clock: clock, Sink: sink, Region: cfg.region, AccountID: cfg.account, Seed: cfg.seed, Logger: log,
+	s.emu = awsemu.New(awsemu.Options{Clock: clock, Sink: sink, Region: cfg.region, AccountID: cfg.account, Seed: cfg.seed, Logger: log, KeepEvents: 1000,
 		Mount: map[string]http.Handler{"AWSStepFunctions": s.sfn, "AWSEvents": s.bus}})
 	return s
 }

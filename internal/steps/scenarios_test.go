@@ -96,6 +96,38 @@ func TestRollingApprovalRejectedRollsBackAndTimeoutTakesTheDefault(t *testing.T)
 	if td, _, _ := describe(t, e); td != td1 {
 		t.Fatalf("service on %s after the rejected deployment, want %s", td, td1)
 	}
+
+	// Someone who is not an approver is refused; alice approves.
+	d3 := e.deployment(t, "v3")
+	exec = e.start(t, sm, d3)
+	waitStatus(t, e, d3.ID, model.StatusWaitingApproval)
+	if err := ctl.Approve(context.Background(), d3.ID, "arn:aws:iam::123456789012:user/mallory", ""); err == nil {
+		t.Fatal("a non-approver approved")
+	}
+	if err := ctl.Approve(context.Background(), d3.ID, "arn:aws:iam::123456789012:user/alice", "ship it"); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	if x := e.wait(t, exec); x.Status != "SUCCEEDED" {
+		t.Fatalf("approved deployment: %s %s", x.Status, x.Error)
+	}
+	got3 := e.get(t, d3.ID)
+	if got3.Status != model.StatusSucceeded {
+		t.Fatalf("approved deployment is %s", got3.Status)
+	}
+	checkReleased(t, e, got3)
+	if td, _, _ := describe(t, e); td != got3.NewRevision.TaskDefinitionARN {
+		t.Fatalf("service on %s after the approval, want %s", td, got3.NewRevision.TaskDefinitionARN)
+	}
+}
+
+func TestRollingVerifyWithoutBakeChecksAlarmsOnce(t *testing.T) {
+	e := newEnv(t, envOptions{workflow: func(w *model.Workflow) { w.Verification = model.Verification{Alarms: []string{"web-5xx"}} }})
+	sm := e.machine(t, "rolling")
+	got := e.expectSucceededWithin(t, sm, "v1")
+	checkSteps(t, got, "PREPARE", "REGISTER_TASK_DEFINITION", "UPDATE_SERVICE", "WAIT_STEADY", "VERIFY", "FINISH")
+	if got.Usage.APICalls["cloudwatch:DescribeAlarms"] != 1 {
+		t.Fatalf("DescribeAlarms calls %d, want 1", got.Usage.APICalls["cloudwatch:DescribeAlarms"])
+	}
 }
 
 // waitStatus polls the store (real time, bounded) until the deployment has status.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/model"
@@ -209,4 +210,70 @@ func TestConcurrentDeploymentsRejected(t *testing.T) {
 	}
 	rd, ledger := h.get(refused.ID)
 	h.checkEnded(rd, ledger)
+}
+
+// waitStep polls until the deployment has an open record of step.
+func (h *harness) waitStep(id, step string) {
+	h.tb.Helper()
+	deadline := time.Now().Add(realTimeout)
+	for {
+		d, _ := h.get(id)
+		for _, s := range d.Steps {
+			if s.Name == step && s.EndedAt.IsZero() {
+				return
+			}
+		}
+		if d.Status.Final() || time.Now().After(deadline) {
+			h.dump(d)
+			h.tb.Fatalf("deployment %s (%s) never waited in %s", id, d.Status, step)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRollbackRequestedThroughAPI(t *testing.T) {
+	h := newHarness(t, options{workflow: func(w *model.Workflow) { w.Verification.BakeSeconds = 10 }})
+	td1 := deployGood(h, 4)
+	h.setBake(3600)
+	id := h.start("v2")
+	h.waitStep(id, "VERIFY")
+	if code, raw := h.control(id, "rollback", "bad numbers"); code != http.StatusOK {
+		t.Fatalf("rollback: %d %s", code, raw)
+	}
+	d, ledger := h.finish(id, model.StatusRolledBack)
+	if !strings.Contains(d.Reason, "RollbackRequired") {
+		t.Fatalf("reason %q, want RollbackRequired", d.Reason)
+	}
+	if !ledgerHas(ledger, "bad numbers") {
+		t.Fatal("the ledger does not record the request's comment")
+	}
+	h.expectService(td1, 4)
+}
+
+func TestAbortRequestedThroughAPI(t *testing.T) {
+	h := newHarness(t, options{workflow: func(w *model.Workflow) { w.Verification.BakeSeconds = 3600 }})
+	id := h.start("v1")
+	h.waitStep(id, "VERIFY")
+	if code, raw := h.control(id, "abort", "wrong image"); code != http.StatusOK {
+		t.Fatalf("abort: %d %s", code, raw)
+	}
+	d, ledger := h.finish(id, model.StatusAborted)
+	if !ledgerHas(ledger, "wrong image") {
+		t.Fatal("the ledger does not record the request's comment")
+	}
+	if code, _ := h.control(id, "abort", "again"); code != http.StatusConflict {
+		t.Fatalf("abort after the end: %d, want 409", code)
+	}
+	// An abort stops the workflow without rolling back: the service stays
+	// on what was deployed.
+	h.expectService(d.NewRevision.TaskDefinitionARN, 4)
+}
+
+func ledgerHas(ledger []model.LedgerEntry, substr string) bool {
+	for _, l := range ledger {
+		if strings.Contains(l.Message, substr) || strings.Contains(string(l.Data), substr) {
+			return true
+		}
+	}
+	return false
 }

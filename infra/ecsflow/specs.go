@@ -125,7 +125,8 @@ func DefaultSpecs() map[string]FunctionSpec {
 		{
 			Name: "step-next", Description: "step: plan the next action of the workflow (internal/strategy)",
 			MemoryMB: 256, Timeout: 30 * time.Second,
-			Actions: join(tableRead, tableWrite),
+			// Next confirms an event-ended steady wait with one DescribeServices.
+			Actions: join(tableRead, tableWrite, crossAccount, []string{"ecs:DescribeServices"}),
 		},
 		{
 			Name: "step-register-taskdef", Description: "step: render and register the task definition (idempotent by tag)",

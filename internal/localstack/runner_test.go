@@ -2,6 +2,7 @@ package localstack_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -160,5 +161,30 @@ func TestCloseTwice(t *testing.T) {
 	}
 	if _, err := http.Get(s.AWSURL()); err == nil {
 		t.Error("the emulator still answers after Close")
+	}
+}
+
+// TestDemoDeployment runs the deployment walk-through (after the entity
+// demo, on the same stack) and checks what it reports.
+func TestDemoDeployment(t *testing.T) {
+	s := start(t, localstack.Config{ClockScale: 200})
+	ctx := context.Background()
+	if err := localstack.Demo(ctx, s.URL(), io.Discard); err != nil {
+		t.Fatalf("Demo: %v", err)
+	}
+	var out strings.Builder
+	if err := localstack.DemoDeployment(ctx, s, &out); err != nil {
+		t.Fatalf("DemoDeployment: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"checkout:v1 -> SUCCEEDED", "checkout:v2 -> SUCCEEDED", "checkout:v3 -> ROLLED_BACK",
+		"step ROLLBACK", "TASK_STOPPED", "SERVICE_DEPLOYMENT_COMPLETED", "state transitions", "every one behaved"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("walk-through output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// Run again on the same stack: the names are taken, so it must fail
+	// (the cluster already exists is fine in ECS; the API refuses duplicates).
+	if err := localstack.DemoDeployment(ctx, s, io.Discard); err == nil {
+		t.Error("a second walk-through on the same data succeeded, want a duplicate failure")
 	}
 }

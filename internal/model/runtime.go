@@ -46,4 +46,30 @@ type Runtime struct {
 	// RollbackTaskDefinition is what the rollback restored ("" when it
 	// scaled the service to zero or had nothing to undo).
 	RollbackTaskDefinition string `json:"rollbackTaskDefinition,omitempty"`
+	// Revisions is set by SETUP_SERVICE (CANARY, BLUE_GREEN).
+	Revisions *Revisions `json:"revisions,omitempty"`
+}
+
+// Revisions is the state of a CANARY or BLUE_GREEN deployment, which runs
+// the new version as its own service <service>__<n> next to the old one.
+type Revisions struct {
+	// Old is the revision serving before this deployment ("" on a first
+	// deployment); OldTaskDefinition and OldCount are what it ran.
+	Old               string `json:"old,omitempty"`
+	OldTaskDefinition string `json:"oldTaskDefinition,omitempty"`
+	OldCount          int32  `json:"oldCount,omitempty"`
+	OldTargetGroup    string `json:"oldTargetGroup,omitempty"`
+	// New is the revision this deployment set up.
+	New            string `json:"new,omitempty"`
+	NewTargetGroup string `json:"newTargetGroup,omitempty"`
+	// OldScaling is the old revision's auto scaling (scalable target and
+	// policies) as found at setup, JSON; empty when it had none.
+	OldScaling json.RawMessage `json:"oldScaling,omitempty"`
+	// OldScalingRemoved says the old revision's auto scaling was removed.
+	OldScalingRemoved bool `json:"oldScalingRemoved,omitempty"`
+	// NewWeight is the new revision's production traffic weight now.
+	NewWeight int32 `json:"newWeight"`
+	// CleanedUp says the old revision was downsized or deleted.
+	CleanedUp  bool `json:"cleanedUp,omitempty"`
+	OldDeleted bool `json:"oldDeleted,omitempty"`
 }

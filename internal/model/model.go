@@ -45,19 +45,21 @@ const (
 var Kinds = []Kind{
 	KindApplication, KindCloudProvider, KindArtifactServer, KindService, KindEnvironment,
 	KindInfrastructure, KindWorkflow, KindPipeline, KindTrigger, KindDeployment,
+	KindPipelineExecution,
 }
 
 var idPrefix = map[Kind]string{
-	KindApplication:    "app",
-	KindArtifactServer: "as",
-	KindCloudProvider:  "cp",
-	KindService:        "svc",
-	KindEnvironment:    "env",
-	KindInfrastructure: "infra",
-	KindWorkflow:       "wf",
-	KindPipeline:       "pl",
-	KindTrigger:        "trg",
-	KindDeployment:     "dep",
+	KindApplication:       "app",
+	KindArtifactServer:    "as",
+	KindCloudProvider:     "cp",
+	KindService:           "svc",
+	KindEnvironment:       "env",
+	KindInfrastructure:    "infra",
+	KindWorkflow:          "wf",
+	KindPipeline:          "pl",
+	KindTrigger:           "trg",
+	KindDeployment:        "dep",
+	KindPipelineExecution: "plx",
 }
 
 // NewID returns a fresh, time-ordered ID for kind, such as "svc-0190b2c4...".
@@ -143,6 +145,8 @@ func New(k Kind) (Entity, bool) {
 		return &Trigger{}, true
 	case KindDeployment:
 		return &Deployment{}, true
+	case KindPipelineExecution:
+		return &PipelineExecution{}, true
 	}
 	return nil, false
 }

@@ -219,4 +219,3 @@ func TestWeightedRecords(t *testing.T) {
 		t.Fatalf("weights after delete %v, %v; want only web__2", got, err)
 	}
 }
-

@@ -514,6 +514,11 @@ func (h *harness) checkEnded(d *model.Deployment, ledger []model.LedgerEntry) {
 		if kinds[model.LedgerStep] < len(d.Steps) {
 			tb.Fatalf("ledger of %s has %d step entries for %d step records", d.ID, kinds[model.LedgerStep], len(d.Steps))
 		}
+		for _, s := range d.Steps {
+			if s.Name == "UPDATE_SERVICE" && s.Error == "" && kinds[model.LedgerECSEvent] == 0 {
+				tb.Fatalf("deployment %s changed the service but its ledger has no ECS event: %v", d.ID, kinds)
+			}
+		}
 		last := d.Steps[len(d.Steps)-1]
 		refused := last.Name == "PREPARE" && last.Error == "LockHeld" // REJECT: it never held the lease
 		if last.Name != "FINISH" && !refused {

@@ -72,6 +72,7 @@ type Handler struct {
 	repo    Repository
 	starter Starter
 	ctrl    Controller
+	pipes   pipelineDeps
 	log     *slog.Logger
 	now     func() time.Time
 	mux     *http.ServeMux

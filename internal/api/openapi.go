@@ -182,6 +182,7 @@ func buildOpenAPI() obj {
 		e, _ := model.New(d.kind)
 		g.named(reflect.TypeOf(e).Elem())
 	}
+	pipelineDocs(put, common, with, g)
 	for _, t := range []any{model.Deployment{}, DeploymentRequest{}, ControlRequest{}, ErrorBody{}, DeploymentBody{}} {
 		g.named(reflect.TypeOf(t))
 	}

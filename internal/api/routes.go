@@ -71,6 +71,7 @@ func (h *Handler) routes() []route {
 	for _, a := range actions {
 		add(http.MethodPost, "/v1/deployments/{id}/"+a, h.controlDeployment(a))
 	}
+	h.pipelineRoutes(add)
 	add(http.MethodGet, "/v1/openapi.json", h.openAPI)
 	return out
 }

@@ -81,12 +81,15 @@ type PipelineExecution struct {
 	TriggeredBy TriggeredBy       `json:"triggeredBy"`
 	Status      PipelineStatus    `json:"status"`
 	// FailedStage names the stage that stopped a FAILED execution.
-	FailedStage  string        `json:"failedStage,omitempty"`
-	Reason       string        `json:"reason,omitempty"`
-	ExecutionARN string        `json:"executionArn,omitempty"`
-	Stages       []StageRecord `json:"stages"`
-	StartedAt    *time.Time    `json:"startedAt,omitempty"`
-	EndedAt      *time.Time    `json:"endedAt,omitempty"`
+	FailedStage  string `json:"failedStage,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	ExecutionARN string `json:"executionArn,omitempty"`
+	// Definition is the pipeline's stages as they were at start: the
+	// execution runs these even if the pipeline is edited meanwhile.
+	Definition []Stage       `json:"definition"`
+	Stages     []StageRecord `json:"stages"`
+	StartedAt  *time.Time    `json:"startedAt,omitempty"`
+	EndedAt    *time.Time    `json:"endedAt,omitempty"`
 }
 
 func (*PipelineExecution) Kind() Kind { return KindPipelineExecution }

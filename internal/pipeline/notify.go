@@ -1,0 +1,165 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/ecsflow/ecsflow/internal/model"
+)
+
+// Notification detail types and source on the project's EventBridge bus.
+const (
+	DetailTypeDeployment = "ecsflow Deployment Status"
+	DetailTypePipeline   = "ecsflow Pipeline Status"
+	EventSource          = "ecsflow"
+)
+
+// Notified statuses (the detail's "status").
+const (
+	NotifyStarted        = "STARTED"
+	NotifySucceeded      = "SUCCEEDED"
+	NotifyFailed         = "FAILED"
+	NotifyRolledBack     = "ROLLED_BACK"
+	NotifyApprovalNeeded = "APPROVAL_NEEDED"
+)
+
+// EventPutter is the part of *eventbridge.Client the notifier uses; the
+// local bus (internal/eventbus, served over HTTP) answers the same calls.
+type EventPutter interface {
+	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
+}
+
+var _ EventPutter = (*eventbridge.Client)(nil)
+
+// Notifier publishes deployment and pipeline status events. A nil
+// *Notifier publishes nothing.
+type Notifier struct {
+	client EventPutter
+	bus    string
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewNotifier returns a notifier putting events on bus (a name or ARN;
+// "" is the default bus).
+func NewNotifier(client EventPutter, bus string, log *slog.Logger, now func() time.Time) *Notifier {
+	if log == nil {
+		log = slog.Default()
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Notifier{client: client, bus: bus, log: log, now: now}
+}
+
+// PipelineDetail is the detail of an "ecsflow Pipeline Status" event.
+type PipelineDetail struct {
+	Status              string         `json:"status"`
+	PipelineExecutionID string         `json:"pipelineExecutionId"`
+	PipelineID          string         `json:"pipelineId"`
+	PipelineName        string         `json:"pipelineName,omitempty"`
+	AppID               string         `json:"appId"`
+	Stage               string         `json:"stage,omitempty"`
+	FailedStage         string         `json:"failedStage,omitempty"`
+	Reason              string         `json:"reason,omitempty"`
+	Artifact            model.Artifact `json:"artifact"`
+	Approvers           []string       `json:"approvers,omitempty"`
+	Message             string         `json:"message,omitempty"`
+}
+
+// DeploymentDetail is the detail of an "ecsflow Deployment Status" event.
+type DeploymentDetail struct {
+	Status              string         `json:"status"`
+	DeploymentID        string         `json:"deploymentId"`
+	AppID               string         `json:"appId"`
+	WorkflowID          string         `json:"workflowId"`
+	ServiceID           string         `json:"serviceId"`
+	EnvID               string         `json:"envId"`
+	Strategy            string         `json:"strategy,omitempty"`
+	PipelineExecutionID string         `json:"pipelineExecutionId,omitempty"`
+	Reason              string         `json:"reason,omitempty"`
+	Artifact            model.Artifact `json:"artifact"`
+}
+
+// DeploymentStatusOf maps a deployment's status to the notified one ("" when
+// the status is not notified).
+func DeploymentStatusOf(s model.Status) string {
+	switch s {
+	case model.StatusRunning:
+		return NotifyStarted
+	case model.StatusSucceeded:
+		return NotifySucceeded
+	case model.StatusFailed, model.StatusAborted:
+		return NotifyFailed
+	case model.StatusRolledBack:
+		return NotifyRolledBack
+	case model.StatusWaitingApproval:
+		return NotifyApprovalNeeded
+	}
+	return ""
+}
+
+// Deployment publishes d's status as an "ecsflow Deployment Status" event.
+func (n *Notifier) Deployment(ctx context.Context, d *model.Deployment, status string) error {
+	if n == nil {
+		return nil
+	}
+	return n.put(ctx, DetailTypeDeployment, d.ID, DeploymentDetail{Status: status, DeploymentID: d.ID, AppID: d.ApplicationID,
+		WorkflowID: d.WorkflowID, ServiceID: d.ServiceID, EnvID: d.EnvironmentID, Strategy: string(d.Strategy),
+		PipelineExecutionID: d.PipelineExecutionID, Reason: d.Reason, Artifact: d.Artifact})
+}
+
+// Pipeline publishes an "ecsflow Pipeline Status" event.
+func (n *Notifier) Pipeline(ctx context.Context, detail PipelineDetail) error {
+	if n == nil {
+		return nil
+	}
+	return n.put(ctx, DetailTypePipeline, detail.PipelineExecutionID, detail)
+}
+
+func (n *Notifier) put(ctx context.Context, detailType, resource string, detail any) error {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", detailType, err)
+	}
+	e := ebtypes.PutEventsRequestEntry{
+		Source: aws.String(EventSource), DetailType: aws.String(detailType), Detail: aws.String(string(b)),
+		Time: aws.Time(n.now()), Resources: []string{resource},
+	}
+	if n.bus != "" {
+		e.EventBusName = aws.String(n.bus)
+	}
+	out, err := n.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{e}})
+	if err != nil {
+		return fmt.Errorf("put %s event: %w", detailType, err)
+	}
+	if out.FailedEntryCount > 0 && len(out.Entries) > 0 {
+		return fmt.Errorf("put %s event: %s: %s", detailType, aws.ToString(out.Entries[0].ErrorCode), aws.ToString(out.Entries[0].ErrorMessage))
+	}
+	return nil
+}
+
+// publish sends and logs a failure: a notification never fails a stage.
+func (n *Notifier) publish(ctx context.Context, detail PipelineDetail) {
+	if err := n.Pipeline(ctx, detail); err != nil {
+		n.log.WarnContext(ctx, "pipeline notification not sent", "pipeline_execution_id", detail.PipelineExecutionID,
+			"status", detail.Status, "error", err)
+	}
+}
+
+func (n *Notifier) publishDeployment(ctx context.Context, d *model.Deployment) {
+	st := DeploymentStatusOf(d.Status)
+	if st == "" {
+		return
+	}
+	if err := n.Deployment(ctx, d, st); err != nil {
+		n.log.WarnContext(ctx, "deployment notification not sent", "deployment_id", d.ID, "status", st, "error", err)
+	}
+}

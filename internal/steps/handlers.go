@@ -39,6 +39,10 @@ func (e *Engine) Handlers() map[string]Handler {
 		FnApproval:      adapt(e.Approval),
 		FnRollback:      adapt(e.Rollback),
 		FnFinish:        adapt(e.Finish),
+		FnSetupService:  adapt(e.SetupService),
+		FnScale:         adapt(e.Scale),
+		FnShiftTraffic:  adapt(e.ShiftTraffic),
+		FnCleanup:       adapt(e.Cleanup),
 	}
 }
 

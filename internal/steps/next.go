@@ -125,12 +125,13 @@ func (e *Engine) confirmSteady(ctx context.Context, d *model.Deployment) error {
 		return err
 	}
 	want := wantTaskDef(d, false)
-	st, err := c.CheckSteady(ctx, t.Cluster, t.ServiceName, want)
+	name := steadyService(d, false)
+	st, err := c.CheckSteady(ctx, t.Cluster, name, want)
 	if err != nil {
 		return err
 	}
 	if st.State == ecsops.Failed {
-		return notStablef("service %s/%s after its steady state: %s", t.Cluster, t.ServiceName, st.Reason)
+		return notStablef("service %s/%s after its steady state: %s", t.Cluster, name, st.Reason)
 	}
 	return nil
 }

@@ -182,7 +182,7 @@ func (e *Engine) plan(ctx context.Context, r *run, d *model.Deployment, g *graph
 	if err != nil {
 		return nil, err
 	}
-	svc, exists, err := c.DescribeService(ctx, t.Cluster, t.ServiceName)
+	svc, exists, err := runningService(ctx, c, t, g.wf)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func (e *Engine) plan(ctx context.Context, r *run, d *model.Deployment, g *graph
 	var prev *model.Revision
 	if exists {
 		sizing.Running = svc.DesiredCount
-		prev = &model.Revision{ServiceName: t.ServiceName, TaskDefinitionARN: aws.ToString(svc.TaskDefinition), DesiredCount: svc.DesiredCount}
+		prev = &model.Revision{ServiceName: aws.ToString(svc.ServiceName), TaskDefinitionARN: aws.ToString(svc.TaskDefinition), DesiredCount: svc.DesiredCount}
 	}
 	plan, err := strategy.Plan(g.wf, sizing)
 	if err != nil {

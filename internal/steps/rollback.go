@@ -106,6 +106,10 @@ func (e *Engine) rollback(ctx context.Context, r *run, in RollbackInput) (Rollba
 	if err != nil {
 		return out, err
 	}
+	if d.Runtime.Revisions != nil && d.Runtime.Revisions.New != "" {
+		// CANARY / BLUE_GREEN: rollback_revision.go.
+		return out, e.rollbackRevisions(ctx, r, d, c, cause, &out, setReason)
+	}
 	svc, exists, err := c.DescribeService(ctx, t.Cluster, t.ServiceName)
 	if err != nil {
 		return out, err

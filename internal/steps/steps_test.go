@@ -158,8 +158,9 @@ func TestHandlersReportStableErrorNames(t *testing.T) {
 	if _, err := eng.Handler("step-nope"); err == nil {
 		t.Fatal("an unknown function has a handler")
 	}
-	if len(eng.Handlers()) != 10 {
-		t.Fatalf("%d handlers, want 10", len(eng.Handlers()))
+	// 10 for ROLLING/DAEMON, 4 more for CANARY/BLUE_GREEN.
+	if len(eng.Handlers()) != 14 {
+		t.Fatalf("%d handlers, want 14", len(eng.Handlers()))
 	}
 }
 

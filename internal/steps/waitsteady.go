@@ -83,7 +83,8 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 	if err := e.clearWaits(ctx, r, d.ID, store.WaitSteady); err != nil {
 		return WaitSteadyOutput{}, err
 	}
-	w := store.Wait{Token: in.Token, DeploymentID: d.ID, Cluster: t.Cluster, Service: t.ServiceName,
+	svcName := steadyService(d, in.Rollback)
+	w := store.Wait{Token: in.Token, DeploymentID: d.ID, Cluster: t.Cluster, Service: svcName,
 		Kind: store.WaitSteady, Expires: deadline.Add(time.Minute)}
 	if err := e.store.PutWait(ctx, w); err != nil {
 		return WaitSteadyOutput{}, err
@@ -93,7 +94,7 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 	if err != nil {
 		return WaitSteadyOutput{}, err
 	}
-	st, err := c.CheckSteady(ctx, t.Cluster, t.ServiceName, want)
+	st, err := c.CheckSteady(ctx, t.Cluster, svcName, want)
 	if err != nil {
 		// The token is stored: events or the heartbeat check will decide.
 		e.log.WarnContext(ctx, "steadiness check after storing the token", "deployment_id", d.ID, "error", err)
@@ -195,18 +196,19 @@ func (e *Engine) checkSteady(ctx context.Context, r *run, in CheckSteadyInput) (
 		return ecsops.SteadyState{}, err
 	}
 	want := wantTaskDef(d, in.Rollback)
-	st, err := c.CheckSteady(ctx, t.Cluster, t.ServiceName, want)
+	svcName := steadyService(d, in.Rollback)
+	st, err := c.CheckSteady(ctx, t.Cluster, svcName, want)
 	if err != nil {
 		return ecsops.SteadyState{}, err
 	}
 	r.result = string(st.State)
 	switch st.State {
 	case ecsops.Failed:
-		return st, notStablef("service %s/%s: %s", t.Cluster, t.ServiceName, st.Reason)
+		return st, notStablef("service %s/%s: %s", t.Cluster, svcName, st.Reason)
 	case ecsops.InProgress:
 		if dl := d.Runtime.StepDeadline; dl > 0 && d.Runtime.DeadlineStep == deadlineKey(in.Index, in.Rollback) && !e.clock().Before(time.Unix(dl, 0)) {
 			return st, notStablef("service %s/%s did not reach a steady state on %s within %ds (%s)",
-				t.Cluster, t.ServiceName, shortTD(want), d.Runtime.SteadyTimeoutSeconds, st.Reason)
+				t.Cluster, svcName, shortTD(want), d.Runtime.SteadyTimeoutSeconds, st.Reason)
 		}
 	case ecsops.Steady:
 		r.change(func(cur *model.Deployment) error {

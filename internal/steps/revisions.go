@@ -1,0 +1,209 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/model"
+)
+
+// Function names of the CANARY and BLUE_GREEN steps (functions/<name>).
+const (
+	FnSetupService = "step-setup-service"
+	FnScale        = "step-scale"
+	// FnShiftTraffic carries out SET_WEIGHT and POINT_TEST_LISTENER.
+	FnShiftTraffic = "step-shift-traffic"
+	FnCleanup      = "step-cleanup"
+)
+
+// StepInput is the input of the revision steps: the deployment and the
+// plan index of the step to carry out.
+type StepInput struct {
+	Ref
+	Index int `json:"index"`
+}
+
+// dnsMode reports whether traffic moves through Route 53 weighted records.
+func dnsMode(w *model.Workflow) bool {
+	return w.Strategy.Type == model.StrategyBlueGreen && w.Strategy.BlueGreen != nil && w.Strategy.BlueGreen.Mode == model.BlueGreenRoute53
+}
+
+// revisioned reports whether a workflow runs its new version as a
+// separate revisioned service (<service>__<n>).
+func revisioned(w *model.Workflow) bool {
+	return w.Strategy.Type == model.StrategyCanary || w.Strategy.Type == model.StrategyBlueGreen
+}
+
+// runningService is what runs before a deployment: the service itself for
+// ROLLING and DAEMON, the live revision (the newest <service>__<n>, or the
+// plain service, with a desired count above zero) for CANARY and
+// BLUE_GREEN.
+func runningService(ctx context.Context, c *ecsops.Clients, t model.Target, w *model.Workflow) (*ecstypes.Service, bool, error) {
+	if !revisioned(w) {
+		return c.DescribeService(ctx, t.Cluster, t.ServiceName)
+	}
+	svcs, err := c.RevisionServices(ctx, t.Cluster, t.ServiceName)
+	if err != nil {
+		return nil, false, err
+	}
+	live := ecsops.LiveRevision(svcs)
+	return live, live != nil, nil
+}
+
+// steadyService is the ECS service a steady-state wait watches: the new
+// revision of a revisioned deployment (the old one when rolling back), or
+// the service itself.
+func steadyService(d *model.Deployment, rollback bool) string {
+	if d.Runtime == nil {
+		return ""
+	}
+	if rv := d.Runtime.Revisions; rv != nil {
+		if rollback && rv.Old != "" {
+			return rv.Old
+		}
+		if !rollback && rv.New != "" {
+			return rv.New
+		}
+	}
+	return d.Runtime.Target.ServiceName
+}
+
+// revisionsOf is the deployment's revision state, or Invalid before setup.
+func revisionsOf(d *model.Deployment) (*model.Revisions, error) {
+	if d.Runtime == nil || d.Runtime.Revisions == nil || d.Runtime.Revisions.New == "" {
+		return nil, invalidf("deployment %s has no new revision: SETUP_SERVICE has not run", d.ID)
+	}
+	return d.Runtime.Revisions, nil
+}
+
+// setRevisions queues a change of the stored revision state.
+func (r *run) setRevisions(f func(rv *model.Revisions)) {
+	r.change(func(cur *model.Deployment) error {
+		if cur.Runtime == nil {
+			return invalidf("deployment %s has no runtime", cur.ID)
+		}
+		if cur.Runtime.Revisions == nil {
+			cur.Runtime.Revisions = &model.Revisions{}
+		}
+		f(cur.Runtime.Revisions)
+		return nil
+	})
+}
+
+// revisionHost is the host name a revision answers on in DNS blue/green:
+// <service>--<n>.<record>. Each revision is reachable under it (a Cloud Map
+// service or a record kept outside ecsflow); the weighted records of the
+// production name point at these.
+func revisionHost(revision, record string) string {
+	return strings.ReplaceAll(revision, "_", "-") + "." + strings.TrimSuffix(record, ".")
+}
+
+// TrafficChange is the data of a LedgerTraffic entry: what received which
+// weight, and when.
+type TrafficChange struct {
+	// Target is ELB, ELB_TEST or ROUTE53.
+	Target string `json:"target"`
+	// Resource is the listener, rule or record name that changed.
+	Resource string `json:"resource"`
+	// Weights are by revision (service name).
+	Weights map[string]int32 `json:"weights"`
+	// Rollback marks the changes a rollback made.
+	Rollback bool `json:"rollback,omitempty"`
+}
+
+// traffic records a traffic change in the ledger (at the step's clock).
+func (r *run) traffic(tc TrafficChange) {
+	names := make([]string, 0, len(tc.Weights))
+	for n := range tc.Weights {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s %d%%", n, tc.Weights[n]))
+	}
+	data, _ := json.Marshal(tc)
+	r.notes = append(r.notes, model.LedgerEntry{At: r.e.clock(), Kind: model.LedgerTraffic,
+		Message: fmt.Sprintf("traffic %s %s: %s", tc.Target, shortARN(tc.Resource), strings.Join(parts, ", ")), Data: data})
+}
+
+func shortARN(arn string) string {
+	if i := strings.Index(arn, ":listener"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+// weightsFor is the production weights that give the new revision w
+// percent and the old one the rest.
+func weightsFor(rv *model.Revisions, w int32) (byTG map[string]int32, byRevision map[string]int32) {
+	byTG, byRevision = map[string]int32{}, map[string]int32{}
+	if rv.Old != "" && rv.OldTargetGroup != "" && rv.OldTargetGroup != rv.NewTargetGroup {
+		byTG[rv.OldTargetGroup] = 100 - w
+	}
+	if rv.Old != "" {
+		byRevision[rv.Old] = 100 - w
+	}
+	if rv.NewTargetGroup != "" {
+		byTG[rv.NewTargetGroup] = w
+		if len(byTG) == 1 {
+			// Nothing else to send traffic to.
+			byTG[rv.NewTargetGroup] = 100
+		}
+	}
+	byRevision[rv.New] = w
+	return byTG, byRevision
+}
+
+// setProductionWeight points production traffic: w percent to the new
+// revision, the rest to the old, on the ELB listener (or rule) or the
+// weighted DNS records.
+func setProductionWeight(ctx context.Context, r *run, c *ecsops.Clients, infra *model.InfrastructureDefinition, rv *model.Revisions, w int32, dnsMode, rollback bool) error {
+	byTG, byRev := weightsFor(rv, w)
+	if dnsMode {
+		dns := infra.DNS
+		if dns == nil || dns.HostedZoneID == "" {
+			return invalidf("infrastructure %s has no hosted zone for weighted records", infra.ID)
+		}
+		var recs []ecsops.WeightedRecord
+		for rev, wt := range byRev {
+			recs = append(recs, ecsops.WeightedRecord{SetIdentifier: rev, Value: revisionHost(rev, dns.RecordName), Weight: int64(wt)})
+		}
+		sort.Slice(recs, func(i, j int) bool { return recs[i].SetIdentifier < recs[j].SetIdentifier })
+		if err := c.UpsertWeightedRecords(ctx, dns.HostedZoneID, dns.RecordName, dns.TTL, recs); err != nil {
+			return err
+		}
+		r.traffic(TrafficChange{Target: "ROUTE53", Resource: dns.RecordName, Weights: byRev, Rollback: rollback})
+		return nil
+	}
+	lb := infra.LoadBalancing
+	if lb == nil || lb.ProdListenerARN == "" || len(byTG) == 0 {
+		return invalidf("infrastructure %s has no production listener and target groups to set weights on", infra.ID)
+	}
+	if err := c.SetForwardWeights(ctx, lb.ProdListenerARN, lb.ProdListenerRuleARN, byTG); err != nil {
+		return err
+	}
+	res := lb.ProdListenerARN
+	if lb.ProdListenerRuleARN != "" {
+		res = lb.ProdListenerRuleARN
+	}
+	if _, ok := byTG[rv.NewTargetGroup]; ok && len(byTG) == 1 {
+		byRev[rv.New] = 100
+	}
+	r.traffic(TrafficChange{Target: "ELB", Resource: res, Weights: byRev, Rollback: rollback})
+	return nil
+}
+
+func serviceName(s *ecstypes.Service) string {
+	if s == nil {
+		return ""
+	}
+	return aws.ToString(s.ServiceName)
+}

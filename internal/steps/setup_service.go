@@ -1,0 +1,156 @@
+package steps
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/model"
+)
+
+// SetupOutput says which revision the setup made or found.
+type SetupOutput struct {
+	Service     string `json:"service"`
+	Created     bool   `json:"created"`
+	Old         string `json:"old,omitempty"`
+	TargetGroup string `json:"targetGroup,omitempty"`
+}
+
+// TagRevision is the tag with a revisioned service's number.
+const TagRevision = "ecsflow:revision"
+
+// SetupService is Harness's ECS Service Setup: it creates the new revision
+// <service>__<n> at zero tasks next to the live one, with the service's
+// awsvpc networking, launch type or capacity providers, Cloud Map registry,
+// the target group the live revision does not use (blue/green slots and the
+// canary group alternate), the circuit breaker and tags. It records the live
+// revision's task definition, count, target group and auto scaling for the
+// later steps and the rollback. A retried setup finds the service it made
+// (tagged with the deployment ID) instead of making a second one. In DNS
+// blue/green it writes the weighted records (live 100, new 0).
+func (e *Engine) SetupService(ctx context.Context, in StepInput) (SetupOutput, error) {
+	if err := in.check(); err != nil {
+		return SetupOutput{}, err
+	}
+	ctx, r := e.begin(ctx, "SETUP_SERVICE")
+	out, err := e.setupService(ctx, r, in)
+	return out, r.end(ctx, in.DeploymentID, err)
+}
+
+func (e *Engine) setupService(ctx context.Context, r *run, in StepInput) (SetupOutput, error) {
+	d, err := e.load(ctx, in.DeploymentID)
+	if err != nil {
+		return SetupOutput{}, err
+	}
+	t, err := targetOf(d)
+	if err != nil {
+		return SetupOutput{}, err
+	}
+	if d.NewRevision == nil || d.NewRevision.TaskDefinitionARN == "" {
+		return SetupOutput{}, invalidf("deployment %s has no registered task definition", d.ID)
+	}
+	wf, err := getAs[*model.Workflow](ctx, e.store, d.WorkflowID)
+	if err != nil {
+		return SetupOutput{}, err
+	}
+	svc, err := getAs[*model.Service](ctx, e.store, d.ServiceID)
+	if err != nil {
+		return SetupOutput{}, err
+	}
+	infra, err := getAs[*model.InfrastructureDefinition](ctx, e.store, d.InfrastructureID)
+	if err != nil {
+		return SetupOutput{}, err
+	}
+	c, err := e.clients(ctx, t)
+	if err != nil {
+		return SetupOutput{}, err
+	}
+	revs, err := c.RevisionServices(ctx, t.Cluster, t.ServiceName)
+	if err != nil {
+		return SetupOutput{}, err
+	}
+	rv := model.Revisions{}
+	if d.Runtime.Revisions != nil {
+		rv = *d.Runtime.Revisions
+	}
+	var old *ecstypes.Service
+	if p := d.PreviousRevision; p != nil && p.ServiceName != "" {
+		for i := range revs {
+			if serviceName(&revs[i]) == p.ServiceName {
+				old = &revs[i]
+			}
+		}
+	}
+	if old != nil && rv.Old == "" {
+		rv.Old, rv.OldTaskDefinition, rv.OldCount = serviceName(old), aws.ToString(old.TaskDefinition), old.DesiredCount
+		rv.OldTargetGroup = ecsops.TargetGroupOf(old)
+		// The old revision's auto scaling, before anything changes it.
+		sc, err := c.ScalingOf(ctx, t.Cluster, rv.Old)
+		if err != nil {
+			return SetupOutput{}, err
+		}
+		rv.OldScaling = sc.Encode()
+	}
+	if lb := infra.LoadBalancing; lb != nil && svc.ECS.LoadBalancer != nil {
+		for _, tg := range lb.TargetGroupARNs {
+			if tg != rv.OldTargetGroup {
+				rv.NewTargetGroup = tg
+				break
+			}
+		}
+	}
+	token := clientToken(d.ID)
+	out := SetupOutput{Old: rv.Old, TargetGroup: rv.NewTargetGroup}
+	if mine := ecsops.RevisionOf(revs, token); mine != nil {
+		rv.New = serviceName(mine)
+		rv.NewTargetGroup = ecsops.TargetGroupOf(mine)
+		r.result = "found " + rv.New + " set up by this deployment"
+	} else {
+		n := ecsops.NextRevision(t.ServiceName, revs)
+		tt := t
+		tt.ServiceName = ecsops.RevisionName(t.ServiceName, n)
+		input := createInput(d, tt, svc, infra, deploymentConfig(wf), d.NewRevision.TaskDefinitionARN)
+		input.DesiredCount = aws.Int32(0)
+		if len(input.LoadBalancers) > 0 && rv.NewTargetGroup != "" {
+			input.LoadBalancers[0].TargetGroupArn = aws.String(rv.NewTargetGroup)
+		}
+		input.Tags = append(input.Tags, ecstypes.Tag{Key: aws.String(TagRevision), Value: aws.String(strconv.Itoa(n))})
+		if _, err := c.CreateService(ctx, input); err != nil {
+			return SetupOutput{}, err
+		}
+		rv.New, out.Created = tt.ServiceName, true
+		r.result = "created " + rv.New + " at 0 on " + shortTD(d.NewRevision.TaskDefinitionARN)
+	}
+	out.Service, out.TargetGroup = rv.New, rv.NewTargetGroup
+	saved := rv
+	r.change(func(cur *model.Deployment) error {
+		cp := saved
+		cur.Runtime.Revisions = &cp
+		if cur.NewRevision != nil {
+			cur.NewRevision.ServiceName = saved.New
+		}
+		return nil
+	})
+	if dnsMode(wf) {
+		if err := setProductionWeight(ctx, r, c, infra, &rv, 0, true, false); err != nil {
+			return out, err
+		}
+	}
+	if rv.Old != "" {
+		r.note(model.LedgerNote, "revisions: new %s (target group %s) next to %s x%d on %s (target group %s, auto scaling %v)",
+			rv.New, shortTG(rv.NewTargetGroup), rv.Old, rv.OldCount, shortTD(rv.OldTaskDefinition), shortTG(rv.OldTargetGroup), len(rv.OldScaling) > 0)
+	} else {
+		r.note(model.LedgerNote, "revisions: new %s (target group %s), no live revision", rv.New, shortTG(rv.NewTargetGroup))
+	}
+	return out, nil
+}
+
+func shortTG(arn string) string {
+	if arn == "" {
+		return "none"
+	}
+	return shortTD(arn)
+}

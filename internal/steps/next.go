@@ -79,7 +79,12 @@ func (e *Engine) Next(ctx context.Context, in NextInput) (NextOutput, error) {
 	case strategy.WaitSteady:
 		out.TimeoutSeconds = d.Runtime.SteadyTimeoutSeconds
 	case strategy.Verify:
-		out.TimeoutSeconds = max(st.BakeSeconds, 1)
+		out.TimeoutSeconds = st.BakeSeconds
+		if st.BakeSeconds <= 0 {
+			// No bake: verify checks the alarms once and completes its own
+			// token; the timeout must not cut that Lambda short.
+			out.TimeoutSeconds = 60
+		}
 	case strategy.Approval:
 		out.TimeoutSeconds = approvalTimeout(st.Approval)
 	}

@@ -145,6 +145,10 @@ func shortARN(arn string) string {
 // percent and the old one the rest.
 func weightsFor(rv *model.Revisions, w int32) (byTG map[string]int32, byRevision map[string]int32) {
 	byTG, byRevision = map[string]int32{}, map[string]int32{}
+	if rv.Old == "" {
+		// Nothing else to send traffic to.
+		w = 100
+	}
 	if rv.Old != "" && rv.OldTargetGroup != "" && rv.OldTargetGroup != rv.NewTargetGroup {
 		byTG[rv.OldTargetGroup] = 100 - w
 	}
@@ -153,10 +157,6 @@ func weightsFor(rv *model.Revisions, w int32) (byTG map[string]int32, byRevision
 	}
 	if rv.NewTargetGroup != "" {
 		byTG[rv.NewTargetGroup] = w
-		if len(byTG) == 1 {
-			// Nothing else to send traffic to.
-			byTG[rv.NewTargetGroup] = 100
-		}
 	}
 	byRevision[rv.New] = w
 	return byTG, byRevision
@@ -187,15 +187,20 @@ func setProductionWeight(ctx context.Context, r *run, c *ecsops.Clients, infra *
 	if lb == nil || lb.ProdListenerARN == "" || len(byTG) == 0 {
 		return invalidf("infrastructure %s has no production listener and target groups to set weights on", infra.ID)
 	}
+	// Every target group stays in the forward action (at 0 when idle): ECS
+	// only registers a service with a target group that a load balancer
+	// uses, and the next revision needs the idle one.
+	for _, tg := range lb.TargetGroupARNs {
+		if _, ok := byTG[tg]; !ok {
+			byTG[tg] = 0
+		}
+	}
 	if err := c.SetForwardWeights(ctx, lb.ProdListenerARN, lb.ProdListenerRuleARN, byTG); err != nil {
 		return err
 	}
 	res := lb.ProdListenerARN
 	if lb.ProdListenerRuleARN != "" {
 		res = lb.ProdListenerRuleARN
-	}
-	if _, ok := byTG[rv.NewTargetGroup]; ok && len(byTG) == 1 {
-		byRev[rv.New] = 100
 	}
 	r.traffic(TrafficChange{Target: "ELB", Resource: res, Weights: byRev, Rollback: rollback})
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/strategy"
 )
 
 // SetupOutput says which revision the setup made or found.
@@ -112,8 +113,15 @@ func (e *Engine) setupService(ctx context.Context, r *run, in StepInput) (SetupO
 		n := ecsops.NextRevision(t.ServiceName, revs)
 		tt := t
 		tt.ServiceName = ecsops.RevisionName(t.ServiceName, n)
-		input := createInput(d, tt, svc, infra, deploymentConfig(wf), d.NewRevision.TaskDefinitionARN)
-		input.DesiredCount = aws.Int32(0)
+		dc := deploymentConfig(wf)
+		// The revision is removed on failure: nothing for ECS to roll back to.
+		dc.DeploymentCircuitBreaker = &ecstypes.DeploymentCircuitBreaker{Enable: true, Rollback: false}
+		input := createInput(d, tt, svc, infra, dc, d.NewRevision.TaskDefinitionARN)
+		// Created at the first SCALE's count: ECS watches a service's
+		// deployment (circuit breaker, SERVICE_TASK_START_IMPAIRED), not a
+		// later change of its count, so a crash loop shows in the first
+		// phase's steady wait.
+		input.DesiredCount = aws.Int32(firstScale(d, in.Index))
 		if len(input.LoadBalancers) > 0 && rv.NewTargetGroup != "" {
 			input.LoadBalancers[0].TargetGroupArn = aws.String(rv.NewTargetGroup)
 		}
@@ -122,7 +130,7 @@ func (e *Engine) setupService(ctx context.Context, r *run, in StepInput) (SetupO
 			return SetupOutput{}, err
 		}
 		rv.New, out.Created = tt.ServiceName, true
-		r.result = "created " + rv.New + " at 0 on " + shortTD(d.NewRevision.TaskDefinitionARN)
+		r.result = "created " + rv.New + " at " + strconv.Itoa(int(aws.ToInt32(input.DesiredCount))) + " on " + shortTD(d.NewRevision.TaskDefinitionARN)
 	}
 	out.Service, out.TargetGroup = rv.New, rv.NewTargetGroup
 	saved := rv
@@ -153,4 +161,18 @@ func shortTG(arn string) string {
 		return "none"
 	}
 	return shortTD(arn)
+}
+
+// firstScale is the new revision's count in the first SCALE after index.
+func firstScale(d *model.Deployment, index int) int32 {
+	plan, err := planOf(d)
+	if err != nil {
+		return 0
+	}
+	for i := index + 1; i < len(plan); i++ {
+		if plan[i].Kind == strategy.Scale {
+			return plan[i].NewCount
+		}
+	}
+	return 0
 }

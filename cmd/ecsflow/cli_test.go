@@ -51,6 +51,7 @@ type cli struct {
 	t        *testing.T
 	endpoint string
 	awsURL   string
+	tty      bool
 }
 
 func (c *cli) run(args ...string) (string, error) {
@@ -58,8 +59,8 @@ func (c *cli) run(args ...string) (string, error) {
 	root := &cobra.Command{Use: "ecsflow", SilenceUsage: true, SilenceErrors: true}
 	root.AddCommand(&cobra.Command{Use: "emulator"})
 	g := &apiFlags{}
-	no := false
-	g.tty = &no
+	tty := c.tty
+	g.tty = &tty
 	addAPIFlags(root, g)
 	addAPICommands(root, g)
 	addFaultCmd(root, g)
@@ -225,5 +226,135 @@ func TestDeployWatchHistoryAndControl(t *testing.T) {
 		} else if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "POST /v1/deployments/"+id+"/"+a+": ") {
 			t.Errorf("%s error is not one line naming the request: %q", a, err)
 		}
+	}
+}
+
+// deployWorker applies the rolling config on a fresh stack and deploys
+// worker:v1 to success.
+func deployWorker(t *testing.T) (*cli, string) {
+	t.Helper()
+	c, s := newCLI(t)
+	if _, err := ecs.NewFromConfig(s.AWSConfig()).CreateCluster(context.Background(), &ecs.CreateClusterInput{ClusterName: aws.String("cli")}); err != nil {
+		t.Fatalf("CreateCluster: %v", err)
+	}
+	c.must("apply", "-f", filepath.Join("testdata", "rolling.yaml"))
+	c.must("push", "worker:v1")
+	out := c.must("deploy", "shop/worker", "--env", "dev", "--image", "v1", "--watch")
+	return c, regexp.MustCompile(`dep-[0-9a-f]{32}`).FindString(out)
+}
+
+func depID(t *testing.T, out string) string {
+	t.Helper()
+	id := regexp.MustCompile(`dep-[0-9a-f]{32}`).FindString(out)
+	if id == "" {
+		t.Fatalf("no deployment ID in:\n%s", out)
+	}
+	return id
+}
+
+func TestDeployOfACrashingImageRollsBackAndExitsNonZero(t *testing.T) {
+	c, _ := deployWorker(t)
+	if out := c.must("emulator", "fault", "set", "--plan", `{"seed":1,"rules":[{"image":"*worker:v2","behavior":"crash","afterSeconds":0}]}`); !strings.Contains(out, "fault plan set: 1 rule(s), seed 1") {
+		t.Errorf("fault set: %s", out)
+	}
+	if out := c.must("emulator", "fault", "show"); !strings.Contains(out, "*worker:v2") {
+		t.Errorf("fault show: %s", out)
+	}
+	c.must("push", "worker:v2")
+	out, err := c.run("deploy", "shop/worker", "--env", "dev", "--image", "v2", "--watch")
+	t.Logf("deploy --watch:\n%s", out)
+	if err == nil || !strings.Contains(err.Error(), "ended ROLLED_BACK") {
+		t.Fatalf("deploy --watch of a crashing image: err %v, want it to end ROLLED_BACK with an error", err)
+	}
+	if !strings.Contains(out, "TASK_STOPPED") {
+		t.Errorf("the watch shows no stopped task:\n%s", out)
+	}
+	id := depID(t, out)
+	// status of the ended deployment also exits non-zero; -o json has the reason.
+	js, err := c.run("status", id, "-o", "json")
+	if err == nil {
+		t.Error("status of a rolled-back deployment exits zero")
+	}
+	var d model.Deployment
+	if jerr := json.Unmarshal([]byte(js), &d); jerr != nil || d.Status != model.StatusRolledBack || d.Reason == "" {
+		t.Errorf("status -o json: %v %+v", jerr, d)
+	}
+	if out := c.must("emulator", "fault", "clear"); !strings.Contains(out, "cleared") {
+		t.Errorf("fault clear: %s", out)
+	}
+}
+
+func TestRollbackAndAbortOfRunningDeployments(t *testing.T) {
+	c, _ := deployWorker(t)
+	// Slow starts keep the next deployments running long enough to act on.
+	c.must("emulator", "fault", "set", "--plan", `{"seed":1,"rules":[{"image":"*worker:v*-slow","behavior":"slow-start","afterSeconds":3000}]}`)
+	c.must("push", "worker:v2-slow")
+	c.must("push", "worker:v3-slow")
+
+	id := depID(t, c.must("deploy", "shop/worker", "--env", "dev", "--image", "v2-slow"))
+	waitLedger(t, c, id, "WAIT_STEADY started")
+	out := c.must("rollback", id, "--comment", "wrong build")
+	t.Logf("rollback: %s", out)
+	out, err := c.run("status", id, "--watch")
+	t.Logf("status --watch after rollback:\n%s", out)
+	if err == nil || !strings.Contains(err.Error(), "ended ROLLED_BACK") {
+		t.Errorf("status --watch after rollback: %v, want ended ROLLED_BACK", err)
+	}
+
+	id = depID(t, c.must("deploy", "shop/worker", "--env", "dev", "--image", "v3-slow"))
+	waitLedger(t, c, id, "WAIT_STEADY started")
+	out = c.must("abort", id, "-o", "json")
+	var d model.Deployment
+	if err := json.Unmarshal([]byte(out), &d); err != nil || d.ID != id {
+		t.Fatalf("abort -o json: %v\n%s", err, out)
+	}
+	out, err = c.run("status", id, "--watch")
+	t.Logf("status --watch after abort:\n%s", out)
+	if err == nil || !strings.Contains(err.Error(), "ended ABORTED") {
+		t.Errorf("status --watch after abort: %v, want ended ABORTED", err)
+	}
+}
+
+// waitLedger polls status -o json until the deployment's ledger has an
+// entry containing want (rollback and abort are accepted during waits).
+func waitLedger(t *testing.T, c *cli, id string, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		out, _ := c.run("status", id, "-o", "json")
+		var d struct {
+			Ledger []model.LedgerEntry `json:"ledger"`
+		}
+		if json.Unmarshal([]byte(out), &d) == nil {
+			for _, e := range d.Ledger {
+				if strings.Contains(e.Message, want) {
+					return
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("deployment %s: no ledger entry with %q", id, want)
+}
+
+// TestDeployWatchOnATerminal draws progress bars (forced TTY mode into a
+// buffer) and still ends with the outcome line and a zero exit.
+func TestDeployWatchOnATerminal(t *testing.T) {
+	c, s := newCLI(t)
+	if _, err := ecs.NewFromConfig(s.AWSConfig()).CreateCluster(context.Background(), &ecs.CreateClusterInput{ClusterName: aws.String("cli")}); err != nil {
+		t.Fatalf("CreateCluster: %v", err)
+	}
+	c.must("apply", "-f", filepath.Join("testdata", "rolling.yaml"))
+	c.must("push", "worker:v1")
+	c.tty = true
+	out := c.must("deploy", "shop/worker", "--env", "dev", "--image", "v1", "--watch")
+	t.Logf("TTY output:\n%q", out)
+	for _, want := range []string{"WAIT_STEADY", "STEP         FINISH SUCCEEDED", "SUCCEEDED  step 3/3", "SUCCEEDED after"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("TTY output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "  STATE  ") {
+		t.Error("TTY output has the plain STATE lines")
 	}
 }

@@ -56,11 +56,14 @@ set replaces the plan, show prints it, clear removes it.`,
 				if len(body) == 0 {
 					return errors.New("fault set needs -f <file> or --plan <json>")
 				}
-				r, err := c.Do(ctx, http.MethodPost, "/_emulator/faults", rawJSON(body), nil)
-				if err != nil {
+				var got struct {
+					Rules int   `json:"rules"`
+					Seed  int64 `json:"seed"`
+				}
+				if _, err := c.DoJSON(ctx, http.MethodPost, "/_emulator/faults", rawJSON(body), nil, &got); err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "fault plan set: %s", r.Body)
+				fmt.Fprintf(out, "fault plan set: %d rule(s), seed %d\n", got.Rules, got.Seed)
 			case "show":
 				r, err := c.Do(ctx, http.MethodGet, "/_emulator/faults", nil, nil)
 				if err != nil {

@@ -18,6 +18,9 @@ import (
 	"github.com/ecsflow/ecsflow/internal/strategy"
 )
 
+// refreshRate is how often progress bars are redrawn.
+const refreshRate = 100 * time.Millisecond
+
 // pollInterval is how often --watch reads the deployment.
 var pollInterval = 250 * time.Millisecond
 
@@ -240,7 +243,7 @@ func watchDeployment(ctx context.Context, g *apiFlags, c *client.Client, id stri
 	label.Store("")
 	lines := w
 	if !asJSON && g.isTTY(w) {
-		pb = mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
+		pb = mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithRefreshRate(refreshRate), mpb.WithAutoRefresh())
 		defer func() {
 			if pb != nil {
 				pb.Shutdown()
@@ -271,14 +274,14 @@ func watchDeployment(ctx context.Context, g *apiFlags, c *client.Client, id stri
 			if pb != nil {
 				label.Store(s)
 				if bar == nil {
-					total := int64(max(p.planSteps, 1))
+					// One more than the plan's steps: the bar completes
+					// only when the deployment has succeeded.
+					total := int64(p.planSteps + 1)
 					bar = pb.New(total, mpb.BarStyle(),
-						mpb.PrependDecorators(decor.Name(id+" ", decor.WC{W: len(id) + 1}), decor.Elapsed(decor.ET_STYLE_MMSS)),
+						mpb.PrependDecorators(decor.Elapsed(decor.ET_STYLE_MMSS, decor.WC{W: 6})),
 						mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return label.Load().(string) })))
 				}
-				if p.planSteps > 0 {
-					bar.SetTotal(int64(p.planSteps), false)
-				}
+				bar.SetTotal(int64(p.planSteps+1), false)
 				bar.SetCurrent(int64(p.done))
 			} else if s != lastSummary {
 				at := asOf(d)
@@ -289,10 +292,13 @@ func watchDeployment(ctx context.Context, g *apiFlags, c *client.Client, id stri
 		if d.Status.Final() {
 			if bar != nil {
 				if d.Status == model.StatusSucceeded {
-					bar.SetTotal(bar.Current(), true)
+					bar.SetTotal(int64(p.planSteps+1), true)
 				} else {
 					bar.Abort(false)
 				}
+				// Let one refresh draw the final state and flush the
+				// lines written above the bar.
+				time.Sleep(2 * refreshRate)
 			}
 			if asJSON {
 				if err := writeJSON(w, d); err != nil {

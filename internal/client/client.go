@@ -131,16 +131,14 @@ func (e *Error) Error() string {
 	if e.Status == 0 {
 		return fmt.Sprintf("%s %s: cannot reach the API: %v", e.Method, e.Path, e.Cause)
 	}
-	msg := e.Message
-	if msg == "" {
-		msg = http.StatusText(e.Status)
-	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.Path, e.Status, http.StatusText(e.Status))
 	if e.Code != "" {
 		fmt.Fprintf(&b, " (%s)", e.Code)
 	}
-	b.WriteString(": " + msg)
+	if e.Message != "" {
+		b.WriteString(": " + strings.Join(strings.Fields(e.Message), " "))
+	}
 	for _, f := range e.Fields {
 		fmt.Fprintf(&b, "; %s: %s", f.Field, f.Message)
 	}
@@ -226,7 +224,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, header m
 			}
 		}
 		if e.Message == "" {
-			e.Message = strings.TrimSpace(string(b))
+			e.Message = strings.Join(strings.Fields(string(b)), " ")
 			if len(e.Message) > 200 {
 				e.Message = e.Message[:200] + "..."
 			}

@@ -56,7 +56,8 @@ type PipelineExecutionRequest struct {
 // NewPipelineExecution returns the PENDING execution of pl for the
 // request, attributed to by, with every stage PENDING. It checks what can
 // be checked without the engine: the request itself and that every
-// workflow stage resolves a service.
+// workflow stage resolves a service. Problems are a *model.ValidationError
+// (the API answers 400); other errors are the store's.
 func NewPipelineExecution(ctx context.Context, repo Repository, pl *model.Pipeline, req PipelineExecutionRequest, by model.TriggeredBy) (*model.PipelineExecution, error) {
 	x := &model.PipelineExecution{ApplicationID: pl.ApplicationID, PipelineID: pl.ID, PipelineName: pl.Name,
 		ServiceID: req.ServiceID, Variables: req.Variables, TriggeredBy: by, Status: model.PipelinePending,
@@ -103,7 +104,7 @@ func NewPipelineExecution(ctx context.Context, repo Repository, pl *model.Pipeli
 		}
 	}
 	if len(fe) > 0 {
-		return nil, validationError(fe)
+		return nil, &model.ValidationError{Fields: fe}
 	}
 	return x, nil
 }

@@ -54,15 +54,17 @@ var _ Store = (*store.Store)(nil)
 
 // Handler reacts to pushes.
 type Handler struct {
-	store    Store
-	creator  Creator
-	starter  api.Starter
-	matcher  *Matcher
-	log      *slog.Logger
-	now      func() time.Time
-	claimTTL time.Duration
-	fanOut   int
-	stats    counters
+	store   Store
+	creator Creator
+	starter api.Starter
+	// pipelines launches pipeline triggers' executions (nil: not started).
+	pipelines PipelineLauncher
+	matcher   *Matcher
+	log       *slog.Logger
+	now       func() time.Time
+	claimTTL  time.Duration
+	fanOut    int
+	stats     counters
 }
 
 type counters struct {
@@ -228,9 +230,9 @@ func (h *Handler) Dispatch(ctx context.Context, p Push, servers ...*model.Artifa
 			h.log.ErrorContext(ctx, "trigger skipped", "event_id", p.EventID, "error", err)
 		}
 		for _, t := range fired {
-			if t.WorkflowID == "" {
-				// Pipeline triggers start pipeline executions, which do
-				// not exist yet; acknowledged, not retried.
+			if t.WorkflowID == "" && h.pipelines == nil {
+				// Pipeline triggers need a PipelineLauncher
+				// (WithPipelines); acknowledged, not retried.
 				h.log.WarnContext(ctx, "pipeline trigger not started: pipelines are not implemented", "event_id", p.EventID,
 					"trigger_id", t.ID, "pipeline_id", t.PipelineID)
 				continue
@@ -256,7 +258,11 @@ func (h *Handler) Dispatch(ctx context.Context, p Push, servers ...*model.Artifa
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			id, dup, err := h.fire(ctx, p, j.srv, j.t)
+			fire := h.fire
+			if j.t.WorkflowID == "" {
+				fire = h.firePipeline
+			}
+			id, dup, err := fire(ctx, p, j.srv, j.t)
 			res[i] = result{id, dup, err}
 		}()
 	}

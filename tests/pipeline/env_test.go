@@ -88,17 +88,19 @@ func definition(t testing.TB, name string) string {
 // carrying ECS events to ecs-events and the notifications to a recorder,
 // and the REST API on an httptest server.
 type stack struct {
-	w    *ecsopstest.World
-	st   *store.Store
-	sfn  *sfnlocal.Service
-	bus  *eventbus.Bus
-	api  *httptest.Server
-	ids  ids
-	mu   sync.Mutex
-	sent []notification
+	w   *ecsopstest.World
+	st  *store.Store
+	sfn *sfnlocal.Service
+	bus *eventbus.Bus
+	api *httptest.Server
+	ids ids
+	// launcher starts pipeline executions as triggers do.
+	launcher *pipeline.Launcher
+	mu       sync.Mutex
+	sent     []notification
 }
 
-type ids struct{ app, svc, pipeline string }
+type ids struct{ app, as, svc, pipeline string }
 
 // notification is a status event the bus delivered.
 type notification struct {
@@ -202,6 +204,7 @@ func newStack(t *testing.T) *stack {
 		api.WithController(deploycontrol.New(s.st, s.sfn, deploycontrol.WithClock(clock.Now))),
 		api.WithPipelines(pipeline.NewSFNStarter(sfnClient, plSM), pipeline.NewController(s.st, s.sfn, clock.Now)),
 		api.WithClock(clock.Now), api.WithLogger(discard))
+	s.launcher = pipeline.NewLauncher(s.st, pipeline.NewSFNStarter(sfnClient, plSM), clock.Now)
 	s.api = httptest.NewServer(h)
 	t.Cleanup(s.api.Close)
 
@@ -228,6 +231,7 @@ func (s *stack) seed(t *testing.T, tgs []string) {
 	s.ids.app = mk(modeltest.Application())
 	cp := mk(modeltest.CloudProvider())
 	as := mk(modeltest.ArtifactServer(cp))
+	s.ids.as = as
 	svc := modeltest.Service(s.ids.app, as)
 	svc.ECS.Secrets = nil
 	s.ids.svc = mk(svc)

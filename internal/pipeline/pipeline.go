@@ -221,9 +221,14 @@ func (e *Engine) Next(ctx context.Context, in StageInput) (NextOutput, error) {
 	if out.Done || out.Kind != model.StageWorkflow {
 		return out, nil
 	}
-	d, err := e.deployment(ctx, x, in.Index, depID)
+	d, created, err := e.deployment(ctx, x, in.Index, depID)
 	if err != nil {
 		return NextOutput{}, err
+	}
+	if created {
+		if err := e.notify.Deployment(ctx, d, NotifyStarted); err != nil {
+			e.log.WarnContext(ctx, "deployment notification not sent", "deployment_id", d.ID, "error", err)
+		}
 	}
 	arn := e.machines[d.Strategy]
 	if arn == "" {
@@ -234,18 +239,18 @@ func (e *Engine) Next(ctx context.Context, in StageInput) (NextOutput, error) {
 }
 
 // deployment returns the stage's deployment, creating it on the first call.
-func (e *Engine) deployment(ctx context.Context, x *model.PipelineExecution, i int, id string) (*model.Deployment, error) {
+func (e *Engine) deployment(ctx context.Context, x *model.PipelineExecution, i int, id string) (d *model.Deployment, created bool, err error) {
 	def := x.Definition[i]
 	got, err := e.st.Get(ctx, model.KindDeployment, id)
 	if err == nil {
 		d, ok := got.(*model.Deployment)
 		if !ok {
-			return nil, fmt.Errorf("get deployment %s: store returned %T", id, got)
+			return nil, false, fmt.Errorf("get deployment %s: store returned %T", id, got)
 		}
-		return d, nil
+		return d, false, nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
-		return nil, &Transient{Msg: fmt.Sprintf("get deployment %s: %v", id, err)}
+		return nil, false, &Transient{Msg: fmt.Sprintf("get deployment %s: %v", id, err)}
 	}
 	svc := def.ServiceID
 	if svc == "" {
@@ -254,19 +259,19 @@ func (e *Engine) deployment(ctx context.Context, x *model.PipelineExecution, i i
 	req := api.DeploymentRequest{AppID: x.ApplicationID, WorkflowID: def.WorkflowID, ServiceID: svc,
 		Artifact: api.ArtifactRequest{Tag: x.Artifact.Tag, Digest: x.Artifact.Digest, Image: x.Artifact.Image}}
 	by := model.TriggeredBy{Kind: model.TriggeredByPipeline, ID: x.ID, Principal: x.TriggeredBy.Principal}
-	d, err := e.creator.CreateDeployment(ctx, req, id, by)
+	d, err = e.creator.CreateDeployment(ctx, req, id, by)
 	if err != nil {
 		var r interface{ Retryable() bool }
 		if errors.As(err, &r) && r.Retryable() {
-			return nil, &Transient{Msg: fmt.Sprintf("stage %s: %v", def.Name, err)}
+			return nil, false, &Transient{Msg: fmt.Sprintf("stage %s: %v", def.Name, err)}
 		}
-		return nil, &Invalid{Msg: fmt.Sprintf("stage %s: %v", def.Name, err)}
+		return nil, false, &Invalid{Msg: fmt.Sprintf("stage %s: %v", def.Name, err)}
 	}
 	// Link the deployment to its pipeline execution.
 	for attempt := 0; ; attempt++ {
 		cur, err := getAs[*model.Deployment](ctx, e.st, model.KindDeployment, id)
 		if err != nil {
-			return nil, &Transient{Msg: fmt.Sprintf("get deployment %s: %v", id, err)}
+			return nil, false, &Transient{Msg: fmt.Sprintf("get deployment %s: %v", id, err)}
 		}
 		cur.PipelineExecutionID = x.ID
 		err = e.st.Update(ctx, cur)
@@ -274,12 +279,12 @@ func (e *Engine) deployment(ctx context.Context, x *model.PipelineExecution, i i
 			continue
 		}
 		if err != nil {
-			return nil, &Transient{Msg: fmt.Sprintf("link deployment %s: %v", id, err)}
+			return nil, false, &Transient{Msg: fmt.Sprintf("link deployment %s: %v", id, err)}
 		}
 		d = cur
 		break
 	}
-	return d, nil
+	return d, true, nil
 }
 
 // ApprovalInput is the payload of the approval wait.

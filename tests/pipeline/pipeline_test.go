@@ -165,11 +165,11 @@ func idsOf(xs []*model.PipelineExecution) []string {
 }
 
 // checkNotified checks that the pipeline's status events came in order and
-// that each deployment had a final status event.
+// that each deployment was announced STARTED then SUCCEEDED.
 func checkNotified(t *testing.T, got []notification, execID string, want []string, deployments []string) {
 	t.Helper()
 	var seen []string
-	finals := map[string]bool{}
+	statuses := map[string][]string{}
 	for _, n := range got {
 		if n.Source != pipeline.EventSource {
 			t.Errorf("source %q", n.Source)
@@ -188,15 +188,15 @@ func checkNotified(t *testing.T, got []notification, execID string, want []strin
 			if err := json.Unmarshal(n.Detail, &d); err != nil {
 				t.Fatalf("deployment detail: %v", err)
 			}
-			finals[d.DeploymentID] = true
+			statuses[d.DeploymentID] = append(statuses[d.DeploymentID], d.Status)
 		}
 	}
 	if strings.Join(seen, ",") != strings.Join(want, ",") {
 		t.Errorf("pipeline %s notifications %v, want %v", execID, seen, want)
 	}
 	for _, id := range deployments {
-		if !finals[id] {
-			t.Errorf("no deployment notification for %s", id)
+		if got := strings.Join(statuses[id], ","); got != pipeline.NotifyStarted+","+pipeline.NotifySucceeded {
+			t.Errorf("deployment %s notifications %q, want STARTED then SUCCEEDED", id, got)
 		}
 	}
 }

@@ -35,6 +35,7 @@ const (
 	scopeDNSChanges     scope = "route53-changes"
 	scopeSecrets        scope = "secrets"
 	scopeTaggable       scope = "ecs-taggable"
+	scopeEventBus       scope = "event-bus"
 )
 
 // actionScopes maps every IAM action a function may list to the resources it
@@ -52,6 +53,7 @@ var actionScopes = map[string]scope{
 	"dynamodb:DescribeTable":      scopeTable,
 
 	"states:StartExecution":       scopeStateMachines,
+	"events:PutEvents":            scopeEventBus,
 	"states:DescribeStateMachine": scopeStateMachines,
 	"states:ListExecutions":       scopeStateMachines,
 	"states:DescribeExecution":    scopeExecutions,
@@ -250,6 +252,9 @@ func (a *arns) resources(s scope) []string {
 		return []string{a.global("route53", "hostedzone", "*")}
 	case scopeDNSChanges:
 		return []string{a.global("route53", "change", "*")}
+	case scopeEventBus:
+		// Notifications go to the account's default bus.
+		return []string{a.format("events", "event-bus", "default", awscdk.ArnFormat_SLASH_RESOURCE_NAME)}
 	}
 	return nil
 }

@@ -113,6 +113,29 @@ func DefaultSpecs() map[string]FunctionSpec {
 			MemoryMB: 256, Timeout: 120 * time.Second, Async: true,
 			Actions: join(tableRead, tableWrite, []string{"states:StartExecution", "ecr:DescribeImages", "secretsmanager:GetSecretValue"}),
 		},
+		// The step-pipeline-* rows follow internal/pipeline: the store, and
+		// status notifications on the default event bus. Nested workflow
+		// executions are started by the pipeline state machine itself.
+		{
+			Name: "step-pipeline-next", Description: "pipeline step: start the next stage (creates its deployment)",
+			MemoryMB: 256, Timeout: 30 * time.Second,
+			Actions: join(tableRead, tableWrite, []string{"events:PutEvents"}),
+		},
+		{
+			Name: "step-pipeline-approval", Description: "pipeline step: store the approval's task token and announce it",
+			MemoryMB: 256, Timeout: 30 * time.Second,
+			Actions: join(tableRead, tableWrite, []string{"events:PutEvents"}),
+		},
+		{
+			Name: "step-pipeline-stage-end", Description: "pipeline step: record a stage's result",
+			MemoryMB: 256, Timeout: 30 * time.Second,
+			Actions: join(tableRead, tableWrite, []string{"events:PutEvents"}),
+		},
+		{
+			Name: "step-pipeline-finish", Description: "pipeline step: record the pipeline's result and notify",
+			MemoryMB: 256, Timeout: 30 * time.Second,
+			Actions: join(tableRead, tableWrite, []string{"events:PutEvents"}),
+		},
 		// The step-* rows below follow internal/steps as it calls AWS: the
 		// store everywhere, ECS through internal/ecsops (in the target
 		// account through sts:AssumeRole when the Cloud Provider has a role),

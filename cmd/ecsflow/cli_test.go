@@ -354,6 +354,9 @@ func TestDeployWatchOnATerminal(t *testing.T) {
 			t.Errorf("TTY output lacks %q", want)
 		}
 	}
+	if !regexp.MustCompile(`\[=+\] SUCCEEDED  step 3/3  elapsed \d+s`).MatchString(out) {
+		t.Error("TTY output lacks a full bar at SUCCEEDED")
+	}
 	if strings.Contains(out, "  STATE  ") {
 		t.Error("TTY output has the plain STATE lines")
 	}

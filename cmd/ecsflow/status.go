@@ -272,17 +272,19 @@ func watchDeployment(ctx context.Context, g *apiFlags, c *client.Client, id stri
 			}
 			s := summary(d, p)
 			if pb != nil {
-				label.Store(s)
-				if bar == nil {
-					// One more than the plan's steps: the bar completes
-					// only when the deployment has succeeded.
+				label.Store(s + "  elapsed " + elapsed(&d.Deployment, asOf(d)).String())
+				if bar == nil && (p.planSteps > 0 || d.Status.Final()) {
+					// Made once the plan is known (mpb completes a bar when
+					// it reaches its first total), with one more than the
+					// plan's steps: it completes only when the deployment
+					// has succeeded.
 					total := int64(p.planSteps + 1)
 					bar = pb.New(total, mpb.BarStyle(),
-						mpb.PrependDecorators(decor.Elapsed(decor.ET_STYLE_MMSS, decor.WC{W: 6})),
 						mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return label.Load().(string) })))
 				}
-				bar.SetTotal(int64(p.planSteps+1), false)
-				bar.SetCurrent(int64(p.done))
+				if bar != nil {
+					bar.SetCurrent(int64(p.done))
+				}
 			} else if s != lastSummary {
 				at := asOf(d)
 				fmt.Fprintf(w, "%s  %-12s %s  elapsed %s\n", at.UTC().Format(time.RFC3339), "STATE", s, elapsed(&d.Deployment, at))

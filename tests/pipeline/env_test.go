@@ -109,7 +109,7 @@ type notification struct {
 	Detail     json.RawMessage `json:"detail"`
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	s := &stack{}
 	var bus *eventbus.Bus
@@ -218,7 +218,7 @@ func newStack(t *testing.T) *stack {
 	return s
 }
 
-func (s *stack) seed(t *testing.T, tgs []string) {
+func (s *stack) seed(t testing.TB, tgs []string) {
 	t.Helper()
 	ctx := context.Background()
 	mk := func(x model.Entity) string {

@@ -33,17 +33,18 @@ file is refused with the line and field of every problem, before anything is wri
 			if err != nil {
 				return fmt.Errorf("read configuration: %w", err)
 			}
-			f, err := apply.Parse(file, src)
-			if err != nil {
-				return err
+			f, perr := apply.Parse(file, src)
+			if f == nil {
+				return perr
 			}
 			ctx := cmd.Context()
 			c, err := g.client(ctx)
 			if err != nil {
 				return err
 			}
+			// Validation problems (perr) and reference problems come together.
 			p, err := apply.MakePlan(ctx, c, f)
-			if err != nil {
+			if err := apply.Merge(perr, err); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()

@@ -154,11 +154,12 @@ func TestPlanRefusesBadReferencesAndInvalidEntities(t *testing.T) {
 	c := stack(t)
 	src := strings.Replace(string(example(t)), "serverId: ecr\n          repository: worker", "serverId: gcr\n          repository: worker", 1)
 	src = strings.Replace(src, "trafficWeight: 50", "trafficWeight: 150", 1)
-	f, err := apply.Parse("ecsflow.yaml", []byte(src))
-	if err != nil {
-		t.Fatalf("Parse: %v", err)
+	f, perr := apply.Parse("ecsflow.yaml", []byte(src))
+	if f == nil {
+		t.Fatalf("Parse: %v, want the file with its validation problems", perr)
 	}
-	_, err = apply.MakePlan(context.Background(), c, f)
+	_, err := apply.MakePlan(context.Background(), c, f)
+	err = apply.Merge(perr, err)
 	var ie *apply.InvalidError
 	if !errors.As(err, &ie) {
 		t.Fatalf("MakePlan: got %v, want *InvalidError", err)

@@ -108,8 +108,10 @@ type File struct {
 }
 
 // Parse reads a configuration file. Every problem it can find (syntax,
-// unknown or mistyped fields, entity validation, duplicate names) is
-// returned at once in an *InvalidError.
+// unknown or mistyped fields, duplicate names, entity validation) is
+// returned at once in an *InvalidError. When everything decoded and only
+// validation failed, the file is returned too, so that the caller can
+// collect MakePlan's reference problems and Merge them.
 func Parse(filename string, src []byte) (*File, error) {
 	f := &File{Name: filename}
 	var probs []Problem
@@ -250,7 +252,69 @@ func Parse(filename string, src []byte) (*File, error) {
 	if len(probs) > 0 {
 		return nil, &InvalidError{File: filename, Problems: sortProblems(probs)}
 	}
+	// Each entity's own validation, with names standing in for IDs. The
+	// file is returned with these problems, so that MakePlan can add the
+	// reference problems and Merge report everything in one run.
+	for _, it := range f.Items {
+		probs = append(probs, validateNamed(it)...)
+	}
+	if len(probs) > 0 {
+		return f, &InvalidError{File: filename, Problems: sortProblems(probs)}
+	}
 	return f, nil
+}
+
+// Merge combines the problems of *InvalidErrors (dropping duplicates) into
+// one *InvalidError; any other non-nil error is returned as it is.
+func Merge(errs ...error) error {
+	var out *InvalidError
+	seen := map[Problem]bool{}
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var ie *InvalidError
+		if !errors.As(err, &ie) {
+			return err
+		}
+		if out == nil {
+			out = &InvalidError{File: ie.File}
+		}
+		for _, p := range ie.Problems {
+			if !seen[p] {
+				seen[p] = true
+				out.Problems = append(out.Problems, p)
+			}
+		}
+	}
+	if out == nil {
+		return nil
+	}
+	out.Problems = sortProblems(out.Problems)
+	return out
+}
+
+// validateNamed validates a copy of the item with its application and
+// environment names in the ID fields the file's nesting decides.
+func validateNamed(it *Item) []Problem {
+	e := clone(it.Entity)
+	switch t := e.(type) {
+	case *model.Service:
+		t.ApplicationID = it.App
+	case *model.Environment:
+		t.ApplicationID = it.App
+	case *model.InfrastructureDefinition:
+		t.ApplicationID, t.EnvironmentID = it.App, it.Env
+	case *model.Workflow:
+		t.ApplicationID = it.App
+	case *model.Pipeline:
+		t.ApplicationID = it.App
+	case *model.Trigger:
+		t.ApplicationID = it.App
+	}
+	r := &resolver{}
+	r.validate(it, e)
+	return r.probs
 }
 
 // nestingFields lists appId/envId fields the file must not set itself.

@@ -28,10 +28,14 @@ func FuzzParse(f *testing.F) {
 			if !errors.As(err, &ie) || len(ie.Problems) == 0 {
 				t.Fatalf("Parse error %v is not an *InvalidError with problems", err)
 			}
-			if file != nil {
-				t.Fatal("Parse returned a file and an error")
+			for _, p := range ie.Problems {
+				if p.Line < 0 || p.Message == "" {
+					t.Fatalf("problem without a line or message: %+v", p)
+				}
 			}
-			return
+			if file == nil {
+				return
+			}
 		}
 		for _, it := range file.Items {
 			if it.Entity == nil || it.Label() == "" {

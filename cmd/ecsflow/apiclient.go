@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,11 +32,9 @@ func init() {
 }
 
 func addAPIFlags(root *cobra.Command, g *apiFlags) {
-	def := os.Getenv("ECSFLOW_ENDPOINT")
-	if def == "" {
-		def = client.DefaultEndpoint
-	}
-	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", def, "ecsflow API endpoint (env ECSFLOW_ENDPOINT); non-loopback endpoints are SigV4-signed")
+	// ECSFLOW_API_URL is what `ecsflow local` exports.
+	def := cmp.Or(os.Getenv("ECSFLOW_ENDPOINT"), os.Getenv("ECSFLOW_API_URL"), client.DefaultEndpoint)
+	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", def, "ecsflow API endpoint (env ECSFLOW_ENDPOINT or ECSFLOW_API_URL); non-loopback endpoints are SigV4-signed")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 }
 

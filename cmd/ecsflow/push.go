@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,11 +32,9 @@ func emulatorClient(ctx context.Context, endpoint string) (*client.Client, error
 }
 
 func awsEndpointFlag(cmd *cobra.Command, v *string) {
-	def := os.Getenv("ECSFLOW_AWS_ENDPOINT")
-	if def == "" {
-		def = defaultAWSEndpoint
-	}
-	cmd.Flags().StringVar(v, "aws-endpoint", def, "the local AWS emulator (env ECSFLOW_AWS_ENDPOINT)")
+	// AWS_ENDPOINT_URL is what `ecsflow local` exports for the SDKs.
+	def := cmp.Or(os.Getenv("ECSFLOW_AWS_ENDPOINT"), os.Getenv("AWS_ENDPOINT_URL"), defaultAWSEndpoint)
+	cmd.Flags().StringVar(v, "aws-endpoint", def, "the local AWS emulator (env ECSFLOW_AWS_ENDPOINT or AWS_ENDPOINT_URL)")
 }
 
 func newPushCmd(g *apiFlags) *cobra.Command {

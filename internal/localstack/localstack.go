@@ -17,7 +17,9 @@
 //     patterns the CDK app uses (internal/ecsevents.Rules);
 //   - the REST API, whose Starter starts the strategy's state machine
 //     (execution name = deployment ID) and whose Controller is
-//     internal/deploycontrol.
+//     internal/deploycontrol; pipelines (internal/pipeline: their steps in
+//     process, stage deployments as nested executions) and the ECR-push
+//     trigger (internal/trigger) on the same store and bus.
 package localstack
 
 import (
@@ -39,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/truora/minidyn/server"
 
@@ -49,10 +52,12 @@ import (
 	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
 	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/pipeline"
 	"github.com/ecsflow/ecsflow/internal/sfnlocal"
 	"github.com/ecsflow/ecsflow/internal/simclock"
 	"github.com/ecsflow/ecsflow/internal/steps"
 	"github.com/ecsflow/ecsflow/internal/store"
+	"github.com/ecsflow/ecsflow/internal/trigger"
 	"github.com/ecsflow/ecsflow/statemachines"
 )
 
@@ -136,10 +141,12 @@ type Stack struct {
 	bus      *eventbus.Bus
 	engine   *steps.Engine
 	machines map[model.StrategyType]string
-	awsCfg   aws.Config
-	serveErr chan error
-	once     sync.Once
-	closeErr error
+	// pipelineARN is the pipeline state machine ("" if it cannot run here).
+	pipelineARN string
+	awsCfg      aws.Config
+	serveErr    chan error
+	once        sync.Once
+	closeErr    error
 }
 
 // strategyMachines maps the embedded definitions to the strategies they run.
@@ -264,29 +271,65 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 		s.sfn.RegisterLambda(s.FunctionARN(name), sfnlocal.LambdaHandler(h))
 	}
-	events := ecsevents.New(s.store, completer, ecsevents.WithClock(s.clock.Now), ecsevents.WithLogger(cfg.Logger))
-	s.bus.RegisterLambda(s.FunctionARN(ecsevents.FunctionECSEvents), events.Handle)
-	if err := ecsevents.Install(s.bus, func(fn string) string {
-		if fn == ecsevents.FunctionECSEvents {
-			return s.FunctionARN(fn)
-		}
-		return "" // no other function (trigger) runs locally yet
-	}); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("install event rules: %w", err)
-	}
 	s.machines, err = s.createMachines(ctx, cfg.Logger)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-
 	starter := cfg.Starter
 	if starter == nil {
 		starter = &engineStarter{inner: api.NewSFNStarter(sfnClient, s.machines), sfn: sfnClient, store: s.store, wait: cfg.StartWait}
 	}
-	ctrl := deploycontrol.New(s.store, completer, deploycontrol.WithClock(s.clock.Now), deploycontrol.WithLogger(cfg.Logger))
-	s.handler = api.New(s.store, starter, api.WithLogger(cfg.Logger), api.WithClock(s.clock.Now), api.WithController(ctrl))
+	apiOpts := []api.Option{api.WithLogger(cfg.Logger), api.WithClock(s.clock.Now),
+		api.WithController(deploycontrol.New(s.store, completer, deploycontrol.WithClock(s.clock.Now), deploycontrol.WithLogger(cfg.Logger)))}
+
+	// Pipelines: their steps in process, stages' deployments as nested
+	// executions of the strategies' state machines, status notifications on
+	// the local bus.
+	var launcher *pipeline.Launcher
+	if s.pipelineARN != "" {
+		creator := trigger.NewAPICreator(s.store, pipeline.NewNestedStarter(s.machines), api.WithLogger(cfg.Logger), api.WithClock(s.clock.Now))
+		pe, err := pipeline.New(pipeline.Config{Store: s.store, Creator: creator, StateMachines: s.machines,
+			Notifier: pipeline.NewNotifier(eventbridge.NewFromConfig(s.awsCfg), "", cfg.Logger, s.clock.Now),
+			Now:      s.clock.Now, Logger: cfg.Logger})
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("pipeline engine: %w", err)
+		}
+		for name, h := range pe.Handlers() {
+			sh := steps.Handler(h)
+			if cfg.WrapHandler != nil {
+				sh = cfg.WrapHandler(name, sh)
+			}
+			s.sfn.RegisterLambda(s.FunctionARN(name), sfnlocal.LambdaHandler(sh))
+		}
+		plStarter := pipeline.NewSFNStarter(sfnClient, s.pipelineARN)
+		launcher = pipeline.NewLauncher(s.store, plStarter, s.clock.Now)
+		apiOpts = append(apiOpts, api.WithPipelines(plStarter, pipeline.NewController(s.store, completer, s.clock.Now)))
+	}
+
+	// The event intake: ECS and alarm events to ecs-events, ECR pushes to
+	// the trigger, with the rules the CDK app installs.
+	events := ecsevents.New(s.store, completer, ecsevents.WithClock(s.clock.Now), ecsevents.WithLogger(cfg.Logger))
+	s.bus.RegisterLambda(s.FunctionARN(ecsevents.FunctionECSEvents), events.Handle)
+	trigOpts := []trigger.Option{trigger.WithClock(s.clock.Now), trigger.WithLogger(cfg.Logger)}
+	if launcher != nil {
+		trigOpts = append(trigOpts, trigger.WithPipelines(launcher))
+	}
+	trig := trigger.New(s.store, trigger.NewAPICreator(s.store, starter, api.WithLogger(cfg.Logger), api.WithClock(s.clock.Now)), starter, trigOpts...)
+	s.bus.RegisterLambda(s.FunctionARN(ecsevents.FunctionTrigger), trig.Lambda)
+	if err := ecsevents.Install(s.bus, func(fn string) string {
+		switch fn {
+		case ecsevents.FunctionECSEvents, ecsevents.FunctionTrigger:
+			return s.FunctionARN(fn)
+		}
+		return ""
+	}); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("install event rules: %w", err)
+	}
+
+	s.handler = api.New(s.store, starter, apiOpts...)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		s.Close()
@@ -314,6 +357,9 @@ func (s *Stack) createMachines(ctx context.Context, log *slog.Logger) (map[model
 		}
 		if st, ok := strategyMachines[d.Name]; ok {
 			out[st] = arn
+		}
+		if d.Name == "pipeline" {
+			s.pipelineARN = arn
 		}
 	}
 	for _, st := range []model.StrategyType{model.StrategyRolling, model.StrategyDaemon} {

@@ -151,7 +151,7 @@ func shortAndLong(tb testing.TB) (short, long measure) {
 	tb.Helper()
 	slow := benchTimings
 	slow.PullMin, slow.PullMax = 30*time.Second, 30*time.Second
-	h := newHarness(tb, options{scale: 300, timings: slow, workflow: func(w *model.Workflow) { w.Verification.BakeSeconds = 5 }})
+	h := newHarness(tb, options{scale: 300, timings: slow, workflow: func(w *model.Workflow) { w.Verification.BakeSeconds = 20 }})
 	h.finish(h.start("v1"), model.StatusSucceeded)
 	short = measureDeployment(h, "v2")
 	h.setBake(1680)

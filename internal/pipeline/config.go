@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/store"
 	"github.com/ecsflow/ecsflow/internal/trigger"
 )
@@ -21,12 +23,45 @@ import (
 const (
 	EnvEventBus = "EVENT_BUS_NAME"
 	EnvNotify   = "ECSFLOW_NOTIFY"
+	// EnvStateMachinePrefix is the ARN of a state machine without its
+	// definition name (the CDK app sets it on every function); it names the
+	// strategies' state machines when no STATE_MACHINE_ARN_* is set.
+	EnvStateMachinePrefix = "ECSFLOW_STATE_MACHINE_ARN_PREFIX"
 )
+
+// definitionNames are the statemachines/<name>.asl.json of each strategy.
+var definitionNames = map[model.StrategyType]string{
+	model.StrategyRolling: "rolling", model.StrategyCanary: "canary",
+	model.StrategyBlueGreen: "bluegreen", model.StrategyDaemon: "daemon",
+}
+
+// withPrefix is getenv, answering STATE_MACHINE_ARNS from the ARN prefix
+// when neither it nor any STATE_MACHINE_ARN_<STRATEGY> is set.
+func withPrefix(getenv func(string) string) func(string) string {
+	prefix := getenv(EnvStateMachinePrefix)
+	if prefix == "" || getenv("STATE_MACHINE_ARNS") != "" {
+		return getenv
+	}
+	m := map[string]string{}
+	for st, name := range definitionNames {
+		if getenv("STATE_MACHINE_ARN_"+string(st)) != "" {
+			return getenv
+		}
+		m[string(st)] = prefix + name
+	}
+	b, _ := json.Marshal(m)
+	return func(k string) string {
+		if k == "STATE_MACHINE_ARNS" {
+			return string(b)
+		}
+		return getenv(k)
+	}
+}
 
 // FromEnv builds the pipeline steps a Lambda runs, from its environment.
 // AWS_ENDPOINT_URL (read by the SDK) switches every client to local mode.
 func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Engine, error) {
-	c, err := api.ConfigFromEnv(getenv)
+	c, err := api.ConfigFromEnv(withPrefix(getenv))
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}

@@ -83,6 +83,19 @@ func TestFromEnvNamesWhatIsMissing(t *testing.T) {
 	if _, err := e.Handler("step-nope"); err == nil {
 		t.Error("Handler(step-nope) found a handler")
 	}
+	// The CDK app gives the pipeline steps only the ARN prefix.
+	e, err = FromEnv(context.Background(), func(k string) string {
+		return map[string]string{"TABLE_NAME": "t", "ECSFLOW_STATE_MACHINE_ARN_PREFIX": "arn:aws:states:us-east-1:1:stateMachine:ecsflow-"}[k]
+	}, nil)
+	if err != nil {
+		t.Fatalf("FromEnv with the prefix: %v", err)
+	}
+	if got, want := e.machines[model.StrategyBlueGreen], "arn:aws:states:us-east-1:1:stateMachine:ecsflow-bluegreen"; got != want {
+		t.Errorf("blue/green machine %q, want %q", got, want)
+	}
+	if got, want := e.machines[model.StrategyRolling], "arn:aws:states:us-east-1:1:stateMachine:ecsflow-rolling"; got != want {
+		t.Errorf("rolling machine %q, want %q", got, want)
+	}
 }
 
 func TestHandlersRefuseBadInputWithInvalid(t *testing.T) {

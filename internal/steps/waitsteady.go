@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/store"
@@ -114,7 +115,9 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 		}
 		r.after(func(ctx context.Context) error {
 			_ = e.store.DeleteWait(ctx, w)
-			if err := e.tasks.SendTaskSuccess(ctx, in.Token, string(body)); err != nil {
+			// A spent token: the heartbeat timed out first and the
+			// check-steady path carries on.
+			if err := e.tasks.SendTaskSuccess(ctx, in.Token, string(body)); err != nil && !ecsevents.TokenSpent(err) {
 				return fmt.Errorf("complete steady wait: %w", err)
 			}
 			return nil
@@ -124,7 +127,7 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 		r.result = "failed: " + st.Reason
 		r.after(func(ctx context.Context) error {
 			_ = e.store.DeleteWait(ctx, w)
-			if err := e.tasks.SendTaskFailure(ctx, in.Token, ErrNotStable, st.Reason); err != nil {
+			if err := e.tasks.SendTaskFailure(ctx, in.Token, ErrNotStable, st.Reason); err != nil && !ecsevents.TokenSpent(err) {
 				return fmt.Errorf("fail steady wait: %w", err)
 			}
 			return nil

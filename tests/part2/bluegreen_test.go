@@ -89,9 +89,17 @@ func TestBlueGreenRollbackWithinBakeSwapsBack(t *testing.T) {
 	if got := h.weights(h.prod); got[h.tgs[1]] != 100 || got[h.tgs[0]] != 0 {
 		t.Fatalf("production weights after the swap %v, want 100 on green", got)
 	}
-	swapped := h.clock.Now()
-	if code, raw := h.call(http.MethodPost, "/v1/deployments/"+id+"/rollback", map[string]string{"comment": "errors on green"}, nil); code != http.StatusOK {
-		t.Fatalf("POST rollback: %d %s", code, raw)
+	var swapped time.Time // when the accepted rollback request was sent
+	// 409 while a step (not a wait) runs: the API asks to retry.
+	for deadline := time.Now().Add(realTimeout); ; time.Sleep(5 * time.Millisecond) {
+		swapped = h.clock.Now()
+		code, raw := h.call(http.MethodPost, "/v1/deployments/"+id+"/rollback", map[string]string{"comment": "errors on green"}, nil)
+		if code == http.StatusOK {
+			break
+		}
+		if code != http.StatusConflict || time.Now().After(deadline) {
+			t.Fatalf("POST rollback: %d %s", code, raw)
+		}
 	}
 	d, ledger := h.finish(id, model.StatusRolledBack)
 	if !strings.Contains(d.Reason, "swapped back to web__1") || !strings.Contains(d.Reason, "no task starts") {

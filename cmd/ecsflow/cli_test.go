@@ -266,8 +266,11 @@ func TestDeployOfACrashingImageRollsBackAndExitsNonZero(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "ended ROLLED_BACK") {
 		t.Fatalf("deploy --watch of a crashing image: err %v, want it to end ROLLED_BACK with an error", err)
 	}
-	if !strings.Contains(out, "TASK_STOPPED") {
-		t.Errorf("the watch shows no stopped task:\n%s", out)
+	// The watch shows why (whether the engine saw the stopped tasks during
+	// its wait or found the service already rolled back by the circuit
+	// breaker depends on timing, so only the rollback line is asserted).
+	if !regexp.MustCompile(`(?m)^\S+  ROLLBACK     rollback: NotStable: `).MatchString(out) {
+		t.Errorf("the watch shows no ROLLBACK line with its reason:\n%s", out)
 	}
 	id := depID(t, out)
 	// status of the ended deployment also exits non-zero; -o json has the reason.

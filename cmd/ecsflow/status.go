@@ -229,6 +229,30 @@ func ledgerLine(e model.LedgerEntry) string {
 	return fmt.Sprintf("%s  %-12s %s", e.At.UTC().Format(time.RFC3339), e.Kind, e.Message)
 }
 
+// settled re-reads an ended deployment until its ledger records the end
+// (the engine writes the deployment's status before the ledger entries),
+// for at most 20 polls; then it returns what it has.
+func settled(ctx context.Context, c *client.Client, d *client.DeploymentBody) (*client.DeploymentBody, error) {
+	for range 20 {
+		for _, e := range d.Ledger {
+			if e.Kind == model.LedgerStatus && strings.HasPrefix(e.Message, string(d.Status)) {
+				return d, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return d, nil
+		case <-time.After(pollInterval):
+		}
+		next, err := c.Deployment(ctx, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		d = next
+	}
+	return d, nil
+}
+
 // watchDeployment follows a deployment to its end. With -o json it prints
 // the final deployment; on a terminal it draws a progress bar; otherwise
 // it prints one timestamped line per ledger entry and state change.
@@ -255,6 +279,9 @@ func watchDeployment(ctx context.Context, g *apiFlags, c *client.Client, id stri
 	lastSummary := ""
 	for {
 		d, err := c.Deployment(ctx, id)
+		if err == nil && d.Status.Final() {
+			d, err = settled(ctx, c, d)
+		}
 		if err != nil {
 			if bar != nil {
 				bar.Abort(false)

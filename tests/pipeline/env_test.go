@@ -264,12 +264,18 @@ func (s *stack) seed(t testing.TB, tgs []string) {
 // call sends a JSON request to the API and decodes the answer into out.
 func (s *stack) call(t *testing.T, method, path string, body any, out any) int {
 	t.Helper()
+	return s.callURL(t, s.api.URL, method, path, body, out)
+}
+
+// callURL sends a JSON request to the API at base.
+func (s *stack) callURL(t *testing.T, base, method, path string, body any, out any) int {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, s.api.URL+path, rd)
+	req, _ := http.NewRequest(method, base+path, rd)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

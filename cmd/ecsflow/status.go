@@ -101,9 +101,8 @@ func progressOf(d *client.DeploymentBody) progress {
 			p.phases = s.Phase
 		}
 	}
-	// Plan steps run in order; each finished one leaves a step record whose
-	// name ends with its kind (step-scale for SCALE, ...). Count finished
-	// records that match the next plan step.
+	// Plan steps run in order; each finished one leaves a step record named
+	// by its kind. Count finished records that match the next plan step.
 	for _, r := range d.Steps {
 		if p.done >= len(plan) {
 			break
@@ -112,22 +111,25 @@ func progressOf(d *client.DeploymentBody) progress {
 			continue
 		}
 		if stepMatches(r.Name, plan[p.done].Kind) {
-			s := plan[p.done]
-			switch s.Kind {
-			case strategy.Scale:
-				p.newCount, p.oldCount = s.NewCount, s.OldCount
-			case strategy.SetWeight:
-				p.weight = s.NewWeight
-			}
-			if s.Phase > 0 {
-				p.phase = s.Phase
-			}
 			p.done++
 		}
 	}
 	if d.Status == model.StatusSucceeded {
 		p.done = p.planSteps
-		p.phase = p.phases
+	}
+	// Replay the finished steps for the phase, counts and weight.
+	for _, s := range plan[:p.done] {
+		switch s.Kind {
+		case strategy.Scale:
+			p.newCount, p.oldCount = s.NewCount, s.OldCount
+		case strategy.SetWeight:
+			p.weight = s.NewWeight
+		case strategy.Cleanup:
+			p.oldCount = 0
+		}
+		if s.Phase > 0 {
+			p.phase = s.Phase
+		}
 	}
 	for _, e := range d.Ledger {
 		if e.Kind == model.LedgerECSEvent || e.Kind == model.LedgerTaskStopped {

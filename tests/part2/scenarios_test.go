@@ -1,0 +1,129 @@
+package part2
+
+import (
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecsflow/ecsflow/internal/awsemu"
+	"github.com/ecsflow/ecsflow/internal/model"
+)
+
+// expectCanaryRolledBack checks what every canary rollback leaves: web__1
+// at 4 with 100% of traffic and its auto scaling, web__2 gone.
+func expectCanaryRolledBack(t *testing.T, h *harness, d *model.Deployment, reason string) {
+	t.Helper()
+	if !strings.Contains(d.Reason, reason) || !strings.Contains(d.Reason, "web__2 removed") {
+		t.Fatalf("reason %q, want %s and the new revision removed", d.Reason, reason)
+	}
+	h.expectRevisions(map[string]int32{"web__1": 4})
+	if got := h.weights(h.prod); got[h.tgs[0]] != 100 || got[h.tgs[1]] != 0 {
+		t.Fatalf("production weights after the rollback %v, want 100%% on web__1", got)
+	}
+	h.expectScaling("web__1", true)
+}
+
+func TestCanaryAlarmRollsBack(t *testing.T) {
+	h := newHarness(t, options{workflow: func(w *model.Workflow) {
+		canary(w)
+		w.Strategy.Canary.Phases[0].BakeSeconds = 120
+		w.Verification.Alarms = []string{alarm}
+	}})
+	firstCanary(t, h)
+	// The alarm fires 60 simulated seconds into v2: during phase 1's bake,
+	// with 10% of traffic on the canary.
+	h.faults(awsemu.FaultRule{Alarm: alarm, State: "ALARM", AtSeconds: 60, Reason: "5xx spike"})
+	d, ledger := h.finish(h.start("v2"), model.StatusRolledBack)
+	expectCanaryRolledBack(t, h, d, "VerificationFailed")
+	if got := newWeights(traffic(t, ledger), "web__2", "ELB"); !reflect.DeepEqual(got, []int32{10, 0}) {
+		t.Fatalf("canary weights in the ledger %v, want 10 then 0 (the rollback)", got)
+	}
+}
+
+func TestCanaryApprovalRejectedRollsBack(t *testing.T) {
+	h := newHarness(t, options{workflow: func(w *model.Workflow) {
+		canary(w)
+		// v1's approval is left to time out (APPROVE); v2's is rejected.
+		w.Strategy.Canary.Phases[1].Approval = &model.Approval{TimeoutSeconds: 300, OnTimeout: model.ApprovalDefaultApprove}
+	}})
+	firstCanary(t, h)
+	id := h.start("v2")
+	deadline := time.Now().Add(realTimeout)
+	for {
+		d, _ := h.get(id)
+		if d.Status == model.StatusWaitingApproval {
+			break
+		}
+		if d.Status.Final() || time.Now().After(deadline) {
+			h.dump(d)
+			t.Fatalf("deployment %s is %s, want WAITING_APPROVAL", id, d.Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code, raw := h.call(http.MethodPost, "/v1/deployments/"+id+"/reject", map[string]string{"comment": "latency too high"}, nil); code != http.StatusOK {
+		t.Fatalf("POST reject: %d %s", code, raw)
+	}
+	d, ledger := h.finish(id, model.StatusRolledBack)
+	expectCanaryRolledBack(t, h, d, "ApprovalRejected")
+	if got := newWeights(traffic(t, ledger), "web__2", "ELB"); !reflect.DeepEqual(got, []int32{10, 50, 0}) {
+		t.Fatalf("canary weights in the ledger %v, want 10, 50, then 0 (the rollback)", got)
+	}
+}
+
+func TestBlueGreenRoute53AlarmRollsBack(t *testing.T) {
+	h := newHarness(t, options{route53: true, workflow: func(w *model.Workflow) {
+		blueGreen(model.BlueGreenRoute53, false, []int32{50, 100}, 60, 20)(w)
+		w.Verification.Alarms = []string{alarm}
+	}})
+	h.finish(h.start("v1"), model.StatusSucceeded)
+	h.autoScaling("web__1")
+	blue := h.tasks("web__1")
+	// 50% of DNS traffic moves to green about 20 s in; the alarm fires
+	// during that step's 60 s bake.
+	h.faults(awsemu.FaultRule{Alarm: alarm, State: "ALARM", AtSeconds: 50, Reason: "5xx spike"})
+	d, ledger := h.finish(h.start("v2"), model.StatusRolledBack)
+	if !strings.Contains(d.Reason, "VerificationFailed") || !strings.Contains(d.Reason, "swapped back to web__1") {
+		t.Fatalf("reason %q, want VerificationFailed and a swap back", d.Reason)
+	}
+	ctx, cancel := h.ctx()
+	defer cancel()
+	got, err := h.aws.RecordWeights(ctx, h.zone, recordName)
+	h.must(err, "RecordWeights")
+	if !reflect.DeepEqual(got, map[string]int64{"web__1": 100}) {
+		t.Fatalf("weighted records %v, want web__1 100 and green's record removed", got)
+	}
+	if w := newWeights(traffic(t, ledger), "web__1", "ROUTE53"); !reflect.DeepEqual(w, []int32{100, 50, 100}) {
+		t.Fatalf("blue's DNS weights in the ledger %v, want 100, 50, 100", w)
+	}
+	h.expectRevisions(map[string]int32{"web__1": 4})
+	if after := h.tasks("web__1"); !reflect.DeepEqual(after, blue) {
+		t.Fatalf("blue's tasks changed: %v → %v", blue, after)
+	}
+	h.expectScaling("web__1", true)
+}
+
+func TestRevisionStrategiesSucceedUnderThrottling(t *testing.T) {
+	throttle := []awsemu.FaultRule{{API: "ecs:*", ThrottleRate: 0.3}, {API: "elasticloadbalancing:*", ThrottleRate: 0.3}}
+	t.Run("CANARY", func(t *testing.T) {
+		h := newHarness(t, options{workflow: canary})
+		h.faults(throttle...)
+		firstCanary(t, h)
+		h.finish(h.start("v2"), model.StatusSucceeded)
+		h.expectRevisions(map[string]int32{"web__1": 0, "web__2": 4})
+		if got := h.weights(h.prod); got[h.tgs[1]] != 100 {
+			t.Fatalf("production weights %v, want 100 on the canary", got)
+		}
+	})
+	t.Run("BLUE_GREEN", func(t *testing.T) {
+		h := newHarness(t, options{workflow: blueGreen(model.BlueGreenELB, true, []int32{25, 100}, 10, 30)})
+		h.faults(throttle...)
+		h.finish(h.start("v1"), model.StatusSucceeded)
+		h.finish(h.start("v2"), model.StatusSucceeded)
+		h.expectRevisions(map[string]int32{"web__1": 0, "web__2": 4})
+		if got := h.weights(h.prod); got[h.tgs[1]] != 100 {
+			t.Fatalf("production weights %v, want 100 on green", got)
+		}
+	})
+}

@@ -474,7 +474,11 @@ func (s *Service) callLambda(ctx context.Context, fn string, payload any) (any, 
 		return nil, &failure{Error: "States.TaskFailed",
 			Cause: fmt.Sprintf("Lambda function %q (%s) is not registered: no in-process handler serves it", name, fn)}
 	}
-	out, err := safeLambda(ctx, h, json.RawMessage(encodeJSON(payload)))
+	// As on AWS, an invocation is not cut short when its task ends first
+	// (a timeout, a heartbeat timeout, or a token completed while the
+	// function still runs): the handler keeps its values but not the
+	// task's cancellation, so its own bookkeeping completes.
+	out, err := safeLambda(context.WithoutCancel(ctx), h, json.RawMessage(encodeJSON(payload)))
 	if err != nil {
 		typ, msg := lambdaErrorType(err)
 		if typ == "" {

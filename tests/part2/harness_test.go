@@ -55,6 +55,8 @@ type options struct {
 	route53  bool
 	workflow func(*model.Workflow)
 	wrap     func(name string, h steps.Handler) steps.Handler
+	// timings default to fastTimings.
+	timings *awsemu.Timings
 }
 
 type harness struct {
@@ -90,7 +92,11 @@ func newHarness(tb testing.TB, o options) *harness {
 	tb.Helper()
 	clock := simclock.NewScaled(epoch, 200)
 	logs := &logBuffer{}
-	s, err := localstack.Start(context.Background(), localstack.Config{Clock: clock, Timings: fastTimings, WrapHandler: o.wrap, Seed: 7,
+	timings := fastTimings
+	if o.timings != nil {
+		timings = *o.timings
+	}
+	s, err := localstack.Start(context.Background(), localstack.Config{Clock: clock, Timings: timings, WrapHandler: o.wrap, Seed: 7,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		clock.Close()

@@ -42,7 +42,7 @@ func addAPIFlags(root *cobra.Command, g *apiFlags) {
 // root in tests).
 func addAPICommands(root *cobra.Command, g *apiFlags) {
 	root.AddCommand(newApplyCmd(g), newDeployCmd(g), newStatusCmd(g), newHistoryCmd(g),
-		newGetCmd(g), newListCmd(g), newPushCmd(g))
+		newGetCmd(g), newListCmd(g), newPushCmd(g), newPipelineCmd(g))
 	for _, a := range append(append([]string{}, approvalActions...), recoveryActions...) {
 		root.AddCommand(newControlCmd(g, a))
 	}

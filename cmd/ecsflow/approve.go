@@ -4,7 +4,15 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ecsflow/ecsflow/internal/model"
 )
+
+// kindOf is the kind an ID names, or "".
+func kindOf(id string) model.Kind {
+	k, _ := model.KindOfID(id)
+	return k
+}
 
 // approvalActions answer a deployment waiting for approval.
 var approvalActions = []string{"approve", "reject"}
@@ -21,10 +29,16 @@ var controlShort = map[string]string{
 func newControlCmd(g *apiFlags, action string) *cobra.Command {
 	var comment string
 	cmd := &cobra.Command{
-		Use:   action + " <deployment-id> [--comment text]",
+		Use:   action + " <deployment-id|pipeline-execution-id> [--comment text]",
 		Short: controlShort[action],
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if model.KindPipelineExecution == kindOf(args[0]) {
+				if action != "approve" && action != "reject" {
+					return fmt.Errorf("%s: pipeline executions can only be approved or rejected", action)
+				}
+				return controlPipeline(cmd, g, args[0], action, comment)
+			}
 			asJSON, err := g.json()
 			if err != nil {
 				return err

@@ -19,6 +19,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/deploycontrol"
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
+	"github.com/ecsflow/ecsflow/internal/pipeline"
 	"github.com/ecsflow/ecsflow/internal/store"
 )
 
@@ -40,8 +41,13 @@ func main() {
 	starter := api.NewSFNStarter(sfnClient, cfg.StateMachines)
 	// Approve, reject, rollback and abort resume the deployment's stored
 	// task tokens in Step Functions.
-	control := deploycontrol.New(st, ecsevents.NewSFNCompleter(sfnClient), deploycontrol.WithLogger(log))
-	lambda.Start(proxy(api.New(st, starter, api.WithLogger(log), api.WithController(control))))
+	completer := ecsevents.NewSFNCompleter(sfnClient)
+	control := deploycontrol.New(st, completer, deploycontrol.WithLogger(log))
+	// Pipeline executions start the pipeline state machine; their approvals
+	// resume its stored task tokens.
+	pipes := api.WithPipelines(pipeline.NewSFNStarter(sfnClient, os.Getenv("STATE_MACHINE_ARN_PIPELINE")),
+		pipeline.NewController(st, completer, nil))
+	lambda.Start(proxy(api.New(st, starter, api.WithLogger(log), api.WithController(control), pipes)))
 }
 
 // proxy adapts API Gateway HTTP API v2 events to h. The context variant puts

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/pipeline"
 	"github.com/ecsflow/ecsflow/internal/store"
 	"github.com/ecsflow/ecsflow/internal/trigger"
 )
@@ -33,8 +34,12 @@ func main() {
 		os.Exit(1)
 	}
 	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, store.WithLogger(log))
-	starter := api.NewSFNStarter(sfn.NewFromConfig(awsCfg), cfg.StateMachines)
-	h := trigger.New(st, trigger.NewAPICreator(st, starter, api.WithLogger(log)), starter, trigger.WithLogger(log))
+	sfnClient := sfn.NewFromConfig(awsCfg)
+	starter := api.NewSFNStarter(sfnClient, cfg.StateMachines)
+	// Pipeline triggers launch the pipeline state machine (STATE_MACHINE_ARN_PIPELINE).
+	pipelines := pipeline.NewLauncher(st, pipeline.NewSFNStarter(sfnClient, os.Getenv("STATE_MACHINE_ARN_PIPELINE")), nil)
+	h := trigger.New(st, trigger.NewAPICreator(st, starter, api.WithLogger(log)), starter,
+		trigger.WithLogger(log), trigger.WithPipelines(pipelines))
 	// A returned error makes EventBridge retry (then the rule's DLQ); the
 	// handler returns one only when a retry may help.
 	lambda.Start(h.Lambda)

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ecsflow/ecsflow/internal/client"
 	"github.com/ecsflow/ecsflow/internal/model"
 )
 
@@ -28,6 +33,7 @@ var controlShort = map[string]string{
 // newControlCmd builds approve, reject (here) and rollback, abort (rollback.go).
 func newControlCmd(g *apiFlags, action string) *cobra.Command {
 	var comment string
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   action + " <deployment-id|pipeline-execution-id> [--comment text]",
 		Short: controlShort[action],
@@ -49,6 +55,14 @@ func newControlCmd(g *apiFlags, action string) *cobra.Command {
 				return err
 			}
 			d, err := c.Control(ctx, args[0], action, comment)
+			for deadline := time.Now().Add(wait); err != nil && retryable(err) && time.Now().Before(deadline); {
+				select {
+				case <-ctx.Done():
+					return err
+				case <-time.After(retryInterval):
+				}
+				d, err = c.Control(ctx, args[0], action, comment)
+			}
 			if err != nil {
 				return err
 			}
@@ -60,5 +74,17 @@ func newControlCmd(g *apiFlags, action string) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&comment, "comment", "", "comment recorded in the deployment's ledger")
+	cmd.Flags().DurationVar(&wait, "wait", 30*time.Second, "keep retrying while the API answers that a step is running (409 ... retry)")
 	return cmd
+}
+
+// retryInterval is how often a control action is retried.
+var retryInterval = time.Second
+
+// retryable reports whether the API refused an action only for now: a 409
+// whose message says to retry (a step is running and cannot be
+// interrupted).
+func retryable(err error) bool {
+	var ce *client.Error
+	return errors.As(err, &ce) && ce.Status == http.StatusConflict && strings.Contains(ce.Message, "retry")
 }

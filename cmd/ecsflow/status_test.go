@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +107,42 @@ func TestParseImage(t *testing.T) {
 		if (err != nil) != c.bad || got != c.want {
 			t.Errorf("parseImage(%q) = %+v, %v; want %+v, error %v", c.in, got, err, c.want, c.bad)
 		}
+	}
+}
+
+// TestControlRetriesWhileAStepRuns: a 409 that says to retry is retried
+// until the API accepts; any other 409, or --wait 0, is returned at once.
+func TestControlRetriesWhileAStepRuns(t *testing.T) {
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/dep-busy/rollback") && calls < 3:
+			w.WriteHeader(http.StatusConflict)
+			_, _ = io.WriteString(w, `{"error":{"code":"InvalidDeploymentState","message":"deployment dep-busy (RUNNING) is running a step; retry in a few seconds"}}`)
+		case strings.HasSuffix(r.URL.Path, "/dep-done/rollback"):
+			w.WriteHeader(http.StatusConflict)
+			_, _ = io.WriteString(w, `{"error":{"code":"InvalidDeploymentState","message":"deployment dep-done already ended SUCCEEDED"}}`)
+		default:
+			_, _ = io.WriteString(w, `{"id":"dep-busy","status":"ROLLING_BACK"}`)
+		}
+	}))
+	defer srv.Close()
+	old := retryInterval
+	retryInterval = time.Millisecond
+	defer func() { retryInterval = old }()
+	c := &cli{t: t, endpoint: srv.URL}
+	out := c.must("rollback", "dep-busy")
+	if calls != 3 || !strings.Contains(out, "rollback accepted: deployment dep-busy is ROLLING_BACK") {
+		t.Errorf("got %d calls and %q, want 3 calls and the accepted rollback", calls, out)
+	}
+	calls = 0
+	if _, err := c.run("rollback", "dep-done"); err == nil || calls != 1 {
+		t.Errorf("a final 409: %d calls, err %v; want 1 call and the error", calls, err)
+	}
+	calls = 0
+	if _, err := c.run("rollback", "dep-busy", "--wait", "0"); err == nil || calls != 1 {
+		t.Errorf("--wait 0: %d calls, err %v; want 1 call and the error", calls, err)
 	}
 }

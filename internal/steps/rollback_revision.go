@@ -65,6 +65,12 @@ func (e *Engine) rollbackRevisions(ctx context.Context, r *run, d *model.Deploym
 				return err
 			}
 		}
+		if lb := infra.LoadBalancing; lb != nil && lb.TestListenerARN != "" && rv.OldTargetGroup != "" && wf.Strategy.BlueGreen != nil && wf.Strategy.BlueGreen.UseTestListener {
+			if err := c.SetForwardWeights(ctx, lb.TestListenerARN, "", map[string]int32{rv.OldTargetGroup: 100}); err != nil {
+				return err
+			}
+			r.traffic(TrafficChange{Target: "ELB_TEST", Resource: lb.TestListenerARN, Weights: map[string]int32{rv.Old: 100}, Rollback: true})
+		}
 		what = fmt.Sprintf("%s x%d on %s with 100%% of traffic", rv.Old, rv.OldCount, shortTD(rv.OldTaskDefinition))
 		if out.Action == ActionSwapBack {
 			what = "swapped back to " + what + " (no task starts)"

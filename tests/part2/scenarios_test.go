@@ -127,3 +127,82 @@ func TestRevisionStrategiesSucceedUnderThrottling(t *testing.T) {
 		}
 	})
 }
+
+// expectBlueKept checks a blue/green rollback over ELB: blue (web__1) at
+// 4 with the same tasks, 100% of production and the test listener on its
+// target group, its auto scaling kept, green gone.
+func expectBlueKept(t *testing.T, h *harness, d *model.Deployment, reason string, blue []string) {
+	t.Helper()
+	if !strings.Contains(d.Reason, reason) || !strings.Contains(d.Reason, "swapped back to web__1") || !strings.Contains(d.Reason, "web__2 removed") {
+		t.Fatalf("reason %q, want %s, a swap back and green removed", d.Reason, reason)
+	}
+	h.expectRevisions(map[string]int32{"web__1": 4})
+	if got := h.weights(h.prod); got[h.tgs[0]] != 100 || got[h.tgs[1]] != 0 {
+		t.Fatalf("production weights %v, want 100%% on blue", got)
+	}
+	if got := h.weights(h.test); !reflect.DeepEqual(got, map[string]int32{h.tgs[0]: 100}) {
+		t.Fatalf("test listener %v, want back on blue's %s", got, h.tgs[0])
+	}
+	if after := h.tasks("web__1"); !reflect.DeepEqual(after, blue) {
+		t.Fatalf("blue's tasks changed: %v → %v", blue, after)
+	}
+	h.expectScaling("web__1", true)
+}
+
+func TestBlueGreenCrashLoopRollsBack(t *testing.T) {
+	h := newHarness(t, options{workflow: blueGreen(model.BlueGreenELB, true, []int32{25, 100}, 10, 30)})
+	h.finish(h.start("v1"), model.StatusSucceeded)
+	h.autoScaling("web__1")
+	blue := h.tasks("web__1")
+	h.faults(awsemu.FaultRule{Image: "*:v2-crash", Behavior: awsemu.BehaviorCrash, AfterSeconds: 1})
+	d, _ := h.finish(h.start("v2-crash"), model.StatusRolledBack)
+	expectBlueKept(t, h, d, "NotStable", blue)
+}
+
+func TestBlueGreenAlarmOnTestListenerRollsBack(t *testing.T) {
+	h := newHarness(t, options{workflow: func(w *model.Workflow) {
+		blueGreen(model.BlueGreenELB, true, []int32{25, 100}, 120, 30)(w)
+		w.Verification.Alarms = []string{alarm}
+	}})
+	h.finish(h.start("v1"), model.StatusSucceeded)
+	h.autoScaling("web__1")
+	blue := h.tasks("web__1")
+	// Green is up and behind the test listener about 25 s in; the alarm
+	// fires during the test listener's 120 s bake, before production moves.
+	h.faults(awsemu.FaultRule{Alarm: alarm, State: "ALARM", AtSeconds: 70, Reason: "5xx on the test listener"})
+	d, ledger := h.finish(h.start("v2"), model.StatusRolledBack)
+	expectBlueKept(t, h, d, "VerificationFailed", blue)
+	if got := newWeights(traffic(t, ledger), "web__2", "ELB"); !reflect.DeepEqual(got, []int32{0}) {
+		t.Fatalf("green's production weights %v, want only the rollback's 0 (production never moved)", got)
+	}
+}
+
+func TestBlueGreenApprovalRejectedRollsBack(t *testing.T) {
+	h := newHarness(t, options{workflow: func(w *model.Workflow) {
+		blueGreen(model.BlueGreenELB, true, []int32{25, 100}, 10, 30)(w)
+		// v1's approval times out (APPROVE); v2's is rejected.
+		w.Verification.Approval = &model.Approval{TimeoutSeconds: 300, OnTimeout: model.ApprovalDefaultApprove}
+	}})
+	h.finish(h.start("v1"), model.StatusSucceeded)
+	h.autoScaling("web__1")
+	blue := h.tasks("web__1")
+	id := h.start("v2")
+	for deadline := time.Now().Add(realTimeout); ; time.Sleep(5 * time.Millisecond) {
+		d, _ := h.get(id)
+		if d.Status == model.StatusWaitingApproval {
+			break
+		}
+		if d.Status.Final() || time.Now().After(deadline) {
+			h.dump(d)
+			t.Fatalf("deployment %s is %s, want WAITING_APPROVAL", id, d.Status)
+		}
+	}
+	if got := h.weights(h.test); !reflect.DeepEqual(got, map[string]int32{h.tgs[1]: 100}) {
+		t.Fatalf("test listener while waiting for approval %v, want green's %s", got, h.tgs[1])
+	}
+	if code, raw := h.call(http.MethodPost, "/v1/deployments/"+id+"/reject", map[string]string{"comment": "no"}, nil); code != http.StatusOK {
+		t.Fatalf("POST reject: %d %s", code, raw)
+	}
+	d, _ := h.finish(id, model.StatusRolledBack)
+	expectBlueKept(t, h, d, "ApprovalRejected", blue)
+}

@@ -89,7 +89,43 @@ func TestCanaryWithoutWeightsSucceedsThenRevisionsAlternate(t *testing.T) {
 	if got := revisionCounts(t, e); len(got) != 2 || got["web__2"] != 0 || got["web__3"] != 4 {
 		t.Fatalf("revisions after the third canary %v, want web__2 x0, web__3 x4", got)
 	}
-	_ = ecsops.RevisionName
+}
+
+func TestSetupServiceTwiceMakesOneRevision(t *testing.T) {
+	e := newEnv(t, envOptions{workflow: canaryWorkflow})
+	eng, _ := direct(t, e)
+	ctx := context.Background()
+	d := e.deployment(t, "v1")
+	ref := steps.Ref{DeploymentID: d.ID}
+	if _, err := eng.Prepare(ctx, steps.PrepareInput{Ref: ref}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.RegisterTaskDefinition(ctx, steps.RegisterInput{Ref: ref}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := eng.SetupService(ctx, steps.StepInput{Ref: ref, Index: 1})
+	if err != nil || !first.Created || first.Service != ecsops.RevisionName("web", 1) {
+		t.Fatalf("first setup %+v, %v; want web__1 created", first, err)
+	}
+	// A retry (the step's record or its answer lost) finds web__1 by its tag.
+	again, err := eng.SetupService(ctx, steps.StepInput{Ref: ref, Index: 1})
+	if err != nil || again.Created || again.Service != first.Service {
+		t.Fatalf("second setup %+v, %v; want web__1 found, not created", again, err)
+	}
+	if got := revisionCounts(t, e); len(got) != 1 {
+		t.Fatalf("revisions %v after two setups, want one", got)
+	}
+	got := e.get(t, d.ID)
+	if rv := got.Runtime.Revisions; rv == nil || rv.New != "web__1" || got.NewRevision.ServiceName != "web__1" {
+		t.Fatalf("revision state %+v, new revision %+v; want web__1", got.Runtime.Revisions, got.NewRevision)
+	}
+	// SCALE on a step that is not SCALE is refused, typed.
+	if _, err := eng.Scale(ctx, steps.StepInput{Ref: ref, Index: 1}); steps.ErrorName(err) != steps.ErrInvalid {
+		t.Fatalf("scale on the SETUP_SERVICE step: %v, want Invalid", err)
+	}
+	if _, err := eng.Cleanup(ctx, steps.StepInput{Ref: ref, Index: 0}); steps.ErrorName(err) != steps.ErrInvalid {
+		t.Fatalf("cleanup on the REGISTER step: %v, want Invalid", err)
+	}
 }
 
 // sfnMachine creates the named revision state machine.

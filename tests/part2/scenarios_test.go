@@ -206,3 +206,45 @@ func TestBlueGreenApprovalRejectedRollsBack(t *testing.T) {
 	d, _ := h.finish(id, model.StatusRolledBack)
 	expectBlueKept(t, h, d, "ApprovalRejected", blue)
 }
+
+// An OLD_FIRST canary downsizes the old revision (removing its auto
+// scaling, which would hold the count up); its rollback restores both and
+// waits for the old revision to be steady again.
+func TestCanaryOldFirstAlarmRestoresOldCountAndAutoScaling(t *testing.T) {
+	h := newHarness(t, options{workflow: func(w *model.Workflow) {
+		canary(w)
+		w.Strategy.Canary.Setup.Resize = model.ResizeOldFirst
+		w.Strategy.Canary.Phases[0].BakeSeconds = 120
+		w.Verification.Alarms = []string{alarm}
+	}})
+	firstCanary(t, h)
+	h.faults(awsemu.FaultRule{Alarm: alarm, State: "ALARM", AtSeconds: 70, Reason: "5xx spike"})
+	id := h.start("v2")
+	// During phase 1's bake: web__1 at 3 without auto scaling, web__2 at 1.
+	for deadline := time.Now().Add(realTimeout); ; time.Sleep(5 * time.Millisecond) {
+		d, ledger := h.get(id)
+		if w := newWeights(traffic(t, ledger), "web__2", "ELB"); len(w) == 1 && w[0] == 10 {
+			break
+		}
+		if d.Status.Final() || time.Now().After(deadline) {
+			h.dump(d)
+			t.Fatalf("deployment %s is %s before phase 1's weight", id, d.Status)
+		}
+	}
+	if got := h.revisions(); got["web__1"] != 3 || got["web__2"] != 1 {
+		t.Fatalf("revisions in phase 1 %v, want web__1 x3 (old first), web__2 x1", got)
+	}
+	h.expectScaling("web__1", false)
+	d, _ := h.finish(id, model.StatusRolledBack)
+	if !strings.Contains(d.Reason, "restored web__1 x4") {
+		t.Fatalf("reason %q, want web__1 restored to 4", d.Reason)
+	}
+	hasWait := false
+	for _, s := range d.Steps {
+		hasWait = hasWait || s.Name == "WAIT_ROLLBACK_STEADY"
+	}
+	if !hasWait {
+		t.Fatalf("steps %s: the rollback did not wait for web__1", stepNames(d))
+	}
+	expectCanaryRolledBack(t, h, d, "VerificationFailed")
+}

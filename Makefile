@@ -42,8 +42,12 @@ $(DDB_LOCAL_JAR):
 
 test: dynamodb-local lint test-go test-infra
 
+# Packages run one at a time (-p 1): the end-to-end suites run simulated
+# clocks at high scale, and two of them sharing 2 cores would only measure
+# the machine's load. Each package still uses every core for itself.
+TEST_P ?= 1
 test-go:
-	ECSFLOW_REQUIRE_DYNAMODB_LOCAL=1 $(GO) test -timeout $(TEST_TIMEOUT) ./...
+	ECSFLOW_REQUIRE_DYNAMODB_LOCAL=1 $(GO) test -p $(TEST_P) -timeout $(TEST_TIMEOUT) ./...
 
 test-infra:
 	@if [ -f infra/go.mod ]; then cd infra && $(GO) test -timeout $(TEST_TIMEOUT) ./...; fi

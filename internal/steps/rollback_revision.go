@@ -39,6 +39,18 @@ func (e *Engine) rollbackRevisions(ctx context.Context, r *run, d *model.Deploym
 	what := ""
 	switch {
 	case rv.Old != "" && !rv.OldDeleted:
+		// Traffic first: a swap back must be quick.
+		if needsTraffic(wf, infra, rv) {
+			if err := setProductionWeight(ctx, r, c, infra, rv, 0, dnsMode(wf), true); err != nil {
+				return err
+			}
+		}
+		if lb := infra.LoadBalancing; lb != nil && lb.TestListenerARN != "" && rv.OldTargetGroup != "" && wf.Strategy.BlueGreen != nil && wf.Strategy.BlueGreen.UseTestListener {
+			if err := c.SetForwardWeights(ctx, lb.TestListenerARN, "", map[string]int32{rv.OldTargetGroup: 100}); err != nil {
+				return err
+			}
+			r.traffic(TrafficChange{Target: "ELB_TEST", Resource: lb.TestListenerARN, Weights: map[string]int32{rv.Old: 100}, Rollback: true})
+		}
 		cur, ok, err := c.DescribeService(ctx, t.Cluster, rv.Old)
 		if err != nil {
 			return err
@@ -59,17 +71,6 @@ func (e *Engine) rollbackRevisions(ctx context.Context, r *run, d *model.Deploym
 			if err := c.ApplyScaling(ctx, t.Cluster, rv.Old, sc); err != nil {
 				return err
 			}
-		}
-		if needsTraffic(wf, infra, rv) {
-			if err := setProductionWeight(ctx, r, c, infra, rv, 0, dnsMode(wf), true); err != nil {
-				return err
-			}
-		}
-		if lb := infra.LoadBalancing; lb != nil && lb.TestListenerARN != "" && rv.OldTargetGroup != "" && wf.Strategy.BlueGreen != nil && wf.Strategy.BlueGreen.UseTestListener {
-			if err := c.SetForwardWeights(ctx, lb.TestListenerARN, "", map[string]int32{rv.OldTargetGroup: 100}); err != nil {
-				return err
-			}
-			r.traffic(TrafficChange{Target: "ELB_TEST", Resource: lb.TestListenerARN, Weights: map[string]int32{rv.Old: 100}, Rollback: true})
 		}
 		what = fmt.Sprintf("%s x%d on %s with 100%% of traffic", rv.Old, rv.OldCount, shortTD(rv.OldTaskDefinition))
 		if out.Action == ActionSwapBack {

@@ -10,6 +10,7 @@ import (
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 
 	"github.com/ecsflow/ecsflow/internal/ecsops"
@@ -217,5 +218,38 @@ func TestWeightedRecords(t *testing.T) {
 	got, err = w.Clients.RecordWeights(ctx, zone, name)
 	if err != nil || !reflect.DeepEqual(got, map[string]int64{"web__2": 50}) {
 		t.Fatalf("weights after delete %v, %v; want only web__2", got, err)
+	}
+}
+
+func TestForwardWeightsOnRule(t *testing.T) {
+	w := ecsopstest.New(t, ecsopstest.Options{})
+	ctx := context.Background()
+	tgs := w.TargetGroups(t, 2)
+	lbs, err := w.Clients.ELB.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := w.Clients.ELB.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: lbs.LoadBalancers[0].LoadBalancerArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listener := aws.ToString(ls.Listeners[0].ListenerArn)
+	rule, err := w.Clients.ELB.CreateRule(ctx, &elb.CreateRuleInput{ListenerArn: aws.String(listener), Priority: aws.Int32(10),
+		Conditions: []elbtypes.RuleCondition{{Field: aws.String("path-pattern"), Values: []string{"/api/*"}}},
+		Actions:    []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(tgs[0])}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ruleARN := aws.ToString(rule.Rules[0].RuleArn)
+	want := map[string]int32{tgs[0]: 40, tgs[1]: 60}
+	if err := w.Clients.SetForwardWeights(ctx, listener, ruleARN, want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := w.Clients.ForwardWeights(ctx, listener, ruleARN); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("rule weights %v, %v; want %v", got, err, want)
+	}
+	// The listener's default action is untouched.
+	if got, err := w.Clients.ForwardWeights(ctx, listener, ""); err != nil || !reflect.DeepEqual(got, map[string]int32{tgs[0]: 1}) {
+		t.Fatalf("default action %v, %v; want unchanged", got, err)
 	}
 }

@@ -48,6 +48,7 @@ type Repository interface {
 	ListDeployments(ctx context.Context, f store.DeploymentFilter, p store.Page) ([]*model.Deployment, string, error)
 	AppendLedger(ctx context.Context, deploymentID string, entries ...model.LedgerEntry) error
 	Ledger(ctx context.Context, deploymentID string, p store.Page) ([]model.LedgerEntry, string, error)
+	GetLease(ctx context.Context, key string) (store.Lease, bool, error)
 }
 
 // Starter starts the execution that carries a recorded deployment out.

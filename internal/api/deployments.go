@@ -194,6 +194,18 @@ func (h *Handler) graphFor(ctx context.Context, req DeploymentRequest, who strin
 	if len(fe) > 0 {
 		return nil, validationError(fe)
 	}
+	if wf.EffectiveConcurrency() == model.ConcurrencyReject && g.CloudProvider != nil {
+		// REJECT refuses a second deployment of the service while one holds
+		// its lease; the engine checks again when it takes the lease.
+		key := model.LeaseKey(g.CloudProvider.AccountID, g.Infrastructure.Region, g.Infrastructure.Cluster, g.Service.Name)
+		l, held, err := h.repo.GetLease(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("read lease %s: %w", key, err)
+		}
+		if held {
+			return nil, &store.LeaseHeldError{Key: l.Key, Holder: l.Holder, Expires: l.Expires}
+		}
+	}
 	return d, nil
 }
 

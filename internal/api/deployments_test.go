@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/model"
@@ -223,4 +225,33 @@ func TestImageFor(t *testing.T) {
 	if _, err := api.ImageFor(&model.ArtifactServer{Type: model.ArtifactServerECR, Region: "us-east-1"}, nil, "web"); err == nil {
 		t.Error("ECR without registry or provider: no error")
 	}
+}
+
+// A REJECT workflow's deployment is refused with 409 while another
+// deployment holds the service's lease, before anything is recorded or
+// started; a QUEUE workflow's deployment is accepted and waits in the engine.
+func TestDeploymentRejectedWhileLeaseHeld(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		g := e.seed()
+		key := model.LeaseKey(modeltest.Account, modeltest.Region, "prod", "web")
+		if _, err := e.store.AcquireLease(context.Background(), key, "dep-holder", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		r := e.must(http.StatusConflict, http.MethodPost, "/v1/deployments", deployReq(g, g.canary, map[string]any{"tag": "v2"}))
+		if r.code() != "LockHeld" || !strings.Contains(r.str("error", "message"), "dep-holder") {
+			t.Fatalf("got %s %q, want LockHeld naming the holder", r.code(), r.str("error", "message"))
+		}
+		if n := len(e.starter.started); n != 0 {
+			t.Fatalf("starter called %d times for a refused deployment, want 0", n)
+		}
+		list := e.must(http.StatusOK, http.MethodGet, "/v1/deployments?appId="+g.app, nil)
+		if n := len(list.items()); n != 0 {
+			t.Fatalf("%d deployments recorded for a refused request, want 0", n)
+		}
+		e.must(http.StatusCreated, http.MethodPost, "/v1/deployments", deployReq(g, g.rolling, map[string]any{"tag": "v2"}))
+		if err := e.store.ReleaseLease(context.Background(), key, "dep-holder"); err != nil {
+			t.Fatal(err)
+		}
+		e.must(http.StatusCreated, http.MethodPost, "/v1/deployments", deployReq(g, g.canary, map[string]any{"tag": "v2"}))
+	})
 }

@@ -73,3 +73,11 @@ type Revisions struct {
 	CleanedUp  bool `json:"cleanedUp,omitempty"`
 	OldDeleted bool `json:"oldDeleted,omitempty"`
 }
+
+// LeaseKey names the per-(cluster, service) deployment lock: one active
+// deployment per ECS service of a cluster in an account and region. The
+// engine takes it in prepare; the API reads it to refuse a REJECT workflow's
+// deployment with 409 before anything starts.
+func LeaseKey(accountID, region, cluster, service string) string {
+	return "ecs:" + accountID + ":" + region + ":" + cluster + "/" + service
+}

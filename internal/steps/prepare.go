@@ -391,7 +391,7 @@ func (g *graph) target() model.Target {
 		RoleARN: g.cp.RoleARN, ExternalID: g.cp.ExternalID,
 		Cluster: g.infra.Cluster, ServiceName: g.svc.Name,
 		Family:   Family(g.app.Name, g.svc.Name, g.env.Name),
-		LeaseKey: fmt.Sprintf("ecs:%s:%s:%s/%s", g.cp.AccountID, g.infra.Region, g.infra.Cluster, g.svc.Name),
+		LeaseKey: model.LeaseKey(g.cp.AccountID, g.infra.Region, g.infra.Cluster, g.svc.Name),
 		Daemon:   g.svc.ECS.SchedulingStrategy == model.SchedulingDaemon,
 	}
 }

@@ -65,6 +65,7 @@ var actionScopes = map[string]scope{
 	"states:SendTaskHeartbeat": scopeUnscoped,
 
 	"ecs:DescribeServices":           scopeServices,
+	"ecs:ListServices":               scopeUnscoped,
 	"ecs:UpdateService":              scopeServices,
 	"ecs:CreateService":              scopeServices,
 	"ecs:DeleteService":              scopeServices,

@@ -11,8 +11,6 @@ package ecsflow
 // folder nor listed here, and when a listed function has landed (remove it
 // from the list then).
 //
-// Empty now: every step-* that rolling.asl.json and daemon.asl.json name has
-// landed. Canary, blue/green and pipeline definitions may need entries
-// (step-setup-service, step-scale, step-shift-traffic, step-swap,
-// step-cleanup) if they land before their functions.
+// Empty now: every function that the shipped definitions (rolling, daemon,
+// canary, bluegreen, pipeline) name has landed.
 var PendingFunctions []string

@@ -86,7 +86,6 @@ func join(groups ...[]string) []string {
 //	step-setup-service   256    120s    no     CreateService/TagResource, PassRole, auto scaling
 //	step-scale           256    60s     no     UpdateService, auto scaling
 //	step-shift-traffic   256    60s     no     ELB ModifyListener/ModifyRule, Route 53 weighted records
-//	step-swap            256    60s     no     ELB ModifyListener/ModifyRule, Route 53 weighted records
 //	step-cleanup         256    120s    no     UpdateService/DeleteService, DeregisterTaskDefinition, auto scaling
 func DefaultSpecs() map[string]FunctionSpec {
 	specs := []FunctionSpec{
@@ -143,7 +142,8 @@ func DefaultSpecs() map[string]FunctionSpec {
 		{
 			Name: "step-prepare", Description: "step: load the workflow, take the service lease or queue, plan",
 			MemoryMB: 256, Timeout: 60 * time.Second,
-			Actions: join(tableRead, tableWrite, crossAccount, []string{"ecs:DescribeServices", "states:SendTaskSuccess"}),
+			// Canary and blue/green size from the live revision <service>__<n>.
+			Actions: join(tableRead, tableWrite, crossAccount, []string{"ecs:DescribeServices", "ecs:ListServices", "states:SendTaskSuccess"}),
 		},
 		{
 			Name: "step-next", Description: "step: plan the next action of the workflow (internal/strategy)",
@@ -186,8 +186,15 @@ func DefaultSpecs() map[string]FunctionSpec {
 		{
 			Name: "step-rollback", Description: "step: restore the last known good revision",
 			MemoryMB: 256, Timeout: 120 * time.Second,
-			Actions: join(tableRead, tableWrite, crossAccount,
-				[]string{"ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService"}),
+			// Revision-aware for canary and blue/green: traffic back on the old
+			// revision (ELB or Route 53), its count and auto scaling restored,
+			// the new revision removed.
+			Actions: join(tableRead, tableWrite, elbRead, autoscalingRead, crossAccount,
+				[]string{"ecs:DescribeServices", "ecs:ListServices", "ecs:UpdateService", "ecs:DeleteService",
+					"elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
+					"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetChange",
+					"application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy",
+					"application-autoscaling:DeregisterScalableTarget"}),
 		},
 		{
 			Name: "step-finish", Description: "step: close the deployment, count state transitions, release the lease, resume the queue",
@@ -198,34 +205,31 @@ func DefaultSpecs() map[string]FunctionSpec {
 			Name: "step-setup-service", Description: "step: set up the new service revision",
 			MemoryMB: 256, Timeout: 120 * time.Second,
 			Actions: join(tableRead, tableWrite, ecsRead, elbRead, autoscalingRead, crossAccount,
-				[]string{"ecs:CreateService", "ecs:TagResource", "iam:PassRole",
+				[]string{"ecs:CreateService", "ecs:ListServices", "ecs:TagResource", "iam:PassRole",
 					"application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy"}),
 		},
 		{
 			Name: "step-scale", Description: "step: scale the new revision up and the old one down",
 			MemoryMB: 256, Timeout: 60 * time.Second,
 			Actions: join(tableRead, tableWrite, ecsRead, autoscalingRead, crossAccount,
-				[]string{"ecs:UpdateService", "application-autoscaling:RegisterScalableTarget"}),
+				[]string{"ecs:UpdateService", "application-autoscaling:RegisterScalableTarget",
+					"application-autoscaling:DeregisterScalableTarget"}),
 		},
 		{
 			Name: "step-shift-traffic", Description: "step: shift listener weights or weighted DNS records",
 			MemoryMB: 256, Timeout: 60 * time.Second,
-			Actions: join(tableRead, tableWrite, elbRead, crossAccount,
-				[]string{"elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
-					"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetChange"}),
-		},
-		{
-			Name: "step-swap", Description: "step: swap the production listener (blue/green)",
-			MemoryMB: 256, Timeout: 60 * time.Second,
-			Actions: join(tableRead, tableWrite, elbRead, crossAccount,
-				[]string{"elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
+			// It finds the old and new revisions (<service>__<n>) and their
+			// target groups before it moves the weights.
+			Actions: join(tableRead, tableWrite, ecsRead, elbRead, crossAccount,
+				[]string{"ecs:ListServices", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
 					"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetChange"}),
 		},
 		{
 			Name: "step-cleanup", Description: "step: downsize the old revision and remove its auto scaling",
 			MemoryMB: 256, Timeout: 120 * time.Second,
 			Actions: join(tableRead, tableWrite, ecsRead, autoscalingRead, crossAccount,
-				[]string{"ecs:UpdateService", "ecs:DeleteService", "ecs:DeregisterTaskDefinition",
+				[]string{"ecs:ListServices", "ecs:UpdateService", "ecs:DeleteService", "ecs:DeregisterTaskDefinition",
+					"application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy",
 					"application-autoscaling:DeregisterScalableTarget", "application-autoscaling:DeleteScalingPolicy"}),
 		},
 	}

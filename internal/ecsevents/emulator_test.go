@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
+	"github.com/ecsflow/ecsflow/internal/ecsevents/localrules"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/sfnlocal"
@@ -56,7 +57,7 @@ func newWorld(t *testing.T) *world {
 	w.bus = eventbus.New(eventbus.Options{Clock: clock, Logger: discard})
 	const fn = "arn:aws:lambda:us-east-1:123456789012:function:ecsflow-ecs-events"
 	w.bus.RegisterLambda(fn, ecsevents.New(w.st, w.sfn, ecsevents.WithLogger(discard), ecsevents.WithClock(clock.Now)).Handle)
-	if err := ecsevents.Install(w.bus, func(f string) string {
+	if err := localrules.Install(w.bus, func(f string) string {
 		if f == ecsevents.FunctionECSEvents {
 			return fn
 		}

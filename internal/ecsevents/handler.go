@@ -40,7 +40,6 @@ import (
 	"time"
 
 	"github.com/ecsflow/ecsflow/internal/model"
-	"github.com/ecsflow/ecsflow/internal/sfnlocal"
 	"github.com/ecsflow/ecsflow/internal/store"
 )
 
@@ -72,21 +71,16 @@ type TaskCompleter interface {
 	SendTaskHeartbeat(ctx context.Context, token string) error
 }
 
-var _ TaskCompleter = (*sfnlocal.Service)(nil)
-
 // TokenSpent reports whether err says the token no longer waits: the task
 // timed out or ended, or the token is not one Step Functions knows.
 func TokenSpent(err error) bool {
-	code := ""
-	var le *sfnlocal.APIError
+	// Both the SDK's typed errors and sfnlocal's in-process errors carry
+	// the error code.
 	var ae interface{ ErrorCode() string }
-	switch {
-	case errors.As(err, &le):
-		code = le.Code
-	case errors.As(err, &ae):
-		code = ae.ErrorCode()
+	if !errors.As(err, &ae) {
+		return false
 	}
-	switch code {
+	switch ae.ErrorCode() {
 	case "TaskTimedOut", "TaskDoesNotExist", "InvalidToken":
 		return true
 	}

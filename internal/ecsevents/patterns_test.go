@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
+	"github.com/ecsflow/ecsflow/internal/ecsevents/localrules"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
 )
 
@@ -62,7 +63,7 @@ func TestInstallOnTheLocalBus(t *testing.T) {
 		got <- e.DetailType
 		return nil
 	})
-	err := ecsevents.Install(bus, func(f string) string {
+	err := localrules.Install(bus, func(f string) string {
 		if f == ecsevents.FunctionECSEvents {
 			return fn
 		}

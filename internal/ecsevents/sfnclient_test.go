@@ -18,6 +18,9 @@ import (
 	"github.com/ecsflow/ecsflow/internal/simclock"
 )
 
+// In local mode the embedded Step Functions completes tokens in process.
+var _ ecsevents.TaskCompleter = (*sfnlocal.Service)(nil)
+
 // waitMachine is a state machine whose only Task waits for a token that
 // its Lambda hands to got.
 const waitMachine = `{"StartAt":"Wait","States":{"Wait":{"Type":"Task",

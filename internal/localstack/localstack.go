@@ -49,6 +49,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/deploycontrol"
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
+	"github.com/ecsflow/ecsflow/internal/ecsevents/localrules"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
 	"github.com/ecsflow/ecsflow/internal/model"
@@ -318,7 +319,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	trig := trigger.New(s.store, trigger.NewAPICreator(s.store, starter, api.WithLogger(cfg.Logger), api.WithClock(s.clock.Now)), starter, trigOpts...)
 	s.bus.RegisterLambda(s.FunctionARN(ecsevents.FunctionTrigger), trig.Lambda)
-	if err := ecsevents.Install(s.bus, func(fn string) string {
+	if err := localrules.Install(s.bus, func(fn string) string {
 		switch fn {
 		case ecsevents.FunctionECSEvents, ecsevents.FunctionTrigger:
 			return s.FunctionARN(fn)

@@ -53,6 +53,9 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 
+// ErrorCode is the error's code, as the SDK's API errors report theirs.
+func (e *APIError) ErrorCode() string { return e.Code }
+
 func apiErr(code, format string, a ...any) *APIError {
 	return &APIError{Code: code, Message: fmt.Sprintf(format, a...)}
 }

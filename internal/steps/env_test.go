@@ -11,6 +11,7 @@ import (
 
 	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
+	"github.com/ecsflow/ecsflow/internal/ecsevents/localrules"
 	"github.com/ecsflow/ecsflow/internal/ecsops/ecsopstest"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
 	"github.com/ecsflow/ecsflow/internal/model"
@@ -115,7 +116,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.bus = bus
 	evFn := localARN(ecsevents.FunctionECSEvents)
 	bus.RegisterLambda(evFn, ecsevents.New(e.st, e.sfn, ecsevents.WithLogger(discard)).Handle)
-	if err := ecsevents.Install(bus, func(f string) string {
+	if err := localrules.Install(bus, func(f string) string {
 		if f == ecsevents.FunctionECSEvents {
 			return evFn
 		}

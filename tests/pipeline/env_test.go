@@ -23,6 +23,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/deploycontrol"
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
+	"github.com/ecsflow/ecsflow/internal/ecsevents/localrules"
 	"github.com/ecsflow/ecsflow/internal/ecsops/ecsopstest"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
 	"github.com/ecsflow/ecsflow/internal/model"
@@ -133,7 +134,7 @@ func newStack(t testing.TB) *stack {
 	t.Cleanup(bus.Close)
 	evFn := localARN(ecsevents.FunctionECSEvents)
 	bus.RegisterLambda(evFn, ecsevents.New(s.st, s.sfn, ecsevents.WithLogger(discard)).Handle)
-	if err := ecsevents.Install(bus, func(f string) string {
+	if err := localrules.Install(bus, func(f string) string {
 		if f == ecsevents.FunctionECSEvents {
 			return evFn
 		}

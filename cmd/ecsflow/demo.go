@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -11,44 +13,83 @@ import (
 )
 
 func init() {
-	var verbose bool
+	var verbose, apiTour bool
+	var scale float64
+	var example string
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Start the whole local stack and run real deployments on it",
+		Short: "Start the whole local stack and run a release pipeline and an automatic rollback on it",
 		Long: "demo starts ecsflow locally (AWS emulator, embedded Step Functions and EventBridge, embedded\n" +
-			"DynamoDB, API on 127.0.0.1) on a fast clock, creates a full example entity graph through the REST\n" +
-			"API, shows that invalid input, a stale update and a referenced delete are refused, then deploys\n" +
-			"v1 and v2 of a service with the rolling workflow and a crash-looping v3 that is rolled back\n" +
-			"automatically. It exits non-zero if any step does not behave.",
+			"DynamoDB, API on 127.0.0.1) on a fast clock, creates the AWS world of examples/ecsflow.yaml and\n" +
+			"applies it, pushes web:v1.0.0 (the ECR push event starts the web-release pipeline), follows the dev\n" +
+			"canary, approves the promotion, follows the prod blue/green, then makes web:v1.0.1-broken crash (a\n" +
+			"fault plan), pushes it and shows the automatic rollback. It ends with a table per deployment:\n" +
+			"strategy, result, simulated and real duration, AWS API calls, state transitions, estimated cost.\n" +
+			"It exits non-zero, naming the step, if any step does not end as expected. --api-tour first runs\n" +
+			"the REST API walkthrough (validation, 412, 409) and rolling deployments on a second stack.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logOut := io.Discard
 			if verbose {
 				logOut = cmd.ErrOrStderr()
 			}
-			s, err := localstack.Start(cmd.Context(), localstack.Config{
-				Logger: slog.New(slog.NewJSONHandler(logOut, nil)),
-				// 100 simulated seconds per real second: a rollout takes
-				// well under a second of wall time.
-				ClockScale: 100,
-			})
+			src, err := os.ReadFile(example)
 			if err != nil {
-				return fmt.Errorf("start local stack: %w", err)
+				return fmt.Errorf("demo: read the example (run from the repository root, or pass --example): %w", err)
 			}
-			demoErr := localstack.Demo(cmd.Context(), s.URL(), cmd.OutOrStdout())
-			if demoErr == nil {
-				demoErr = localstack.DemoDeployment(cmd.Context(), s, cmd.OutOrStdout())
+			logger := slog.New(slog.NewJSONHandler(logOut, nil))
+			if apiTour {
+				if err := runAPITour(cmd.Context(), cmd.OutOrStdout(), logger); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout())
 			}
-			closeErr := s.Close()
-			if demoErr != nil {
-				return fmt.Errorf("demo: %w", demoErr)
-			}
-			if closeErr != nil {
-				return fmt.Errorf("stop local stack: %w", closeErr)
-			}
-			return nil
+			return runDemo(cmd.Context(), cmd.OutOrStdout(), logger, scale, src)
 		},
 	}
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print the API's access log on stderr")
+	f := cmd.Flags()
+	f.BoolVarP(&verbose, "verbose", "v", false, "print the stack's logs on stderr")
+	f.Float64Var(&scale, "clock-scale", localstack.DemoClockScale, "simulated seconds per real second")
+	f.StringVar(&example, "example", localstack.ExamplePath, "the example configuration to seed and apply")
+	f.BoolVar(&apiTour, "api-tour", false, "also run the REST API walkthrough and the rolling deployments demo first")
 	rootCmd.AddCommand(cmd)
+}
+
+// runDemo starts a stack at the given clock scale and runs the pipeline
+// demo on it.
+func runDemo(ctx context.Context, out io.Writer, logger *slog.Logger, scale float64, src []byte) error {
+	s, err := localstack.Start(ctx, localstack.Config{Logger: logger, ClockScale: scale})
+	if err != nil {
+		return fmt.Errorf("start local stack: %w", err)
+	}
+	_, demoErr := localstack.DemoPipeline(ctx, s, src, out)
+	closeErr := s.Close()
+	if demoErr != nil {
+		return fmt.Errorf("demo: %w", demoErr)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("stop local stack: %w", closeErr)
+	}
+	return nil
+}
+
+// runAPITour runs the REST API walkthrough and the rolling deployments
+// (v1, v2, crash-looping v3 rolled back) on a stack of its own.
+func runAPITour(ctx context.Context, out io.Writer, logger *slog.Logger) error {
+	s, err := localstack.Start(ctx, localstack.Config{Logger: logger, ClockScale: 100})
+	if err != nil {
+		return fmt.Errorf("start local stack: %w", err)
+	}
+	demoErr := localstack.Demo(ctx, s.URL(), out)
+	if demoErr == nil {
+		demoErr = localstack.DemoDeployment(ctx, s, out)
+	}
+	closeErr := s.Close()
+	if demoErr != nil {
+		return fmt.Errorf("api tour: %w", demoErr)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("stop local stack: %w", closeErr)
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 func init() {
 	var cfg localstack.Config
+	var seed string
 	cmd := &cobra.Command{
 		Use:   "local",
 		Short: "Run all of ecsflow on this machine: API, deployment engine, Step Functions, event bus and an AWS emulator",
@@ -26,13 +27,23 @@ func init() {
 			"(--clock-scale simulated seconds per real second). Data lives in an embedded, in-memory\n" +
 			"DynamoDB-compatible server unless --dynamodb-endpoint points at another one (for example DynamoDB\n" +
 			"Local); the table is created on start. Point the AWS CLI or SDKs at the printed AWS_ENDPOINT_URL to\n" +
-			"create clusters, load balancers and alarms, then POST /v1/deployments.",
+			"create clusters, load balancers and alarms, then POST /v1/deployments.\n\n" +
+			"--seed-example[=FILE] creates the AWS world of examples/ecsflow.yaml (clusters dev and prod, an ALB\n" +
+			"with two target groups, listeners and a 5XX alarm per environment) and applies the example with the\n" +
+			"emulator's ARNs, so that `ecsflow push web:v1.0.0` starts its pipeline right away.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
-			return runLocal(ctx, cfg, func(s *localstack.Stack) { printLocal(cmd.OutOrStdout(), s, cfg.ClockScale) })
+			out := cmd.OutOrStdout()
+			return runLocal(ctx, cfg, func(s *localstack.Stack) error {
+				printLocal(out, s, cfg.ClockScale)
+				if seed == "" {
+					return nil
+				}
+				return seedExample(ctx, out, s, seed)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -43,6 +54,8 @@ func init() {
 	f.StringVar(&cfg.Table, "table", localstack.DefaultTable, "DynamoDB table name")
 	f.StringVar(&cfg.Region, "region", localstack.DefaultRegion, "region of the emulated account")
 	f.StringVar(&cfg.AccountID, "account", localstack.DefaultAccountID, "account ID of the emulated account")
+	f.StringVar(&seed, "seed-example", "", "create the AWS world of this example file and apply it (no value: "+localstack.ExamplePath+")")
+	f.Lookup("seed-example").NoOptDefVal = localstack.ExamplePath
 	f.IntVar(&cfg.HeartbeatSeconds, "heartbeat-seconds", 60, "steady-state wait safety net: check ECS after this many silent simulated seconds")
 	rootCmd.AddCommand(cmd)
 }
@@ -62,13 +75,35 @@ func printLocal(w io.Writer, s *localstack.Stack, scale float64) {
 	}
 }
 
-// runLocal starts the stack, reports it through started, and runs until ctx ends.
-func runLocal(ctx context.Context, cfg localstack.Config, started func(*localstack.Stack)) error {
+// seedExample creates the example's world on s and applies it.
+func seedExample(ctx context.Context, w io.Writer, s *localstack.Stack, file string) error {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("seed example: %w", err)
+	}
+	fmt.Fprintf(w, "Seeding %s: clusters dev and prod, ALBs, target groups, listeners and alarms in the emulator; applying it:\n", file)
+	if _, err := localstack.SeedExample(ctx, s, file, src, localstack.ExampleOptions{}, w); err != nil {
+		return fmt.Errorf("seed example: %w", err)
+	}
+	fmt.Fprintln(w, "Next (in another shell, after the exports above):")
+	fmt.Fprintln(w, "  ecsflow push web:v1.0.0                       # the trigger starts pipeline shop/web-release")
+	fmt.Fprintln(w, "  ecsflow pipeline list shop/web-release        # its execution ID")
+	fmt.Fprintln(w, "  ecsflow pipeline status <id> --watch          # dev canary, then the approval")
+	fmt.Fprintln(w, "  ecsflow approve <id> --comment 'dev is fine'  # then prod blue/green")
+	return nil
+}
+
+// runLocal starts the stack, reports it through started, and runs until ctx
+// ends. An error from started stops the stack and is returned.
+func runLocal(ctx context.Context, cfg localstack.Config, started func(*localstack.Stack) error) error {
 	s, err := localstack.Start(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("start local stack: %w", err)
 	}
-	started(s)
+	if err := started(s); err != nil {
+		_ = s.Close()
+		return err
+	}
 	<-ctx.Done()
 	if err := s.Close(); err != nil {
 		return fmt.Errorf("stop local stack: %w", err)

@@ -55,6 +55,9 @@ type DemoReport struct {
 // demoPushWait bounds (real time) the wait for the pipeline a push starts.
 var demoPushWait = 30 * time.Second
 
+// demoCrashAfter is how long (simulated seconds) a broken task runs.
+var demoCrashAfter = 1.0
+
 // broken tag of the demo: its tasks crash (fault plan).
 const (
 	demoGoodTag   = "v1.0.0"
@@ -177,8 +180,8 @@ func (d *pipelineDemo) run(ctx context.Context, src []byte) error {
 	d.rep.Pipelines = append(d.rep.Pipelines, x)
 	good := d.rowFor("dev")
 
-	st = d.step("Push web:" + demoBrokenTag + ", whose tasks crash 1 simulated second after they start (a fault plan):\n" +
-		"   the dev canary never gets steady, and ecsflow rolls back on its own")
+	st = d.step("Push web:" + demoBrokenTag + ", whose tasks crash (a fault plan)")
+	d.say("   Its tasks exit 1 simulated second after they start: the dev canary never gets steady, and ecsflow rolls back on its own.")
 	x, err = d.push(ctx, pipelineID, demoBrokenTag, map[string]bool{d.rep.Pipelines[0].ID: true})
 	if err != nil {
 		return &DemoStepError{Step: st, Err: err}
@@ -218,11 +221,11 @@ func (d *pipelineDemo) push(ctx context.Context, pipelineID, tag string, seen ma
 		// matches the digest just pushed. It is in place long before the
 		// pipeline's first task starts (that takes a task definition, a
 		// service and a simulated image pull).
-		rule := awsemu.FaultRule{Image: "*@" + uri, Behavior: awsemu.BehaviorCrash, AfterSeconds: 1}
+		rule := awsemu.FaultRule{Image: "*@" + uri, Behavior: awsemu.BehaviorCrash, AfterSeconds: demoCrashAfter}
 		if err := d.s.Emulator().SetFaultPlan(awsemu.FaultPlan{Rules: []awsemu.FaultRule{rule}}); err != nil {
 			return nil, fmt.Errorf("set the fault plan: %w", err)
 		}
-		d.log("FAULT        image %s -> crash 1s after start (ecsflow emulator fault)", rule.Image)
+		d.log("FAULT        image %s -> crash %gs after start (ecsflow emulator fault)", rule.Image, rule.AfterSeconds)
 	}
 	deadline := time.Now().Add(demoPushWait)
 	for {

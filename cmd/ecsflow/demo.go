@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	var verbose, apiTour bool
+	var verbose, apiChecks, rolling bool
 	var scale float64
 	var example string
 	cmd := &cobra.Command{
@@ -25,8 +25,10 @@ func init() {
 			"canary, approves the promotion, follows the prod blue/green, then makes web:v1.0.1-broken crash (a\n" +
 			"fault plan), pushes it and shows the automatic rollback. It ends with a table per deployment:\n" +
 			"strategy, result, simulated and real duration, AWS API calls, state transitions, estimated cost.\n" +
-			"It exits non-zero, naming the step, if any step does not end as expected. --api-tour first runs\n" +
-			"the REST API walkthrough (validation, 412, 409) and rolling deployments on a second stack.",
+			"It exits non-zero, naming the step, if any step does not end as expected. First, on a stack of its\n" +
+			"own, it walks through the REST API: an entity graph is created, and invalid input, a stale update\n" +
+			"(412) and a referenced delete (409) are refused (--api-checks=false skips it; --rolling adds\n" +
+			"rolling deployments of v1, v2 and a crash-looping v3 that is rolled back).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logOut := io.Discard
@@ -38,8 +40,8 @@ func init() {
 				return fmt.Errorf("demo: read the example (run from the repository root, or pass --example): %w", err)
 			}
 			logger := slog.New(slog.NewJSONHandler(logOut, nil))
-			if apiTour {
-				if err := runAPITour(cmd.Context(), cmd.OutOrStdout(), logger); err != nil {
+			if apiChecks || rolling {
+				if err := runAPITour(cmd.Context(), cmd.OutOrStdout(), logger, rolling); err != nil {
 					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout())
@@ -51,7 +53,8 @@ func init() {
 	f.BoolVarP(&verbose, "verbose", "v", false, "print the stack's logs on stderr")
 	f.Float64Var(&scale, "clock-scale", localstack.DemoClockScale, "simulated seconds per real second")
 	f.StringVar(&example, "example", localstack.ExamplePath, "the example configuration to seed and apply")
-	f.BoolVar(&apiTour, "api-tour", false, "also run the REST API walkthrough and the rolling deployments demo first")
+	f.BoolVar(&apiChecks, "api-checks", true, "first walk through the REST API (validation, 412, 409) on a stack of its own")
+	f.BoolVar(&rolling, "rolling", false, "also run rolling deployments (v1, v2, crash-looping v3 rolled back) on that stack")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -73,15 +76,15 @@ func runDemo(ctx context.Context, out io.Writer, logger *slog.Logger, scale floa
 	return nil
 }
 
-// runAPITour runs the REST API walkthrough and the rolling deployments
-// (v1, v2, crash-looping v3 rolled back) on a stack of its own.
-func runAPITour(ctx context.Context, out io.Writer, logger *slog.Logger) error {
+// runAPITour runs the REST API walkthrough and, when asked, the rolling
+// deployments (v1, v2, crash-looping v3 rolled back) on a stack of its own.
+func runAPITour(ctx context.Context, out io.Writer, logger *slog.Logger, rolling bool) error {
 	s, err := localstack.Start(ctx, localstack.Config{Logger: logger, ClockScale: 100})
 	if err != nil {
 		return fmt.Errorf("start local stack: %w", err)
 	}
 	demoErr := localstack.Demo(ctx, s.URL(), out)
-	if demoErr == nil {
+	if demoErr == nil && rolling {
 		demoErr = localstack.DemoDeployment(ctx, s, out)
 	}
 	closeErr := s.Close()

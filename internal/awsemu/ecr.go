@@ -261,6 +261,28 @@ func (w *world) ecrDigest(ref string) string {
 	return ""
 }
 
+// imageNames is ref and, for an image of this registry pinned to a digest,
+// the same image under each tag that digest was pushed as: a fault rule
+// written for "web:v1.0.1-broken" also hits the deployment that pinned that
+// push to "web@sha256:...".
+func (w *world) imageNames(ref string) []string {
+	names := []string{ref}
+	rest, ok := strings.CutPrefix(ref, w.registryHost()+"/")
+	if !ok {
+		return names
+	}
+	name, dg, ok := strings.Cut(rest, "@")
+	if !ok {
+		return names
+	}
+	if r := w.ecr.repos[name]; r != nil {
+		for _, t := range r.tagsOf(dg) {
+			names = append(names, w.registryHost()+"/"+name+":"+t)
+		}
+	}
+	return names
+}
+
 func (r *repo) tagsOf(digest string) []string {
 	var tags []string
 	for t, d := range r.tags {

@@ -309,7 +309,7 @@ func (w *world) launchTask(c *cluster, sp launchSpec) (*task, error) {
 		t.t.Containers = append(t.t.Containers, ct)
 		t.t.Overrides.ContainerOverrides = append(t.t.Overrides.ContainerOverrides, ecstypes.ContainerOverride{Name: cd.Name})
 		if aws.ToBool(cd.Essential) {
-			f := w.faults.forImage(aws.ToString(cd.Image))
+			f := w.faults.forImage(w.imageNames(aws.ToString(cd.Image))...)
 			t.fault.crash = t.fault.crash || f.crash
 			if f.crash && (t.fault.crashAfter == 0 || f.crashAfter < t.fault.crashAfter) {
 				t.fault.crashAfter = f.crashAfter

@@ -181,13 +181,14 @@ func (f *faultState) addTimer(t simclock.Timer) {
 	f.mu.Unlock()
 }
 
-// forImage returns the combined behaviour of every rule matching image.
-func (f *faultState) forImage(image string) imageFault {
+// forImage returns the combined behaviour of every rule matching the image
+// under any of its names (see world.imageNames).
+func (f *faultState) forImage(names ...string) imageFault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out imageFault
 	for _, r := range f.plan.Rules {
-		if r.Image == "" || !imageMatches(r.Image, image) {
+		if r.Image == "" || !anyImageMatches(r.Image, names) {
 			continue
 		}
 		d := time.Duration(r.AfterSeconds * float64(time.Second))
@@ -230,6 +231,15 @@ func (f *faultState) forAPI(svc, op string) (throttle bool, latency time.Duratio
 		}
 	}
 	return throttle, latency
+}
+
+func anyImageMatches(glob string, names []string) bool {
+	for _, n := range names {
+		if imageMatches(glob, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // imageMatches reports whether glob matches the image as written or with

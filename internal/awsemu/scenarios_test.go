@@ -596,3 +596,37 @@ func TestEC2PlacementRespectsResources(t *testing.T) {
 	reg("i-small-2")
 	h.waitFor(ctx, "the third task on the new instance", func() bool { return h.describe(ctx, "small", "big").RunningCount == 3 })
 }
+
+// A fault rule written for a tag also hits a task definition that pins
+// that push to its digest, as deployments started by a trigger do.
+func TestImageFaultByTagHitsDigestPinnedImage(t *testing.T) {
+	h := newHarness(t, 1000)
+	ctx := h.ctx()
+	h.fargateService(ctx, "prod", "api", "repo/web:v1", 3, true)
+	h.waitStable(ctx, "prod", "api")
+	good := aws.ToString(h.describe(ctx, "prod", "api").TaskDefinition)
+
+	digest, err := h.emu.PushImage(ctx, "repo/web", "v2-broken")
+	if err != nil {
+		t.Fatalf("PushImage: %v", err)
+	}
+	if err := h.emu.SetFaultPlan(FaultPlan{Seed: 1, Rules: []FaultRule{{Image: "repo/web:v2-broken", Behavior: BehaviorCrash, AfterSeconds: 2}}}); err != nil {
+		t.Fatalf("SetFaultPlan: %v", err)
+	}
+	pinned := h.registerTD(ctx, "api", "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo/web@"+digest)
+	up, err := h.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("prod"), Service: aws.String("api"), TaskDefinition: pinned.TaskDefinitionArn})
+	if err != nil {
+		t.Fatalf("UpdateService: %v", err)
+	}
+	failedID := aws.ToString(up.Service.Deployments[0].Id)
+	if _, ok := h.sink.Wait(ctx, func(ev Event) bool {
+		m := detailOf(t, ev)
+		return ev.DetailType == DetailTypeDeploymentStateChange && m["eventName"] == "SERVICE_DEPLOYMENT_FAILED" && m["deploymentId"] == failedID
+	}); !ok {
+		t.Fatalf("the digest-pinned image of a faulted tag did not crash: no SERVICE_DEPLOYMENT_FAILED for %s\nstate: %s", failedID, h.stateJSON())
+	}
+	h.waitStable(ctx, "prod", "api")
+	if got := aws.ToString(h.describe(ctx, "prod", "api").TaskDefinition); got != good {
+		t.Fatalf("after the circuit breaker the service runs %s, want %s", got, good)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -35,9 +34,9 @@ func init() {
 			if verbose {
 				logOut = cmd.ErrOrStderr()
 			}
-			src, err := os.ReadFile(example)
+			src, err := localstack.ReadExample(example)
 			if err != nil {
-				return fmt.Errorf("demo: read the example (run from the repository root, or pass --example): %w", err)
+				return fmt.Errorf("demo: %w", err)
 			}
 			logger := slog.New(slog.NewJSONHandler(logOut, nil))
 			if apiChecks || rolling {

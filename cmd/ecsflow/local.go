@@ -77,7 +77,7 @@ func printLocal(w io.Writer, s *localstack.Stack, scale float64) {
 
 // seedExample creates the example's world on s and applies it.
 func seedExample(ctx context.Context, w io.Writer, s *localstack.Stack, file string) error {
-	src, err := os.ReadFile(file)
+	src, err := localstack.ReadExample(file)
 	if err != nil {
 		return fmt.Errorf("seed example: %w", err)
 	}

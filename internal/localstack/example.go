@@ -2,8 +2,11 @@ package localstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +16,7 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/ecsflow/ecsflow/examples"
 	"github.com/ecsflow/ecsflow/internal/apply"
 	"github.com/ecsflow/ecsflow/internal/client"
 )
@@ -136,4 +140,18 @@ func SeedExample(ctx context.Context, s *Stack, filename string, src []byte, opt
 		}
 	}
 	return p, nil
+}
+
+// ReadExample reads an example configuration. For the default ExamplePath it
+// falls back to the copy built into the binary when the file is not there
+// (the command runs outside the repository), so the demo works anywhere.
+func ReadExample(path string) ([]byte, error) {
+	src, err := os.ReadFile(path)
+	if err == nil {
+		return src, nil
+	}
+	if path == ExamplePath && errors.Is(err, fs.ErrNotExist) {
+		return examples.ECSFlow, nil
+	}
+	return nil, fmt.Errorf("read example %s: %w", path, err)
 }

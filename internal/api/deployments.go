@@ -369,24 +369,32 @@ func (h *Handler) getDeployment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, DeploymentBody{Deployment: d, Ledger: entries, LedgerNextCursor: next})
 }
 
+// readControlRequest reads the optional body of approve, reject, rollback
+// and abort, for deployments and pipeline executions alike.
+func readControlRequest(w http.ResponseWriter, r *http.Request) (ControlRequest, error) {
+	var req ControlRequest
+	b, err := readBody(w, r)
+	if err != nil {
+		return req, err
+	}
+	if len(b) > 0 {
+		if err := decodeStrict(b, &req); err != nil {
+			return req, err
+		}
+	}
+	if len(req.Comment) > 4096 {
+		return req, fieldError(http.StatusBadRequest, codeValidation, "comment", "must be at most 4096 bytes")
+	}
+	return req, nil
+}
+
 func (h *Handler) controlDeployment(action string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id := r.PathValue("id")
-		b, err := readBody(w, r)
+		req, err := readControlRequest(w, r)
 		if err != nil {
 			h.writeError(w, r, err)
-			return
-		}
-		var req ControlRequest
-		if len(b) > 0 {
-			if err := decodeStrict(b, &req); err != nil {
-				h.writeError(w, r, err)
-				return
-			}
-		}
-		if len(req.Comment) > 4096 {
-			h.writeError(w, r, fieldError(http.StatusBadRequest, codeValidation, "comment", "must be at most 4096 bytes"))
 			return
 		}
 		if _, err := getAs[*model.Deployment](ctx, h, model.KindDeployment, id); err != nil {

@@ -216,20 +216,9 @@ func (h *Handler) controlPipelineExecution(action string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id := r.PathValue("id")
-		b, err := readBody(w, r)
+		req, err := readControlRequest(w, r)
 		if err != nil {
 			h.writeError(w, r, err)
-			return
-		}
-		var req ControlRequest
-		if len(b) > 0 {
-			if err := decodeStrict(b, &req); err != nil {
-				h.writeError(w, r, err)
-				return
-			}
-		}
-		if len(req.Comment) > 4096 {
-			h.writeError(w, r, fieldError(http.StatusBadRequest, codeValidation, "comment", "must be at most 4096 bytes"))
 			return
 		}
 		if _, err := getAs[*model.PipelineExecution](ctx, h, model.KindPipelineExecution, id); err != nil {

@@ -52,6 +52,16 @@ func (g *apiFlags) client(ctx context.Context) (*client.Client, error) {
 	return client.New(ctx, g.endpoint, client.Options{})
 }
 
+// session checks -o and builds the API client, as every API command does first.
+func (g *apiFlags) session(ctx context.Context) (*client.Client, bool, error) {
+	asJSON, err := g.json()
+	if err != nil {
+		return nil, false, err
+	}
+	c, err := g.client(ctx)
+	return c, asJSON, err
+}
+
 func (g *apiFlags) json() (bool, error) {
 	switch g.output {
 	case "json":

@@ -45,12 +45,8 @@ func newControlCmd(g *apiFlags, action string) *cobra.Command {
 				}
 				return controlPipeline(cmd, g, args[0], action, comment)
 			}
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			c, err := g.client(ctx)
+			c, asJSON, err := g.session(ctx)
 			if err != nil {
 				return err
 			}

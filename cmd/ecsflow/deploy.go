@@ -23,12 +23,8 @@ tag (v1.2.3), a digest (sha256:...) or a full image URI (with a tag or @digest).
 to the end, like status --watch, and exits non-zero unless it succeeded.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			c, err := g.client(ctx)
+			c, asJSON, err := g.session(ctx)
 			if err != nil {
 				return err
 			}

@@ -20,12 +20,8 @@ func newHistoryCmd(g *apiFlags) *cobra.Command {
 		Short: "List a service's deployments in an environment, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			c, err := g.client(ctx)
+			c, asJSON, err := g.session(ctx)
 			if err != nil {
 				return err
 			}

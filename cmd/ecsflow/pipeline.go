@@ -26,12 +26,8 @@ func newPipelineCmd(g *apiFlags) *cobra.Command {
 		Short: "Start a pipeline with an image",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			c, err := g.client(ctx)
+			c, asJSON, err := g.session(ctx)
 			if err != nil {
 				return err
 			}
@@ -79,12 +75,8 @@ func newPipelineCmd(g *apiFlags) *cobra.Command {
 		Short: "Show a pipeline execution's stages; --watch follows it to its end (non-zero exit unless it succeeded)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			c, err := g.client(ctx)
+			c, asJSON, err := g.session(ctx)
 			if err != nil {
 				return err
 			}
@@ -113,12 +105,8 @@ func newPipelineCmd(g *apiFlags) *cobra.Command {
 		Short: "List a pipeline's executions, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			c, err := g.client(ctx)
+			c, asJSON, err := g.session(ctx)
 			if err != nil {
 				return err
 			}
@@ -167,12 +155,8 @@ func newPipelineControlCmd(g *apiFlags, action string) *cobra.Command {
 }
 
 func controlPipeline(cmd *cobra.Command, g *apiFlags, id, action, comment string) error {
-	asJSON, err := g.json()
-	if err != nil {
-		return err
-	}
 	ctx := cmd.Context()
-	c, err := g.client(ctx)
+	c, asJSON, err := g.session(ctx)
 	if err != nil {
 		return err
 	}

@@ -34,12 +34,8 @@ terminal, timestamped lines otherwise. The exit code is non-zero when the deploy
 did not succeed (with --watch), or has ended without success.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			c, err := g.client(ctx)
+			c, asJSON, err := g.session(ctx)
 			if err != nil {
 				return err
 			}

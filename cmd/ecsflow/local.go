@@ -56,6 +56,7 @@ func init() {
 	f.StringVar(&cfg.AccountID, "account", localstack.DefaultAccountID, "account ID of the emulated account")
 	f.StringVar(&seed, "seed-example", "", "create the AWS world of this example file and apply it (no value: "+localstack.ExamplePath+")")
 	f.Lookup("seed-example").NoOptDefVal = localstack.ExamplePath
+	cfg.ResolveTags = true // deploying a tag pins its digest; push it first (ecsflow push)
 	f.IntVar(&cfg.HeartbeatSeconds, "heartbeat-seconds", 60, "steady-state wait safety net: check ECS after this many silent simulated seconds")
 	rootCmd.AddCommand(cmd)
 }

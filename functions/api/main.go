@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/internal/pipeline"
 	"github.com/ecsflow/ecsflow/internal/store"
+	"github.com/ecsflow/ecsflow/internal/trigger"
 )
 
 func main() {
@@ -47,7 +50,10 @@ func main() {
 	// resume its stored task tokens.
 	pipes := api.WithPipelines(pipeline.NewSFNStarter(sfnClient, os.Getenv("STATE_MACHINE_ARN_PIPELINE")),
 		pipeline.NewController(st, completer, nil))
-	lambda.Start(proxy(api.New(st, starter, api.WithLogger(log), api.WithController(control), pipes)))
+	// Deploying a tag pins its digest (ECR DescribeImages, or the registry's
+	// manifest with credentials from Secrets Manager); a missing tag is a 400.
+	digests := api.WithDigestResolver(trigger.NewRegistries(ecr.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg)))
+	lambda.Start(proxy(api.New(st, starter, api.WithLogger(log), api.WithController(control), pipes, digests)))
 }
 
 // proxy adapts API Gateway HTTP API v2 events to h. The context variant puts

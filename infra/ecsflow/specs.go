@@ -94,8 +94,11 @@ func DefaultSpecs() map[string]FunctionSpec {
 			MemoryMB: 512, Timeout: 29 * time.Second,
 			// internal/api starts executions; internal/deploycontrol answers
 			// approval and abort waits through their task tokens.
+			// Deploying a tag resolves its digest: ECR DescribeImages, or a
+			// registry manifest with credentials from Secrets Manager.
 			Actions: join(tableRead, tableWrite,
-				[]string{"states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure"}),
+				[]string{"states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure",
+					"ecr:DescribeImages", "secretsmanager:GetSecretValue"}),
 		},
 		{
 			Name: "trigger", Description: "ECR push -> matching Triggers -> StartExecution",

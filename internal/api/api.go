@@ -30,6 +30,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -73,6 +74,7 @@ type Handler struct {
 	repo    Repository
 	starter Starter
 	ctrl    Controller
+	digests DigestResolver
 	pipes   pipelineDeps
 	log     *slog.Logger
 	now     func() time.Time
@@ -93,6 +95,21 @@ func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = 
 // WithController sets the deployment controller (default: a
 // RecordingController on the same repository).
 func WithController(c Controller) Option { return func(h *Handler) { h.ctrl = c } }
+
+// DigestResolver pins a tag to the digest it points at now (ECR
+// DescribeImages or a registry manifest). An error that Is ErrTagNotFound
+// means the tag does not exist.
+type DigestResolver interface {
+	ResolveDigest(ctx context.Context, srv *model.ArtifactServer, repository, tag string) (string, error)
+}
+
+// ErrTagNotFound is what a DigestResolver's error Is when the tag does not exist.
+var ErrTagNotFound = errors.New("tag not found")
+
+// WithDigestResolver makes POST /v1/deployments pin a requested tag to its
+// digest, and refuse a tag that does not exist with 400 naming it. Without
+// one, a tag is deployed as given.
+func WithDigestResolver(r DigestResolver) Option { return func(h *Handler) { h.digests = r } }
 
 // New returns the API handler. starter starts deployments' executions.
 func New(repo Repository, starter Starter, opts ...Option) *Handler {

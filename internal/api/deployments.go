@@ -194,6 +194,18 @@ func (h *Handler) graphFor(ctx context.Context, req DeploymentRequest, who strin
 	if len(fe) > 0 {
 		return nil, validationError(fe)
 	}
+	if h.digests != nil && d.Artifact.Tag != "" && d.Artifact.Digest == "" {
+		dg, err := h.digests.ResolveDigest(ctx, srv, d.Artifact.Repository, d.Artifact.Tag)
+		switch {
+		case errors.Is(err, ErrTagNotFound):
+			return nil, validationError([]model.FieldError{{Field: "artifact.tag",
+				Message: fmt.Sprintf("tag %q does not exist in repository %s", d.Artifact.Tag, d.Artifact.Repository)}})
+		case err != nil:
+			return nil, &apiError{status: http.StatusBadGateway, body: ErrorDetail{Code: codeArtifactUnavailable,
+				Message: fmt.Sprintf("could not resolve %s:%s to a digest; try again", d.Artifact.Repository, d.Artifact.Tag)}, cause: err}
+		}
+		d.Artifact.Digest = dg
+	}
 	if wf.EffectiveConcurrency() == model.ConcurrencyReject && g.CloudProvider != nil {
 		// REJECT refuses a second deployment of the service while one holds
 		// its lease; the engine checks again when it takes the lease.

@@ -12,6 +12,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
+	"github.com/ecsflow/ecsflow/internal/store/dynamotest"
 )
 
 func deployReq(g graph, wf string, artifact map[string]any) map[string]any {
@@ -254,4 +255,48 @@ func TestDeploymentRejectedWhileLeaseHeld(t *testing.T) {
 		}
 		e.must(http.StatusCreated, http.MethodPost, "/v1/deployments", deployReq(g, g.canary, map[string]any{"tag": "v2"}))
 	})
+}
+
+// fakeDigests is a hand-written DigestResolver over a fixed tag -> digest table.
+type fakeDigests struct {
+	digests map[string]string
+	err     error
+}
+
+func (f fakeDigests) ResolveDigest(_ context.Context, _ *model.ArtifactServer, repo, tag string) (string, error) {
+	if f.err != nil {
+		return "", f.err
+	}
+	if d, ok := f.digests[repo+":"+tag]; ok {
+		return d, nil
+	}
+	return "", fmt.Errorf("describe image %s:%s: %w", repo, tag, api.ErrTagNotFound)
+}
+
+func TestDeploymentPinsTagToDigest(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("cd", 32)
+	b := dynamotest.Mini()
+	e := newEnv(t, b, dynamotest.Table(t, b), api.WithDigestResolver(fakeDigests{digests: map[string]string{"web:v1": digest}}))
+	g := e.seed()
+	r := e.must(http.StatusCreated, http.MethodPost, "/v1/deployments", deployReq(g, g.rolling, map[string]any{"tag": "v1"}))
+	if got := r.str("artifact", "digest"); got != digest {
+		t.Fatalf("artifact.digest = %q, want the tag pinned to %s", got, digest)
+	}
+	if got := e.starter.started[0].Artifact.Reference(); !strings.HasSuffix(got, "/web@"+digest) {
+		t.Fatalf("started with image %s, want it pinned to the digest", got)
+	}
+	missing := e.must(http.StatusBadRequest, http.MethodPost, "/v1/deployments", deployReq(g, g.rolling, map[string]any{"tag": "v9"}))
+	if msg := missing.fields()["artifact.tag"]; !strings.Contains(msg, `"v9"`) {
+		t.Fatalf("fields %v, want artifact.tag naming v9", missing.fields())
+	}
+	if n := len(e.starter.started); n != 1 {
+		t.Fatalf("starter called %d times, want only for the resolvable tag", n)
+	}
+
+	down := newEnv(t, b, dynamotest.Table(t, b), api.WithDigestResolver(fakeDigests{err: errors.New("registry unreachable")}))
+	g2 := down.seed()
+	r = down.must(http.StatusBadGateway, http.MethodPost, "/v1/deployments", deployReq(g2, g2.rolling, map[string]any{"tag": "v1"}))
+	if r.code() != "ArtifactUnavailable" {
+		t.Fatalf("code %s, want ArtifactUnavailable", r.code())
+	}
 }

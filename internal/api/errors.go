@@ -30,6 +30,7 @@ const (
 	codeTooLarge             = "PayloadTooLarge"
 	codeUnsupportedMedia     = "UnsupportedMediaType"
 	codeStartFailed          = "StartFailed"
+	codeArtifactUnavailable  = "ArtifactUnavailable"
 	codeInternal             = "InternalError"
 )
 

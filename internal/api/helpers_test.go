@@ -68,11 +68,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T, b dynamotest.Backend, table string) *env {
+func newEnv(t *testing.T, b dynamotest.Backend, table string, opts ...api.Option) *env {
 	t.Helper()
 	st := store.New(b.Client, table)
 	e := &env{t: t, store: st, starter: &fakeStarter{}, logs: &syncBuffer{}}
-	h := api.New(st, e.starter, api.WithLogger(slog.New(slog.NewJSONHandler(e.logs, nil))))
+	h := api.New(st, e.starter, append([]api.Option{api.WithLogger(slog.New(slog.NewJSONHandler(e.logs, nil)))}, opts...)...)
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e

@@ -41,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/truora/minidyn/server"
@@ -112,6 +113,11 @@ type Config struct {
 	// KeepEvents is how many recent emulator events GET /_emulator/events
 	// serves (default 0: none).
 	KeepEvents int
+	// ResolveTags makes POST /v1/deployments pin a tag to its digest in the
+	// emulator's ECR and refuse a tag never pushed there (400), as on AWS.
+	// `ecsflow local` sets it; tests that deploy tags they never push leave
+	// it off.
+	ResolveTags bool
 	// WrapHandler, when set, wraps each step handler as it is registered
 	// (fault injection in tests); name is the function name, e.g.
 	// "step-update-service".
@@ -330,6 +336,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, fmt.Errorf("install event rules: %w", err)
 	}
 
+	if cfg.ResolveTags {
+		apiOpts = append(apiOpts, api.WithDigestResolver(trigger.NewRegistries(ecr.NewFromConfig(s.awsCfg), nil)))
+	}
 	s.handler = api.New(s.store, starter, apiOpts...)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
@@ -387,6 +388,9 @@ func TestResolveDigest(t *testing.T) {
 				var nf *trigger.TagNotFoundError
 				if !errors.As(err, &nf) || nf.Tag != tc.tag || !strings.Contains(err.Error(), `"`+tc.tag+`"`) {
 					t.Fatalf("ResolveDigest = %q, %v; want a TagNotFoundError naming %s", got, err, tc.tag)
+				}
+				if !errors.Is(err, api.ErrTagNotFound) {
+					t.Fatalf("ResolveDigest error %v is not api.ErrTagNotFound: the API would answer 502, not 400", err)
 				}
 				return
 			}

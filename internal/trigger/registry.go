@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/model"
 )
 
@@ -45,6 +46,9 @@ type TagNotFoundError struct {
 func (e *TagNotFoundError) Error() string {
 	return fmt.Sprintf("tag %q does not exist in repository %s", e.Tag, e.Repository)
 }
+
+// Is lets the API tell a missing tag (400) from a registry failure.
+func (e *TagNotFoundError) Is(target error) bool { return target == api.ErrTagNotFound }
 
 // ErrCredentials is wrapped when a server's credentials cannot be read or
 // are refused.
@@ -281,3 +285,5 @@ func (r *Registries) registryDigest(ctx context.Context, srv *model.ArtifactServ
 	}
 	return desc.Digest.String(), nil
 }
+
+var _ api.DigestResolver = (*Registries)(nil)

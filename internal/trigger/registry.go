@@ -253,8 +253,10 @@ func (r *Registries) ecrDigest(ctx context.Context, srv *model.ArtifactServer, r
 		in.RegistryId = aws.String(srv.RegistryID)
 	}
 	out, err := r.ecr.DescribeImages(ctx, in)
+	// No such image, or no such repository: either way the tag does not exist.
 	var nf *ecrtypes.ImageNotFoundException
-	if errors.As(err, &nf) {
+	var rnf *ecrtypes.RepositoryNotFoundException
+	if errors.As(err, &nf) || errors.As(err, &rnf) {
 		return "", &TagNotFoundError{Repository: repo, Tag: tag}
 	}
 	if err != nil {

@@ -48,6 +48,7 @@ import (
 
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/awsemu"
+	"github.com/ecsflow/ecsflow/internal/client"
 	"github.com/ecsflow/ecsflow/internal/deploycontrol"
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/internal/ecsevents/localrules"
@@ -662,4 +663,10 @@ func (e *engineStarter) held(ctx context.Context, d *model.Deployment) error {
 		}
 	}
 	return fmt.Errorf("deployment %s refused (%s): %w", d.ID, d.Reason, store.ErrLeaseHeld)
+}
+
+// APIClient is a client of the stack's API, the one the CLI uses (plain
+// HTTP on loopback).
+func (s *Stack) APIClient(ctx context.Context) (*client.Client, error) {
+	return client.New(ctx, s.URL(), client.Options{})
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/awsemu"
+	"github.com/ecsflow/ecsflow/internal/client"
 	"github.com/ecsflow/ecsflow/internal/localstack"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
@@ -58,6 +59,7 @@ type harness struct {
 	s      *localstack.Stack
 	clock  *simclock.Scaled
 	http   *http.Client
+	api    *client.Client
 	ecs    *ecs.Client
 	elb    *elb.Client
 	cw     *cloudwatch.Client
@@ -124,7 +126,11 @@ func newHarness(tb testing.TB, o options) *harness {
 		clock.Close()
 	})
 	cfg := s.AWSConfig()
-	h := &harness{tb: tb, s: s, clock: clock, http: &http.Client{Timeout: realTimeout},
+	api, err := s.APIClient(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := &harness{tb: tb, s: s, clock: clock, http: &http.Client{Timeout: realTimeout}, api: api,
 		ecs: ecs.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg), cw: cloudwatch.NewFromConfig(cfg), sfn: sfn.NewFromConfig(cfg),
 		family: "shop-web-prod"}
 	h.world(o)
@@ -345,32 +351,15 @@ func (h *harness) start(tag string) string {
 	return d.ID
 }
 
-// get answers GET /v1/deployments/{id} with the whole ledger.
+// get answers GET /v1/deployments/{id} with the whole ledger, through the
+// API client the CLI uses (it follows the ledger cursors).
 func (h *harness) get(id string) (*model.Deployment, []model.LedgerEntry) {
 	h.tb.Helper()
-	var all []model.LedgerEntry
-	var d *model.Deployment
-	cursor := ""
-	for page := 0; page < 50; page++ {
-		var body api.DeploymentBody
-		path := "/v1/deployments/" + id
-		if cursor != "" {
-			path += "?ledgerCursor=" + cursor
-		}
-		if code, raw := h.call(http.MethodGet, path, nil, &body); code != http.StatusOK {
-			h.tb.Fatalf("GET %s: %d %s", path, code, raw)
-		}
-		if d == nil {
-			d = body.Deployment
-		}
-		all = append(all, body.Ledger...)
-		if body.LedgerNextCursor == "" {
-			return d, all
-		}
-		cursor = body.LedgerNextCursor
+	body, err := h.api.Deployment(context.Background(), id)
+	if err != nil {
+		h.tb.Fatalf("GET /v1/deployments/%s: %v", id, err)
 	}
-	h.tb.Fatalf("ledger of %s: more than 50 pages", id)
-	return nil, nil
+	return &body.Deployment, body.Ledger
 }
 
 // waitStatus polls the API (real time, bounded) until the deployment has

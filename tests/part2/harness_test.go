@@ -27,6 +27,7 @@ import (
 
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/awsemu"
+	"github.com/ecsflow/ecsflow/internal/client"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/localstack"
 	"github.com/ecsflow/ecsflow/internal/model"
@@ -64,6 +65,7 @@ type harness struct {
 	s       *localstack.Stack
 	clock   *simclock.Scaled
 	http    *http.Client
+	api     *client.Client
 	aws     *ecsops.Clients
 	sfn     *sfn.Client
 	ids     struct{ app, cp, as, svc, env, infra, wf string }
@@ -118,7 +120,11 @@ func newHarness(tb testing.TB, o options) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h := &harness{tb: tb, s: s, clock: clock, http: &http.Client{Timeout: realTimeout}, aws: c, sfn: sfn.NewFromConfig(s.AWSConfig())}
+	api, err := s.APIClient(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := &harness{tb: tb, s: s, clock: clock, http: &http.Client{Timeout: realTimeout}, api: api, aws: c, sfn: sfn.NewFromConfig(s.AWSConfig())}
 	h.world(o)
 	h.entities(o)
 	return h
@@ -267,30 +273,15 @@ func (h *harness) start(tag string) string {
 	return d.ID
 }
 
+// get answers GET /v1/deployments/{id} with the whole ledger, through the
+// API client the CLI uses (it follows the ledger cursors).
 func (h *harness) get(id string) (*model.Deployment, []model.LedgerEntry) {
 	h.tb.Helper()
-	var all []model.LedgerEntry
-	var d *model.Deployment
-	cursor := ""
-	for page := 0; page < 50; page++ {
-		var body api.DeploymentBody
-		path := "/v1/deployments/" + id
-		if cursor != "" {
-			path += "?ledgerCursor=" + cursor
-		}
-		if code, raw := h.call(http.MethodGet, path, nil, &body); code != http.StatusOK {
-			h.tb.Fatalf("GET %s: %d %s", path, code, raw)
-		}
-		if d == nil {
-			d = body.Deployment
-		}
-		all = append(all, body.Ledger...)
-		if body.LedgerNextCursor == "" {
-			break
-		}
-		cursor = body.LedgerNextCursor
+	body, err := h.api.Deployment(context.Background(), id)
+	if err != nil {
+		h.tb.Fatalf("GET /v1/deployments/%s: %v", id, err)
 	}
-	return d, all
+	return &body.Deployment, body.Ledger
 }
 
 func (h *harness) dump(d *model.Deployment) {

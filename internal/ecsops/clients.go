@@ -1,6 +1,7 @@
 // Package ecsops is ecsflow's gateway to the AWS APIs a deployment drives:
-// ECS, ELBv2, Application Auto Scaling, Cloud Map, CloudWatch and Route 53,
-// through aws-sdk-go-v2.
+// ECS, ELBv2, Application Auto Scaling, CloudWatch and Route 53, through
+// aws-sdk-go-v2. Cloud Map needs no client of its own: a service joins its
+// registry through ECS (CreateService's serviceRegistries).
 //
 // A Factory builds a Clients per deployment target. On AWS the target
 // account is reached by assuming the cloud provider's role through STS with
@@ -26,7 +27,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
-	"github.com/aws/aws-sdk-go-v2/service/servicediscovery"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -44,7 +44,6 @@ type Clients struct {
 	ECS        *ecs.Client
 	ELB        *elbv2.Client
 	AutoScale  *applicationautoscaling.Client
-	CloudMap   *servicediscovery.Client
 	CloudWatch *cloudwatch.Client
 	Route53    *route53.Client
 }
@@ -130,7 +129,6 @@ func (f *Factory) Clients(_ context.Context, t Target) (*Clients, error) {
 		ECS:        ecs.NewFromConfig(cfg),
 		ELB:        elbv2.NewFromConfig(cfg),
 		AutoScale:  applicationautoscaling.NewFromConfig(cfg),
-		CloudMap:   servicediscovery.NewFromConfig(cfg),
 		CloudWatch: cloudwatch.NewFromConfig(cfg),
 		Route53:    route53.NewFromConfig(cfg),
 	}

@@ -171,7 +171,10 @@ type ecsEvent struct {
 	outcome          outcome
 	cause            string // for fail
 	output           any    // for succeed
-	entry            model.LedgerEntry
+	// crash is set for a task whose essential container exited or that
+	// failed to start: during verification that fails the deployment.
+	crash string
+	entry model.LedgerEntry
 }
 
 // Handle processes one EventBridge event.
@@ -441,6 +444,10 @@ func taskEvent(env Envelope) (*ecsEvent, error) {
 	}
 	ev.entry = model.LedgerEntry{At: eventTime(d.StoppedAt, d.UpdatedAt, env.Time), Kind: model.LedgerTaskStopped,
 		Message: msg, Data: mustJSON(data)}
+	switch d.StopCode {
+	case "EssentialContainerExited", "TaskFailedToStart":
+		ev.crash = msg
+	}
 	return ev, nil
 }
 
@@ -486,6 +493,15 @@ func (h *Handler) onECS(ctx context.Context, env Envelope, ev *ecsEvent) error {
 	}
 	var errs []error
 	for _, w := range concerned {
+		if w.Kind == store.WaitVerify && ev.crash != "" {
+			// The revision under verification is crash-looping even if no
+			// alarm has noticed yet: a bake is not a pass.
+			cause := "a task stopped during verification: " + ev.crash
+			errs = append(errs, h.complete(ctx, env, w, ev.entry.At, ev.name, func() error {
+				return h.tc.SendTaskFailure(ctx, w.Token, ErrVerificationFailed, truncate(cause, maxCause))
+			}))
+			continue
+		}
 		if w.Kind != store.WaitSteady {
 			continue
 		}

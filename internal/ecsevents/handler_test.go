@@ -431,3 +431,37 @@ func TestSteadyStateFromBeforeTheWaitIsProgress(t *testing.T) {
 		t.Fatalf("calls = %+v, want the success", calls)
 	}
 }
+
+// A task of the service under verification that stops because its
+// essential container exited fails the verification, alarm or not; a task
+// that ECS stopped for its own reasons (scaling in) does not.
+func TestCrashingTaskFailsVerifyWait(t *testing.T) {
+	f := newFixture(t, 1)
+	f.wait(t, store.Wait{Token: "tok-verify", DeploymentID: f.deps[0], Kind: store.WaitVerify, Cluster: "prod", Service: "web"})
+	ctx := context.Background()
+	raw := sample(t, "ecs-task-state-change.json")
+	scaledIn := json.RawMessage(strings.Replace(string(raw), `"EssentialContainerExited"`, `"ServiceSchedulerInitiated"`, 1))
+	if err := f.h.Handle(ctx, scaledIn); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range f.rec.Calls() {
+		if c.op == "failure" {
+			t.Fatalf("a scheduler-stopped task failed the verification: %+v", c)
+		}
+	}
+	if err := f.h.Handle(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	var failed bool
+	for _, c := range f.rec.Calls() {
+		if c.op == "failure" && c.token == "tok-verify" && c.errName == "VerificationFailed" && strings.Contains(c.cause, "EssentialContainerExited") {
+			failed = true
+		}
+	}
+	if !failed {
+		t.Fatalf("calls = %+v, want VerificationFailed for tok-verify naming the stop code", f.rec.Calls())
+	}
+	if len(f.waits(t, f.deps[0])) != 0 {
+		t.Error("failed verify wait not deleted")
+	}
+}

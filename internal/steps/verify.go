@@ -64,7 +64,9 @@ func (e *Engine) verify(ctx context.Context, r *run, in VerifyInput) (VerifyOutp
 	if err := e.clearWaits(ctx, r, d.ID, store.WaitSteady, store.WaitVerify); err != nil {
 		return out, err
 	}
-	w := store.Wait{Token: in.Token, DeploymentID: d.ID, Cluster: t.Cluster, Service: t.ServiceName, Kind: store.WaitVerify,
+	// The wait watches the revision under verification (the new
+	// <service>__<n> for canary and blue/green): its crashing tasks fail it.
+	w := store.Wait{Token: in.Token, DeploymentID: d.ID, Cluster: t.Cluster, Service: steadyService(d, false), Kind: store.WaitVerify,
 		Alarms: st.Alarms, Expires: e.clock().Add(time.Duration(st.BakeSeconds)*time.Second + time.Minute)}
 	if err := e.store.PutWait(ctx, w); err != nil {
 		return out, err

@@ -153,3 +153,19 @@ func TestRollingSucceedsUnderThrottling(t *testing.T) {
 		t.Fatalf("%d of 40 unretried calls throttled, want about 30%%", throttled)
 	}
 }
+
+// Tasks that pass the steady state and then crash during the bake fail the
+// verification and roll back, even with no alarm in ALARM.
+func TestRollingCrashDuringBakeRollsBack(t *testing.T) {
+	h := newHarness(t, options{workflow: func(w *model.Workflow) { w.Verification.BakeSeconds = 600 }})
+	td1 := deployGood(h, 4)
+	h.faults(awsemu.FaultRule{Image: "*:v2", Behavior: awsemu.BehaviorCrash, AfterSeconds: 90})
+	d2, ledger := h.finish(h.start("v2"), model.StatusRolledBack)
+	if !strings.Contains(d2.Reason, "VerificationFailed") || !strings.Contains(d2.Reason, "stopped during verification") {
+		t.Fatalf("reason %q, want VerificationFailed for a task stopped during verification", d2.Reason)
+	}
+	if count(ledger, model.LedgerTaskStopped, "") == 0 {
+		t.Fatal("ledger lacks the stopped task's reason")
+	}
+	h.expectService(td1, 4)
+}

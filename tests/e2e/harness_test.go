@@ -205,10 +205,9 @@ func (h *harness) targetGroup() string {
 func (h *harness) entities(o options) {
 	tb := h.tb
 	tb.Helper()
-	h.ids.cp = h.create("/v1/cloud-providers", modeltest.CloudProvider())
-	h.ids.as = h.create("/v1/artifact-servers", modeltest.ArtifactServer(h.ids.cp))
-	h.ids.app = h.create("/v1/applications", modeltest.Application())
-	ap := "/v1/applications/" + h.ids.app
+	h.ids.cp = h.create(modeltest.CloudProvider())
+	h.ids.as = h.create(modeltest.ArtifactServer(h.ids.cp))
+	h.ids.app = h.create(modeltest.Application())
 	svc := modeltest.Service(h.ids.app, h.ids.as)
 	svc.ECS.ContainerDefinitions = json.RawMessage(`[{"name":"web","image":"${artifact.image}","essential":true,
 		"portMappings":[{"containerPort":8080}],
@@ -223,10 +222,10 @@ func (h *harness) entities(o options) {
 		svc.ECS.NetworkMode = model.NetworkBridge
 		svc.ECS.RequiresCompatibilities = []string{"EC2"}
 	}
-	h.ids.svc = h.create(ap+"/services", svc)
+	h.ids.svc = h.create(svc)
 	env := modeltest.Environment(h.ids.app)
 	env.Overrides.Variables = map[string]string{"LOG_LEVEL": "warn"}
-	h.ids.env = h.create(ap+"/environments", env)
+	h.ids.env = h.create(env)
 	inf := modeltest.Infrastructure(h.ids.app, h.ids.env, h.ids.cp)
 	inf.Cluster = cluster
 	if o.daemon {
@@ -236,7 +235,7 @@ func (h *harness) entities(o options) {
 	} else {
 		inf.LoadBalancing = &model.LoadBalancing{TargetGroupARNs: []string{h.targetGroup()}}
 	}
-	h.ids.infra = h.create(ap+"/environments/"+h.ids.env+"/infrastructures", inf)
+	h.ids.infra = h.create(inf)
 	wf := modeltest.RollingWorkflow(h.ids.app, h.ids.env, h.ids.infra)
 	wf.Verification = model.Verification{Alarms: []string{alarm}, BakeSeconds: 30}
 	if o.daemon {
@@ -247,7 +246,7 @@ func (h *harness) entities(o options) {
 		o.workflow(wf)
 	}
 	h.bake = wf.Verification.BakeSeconds
-	h.ids.wf = h.create(ap+"/workflows", wf)
+	h.ids.wf = h.create(wf)
 }
 
 // setBake changes the workflow's bake through the API (GET, then PUT with
@@ -314,22 +313,15 @@ func (h *harness) callWith(method, path string, body any, out any, header map[st
 	return resp.StatusCode, raw
 }
 
-// create POSTs an entity (without its server-managed fields) and returns its id.
-func (h *harness) create(path string, e model.Entity) string {
+// create POSTs an entity through the API client the CLI uses (the
+// collection path follows from its kind and scope) and returns its id.
+func (h *harness) create(e model.Entity) string {
 	h.tb.Helper()
-	b, _ := json.Marshal(e)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	for _, k := range []string{"id", "version", "createdAt", "updatedAt"} {
-		delete(m, k)
+	got, err := h.api.Create(context.Background(), e)
+	if err != nil || got.GetMeta().ID == "" {
+		h.tb.Fatalf("create %s: %v, want 201 with an id", e.Kind(), err)
 	}
-	var got struct {
-		ID string `json:"id"`
-	}
-	if code, raw := h.call(http.MethodPost, path, m, &got); code != http.StatusCreated || got.ID == "" {
-		h.tb.Fatalf("POST %s: %d %s, want 201 with an id", path, code, raw)
-	}
-	return got.ID
+	return got.GetMeta().ID
 }
 
 // deploy POSTs a deployment of tag and returns the answer's status and body.

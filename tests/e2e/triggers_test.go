@@ -15,7 +15,7 @@ import (
 // and starts the trigger's workflow, which deploys the pushed tag.
 func TestECRPushTriggersRollingDeployment(t *testing.T) {
 	h := newHarness(t, options{})
-	h.create("/v1/applications/"+h.ids.app+"/triggers", modeltest.Trigger(h.ids.app, h.ids.as, h.ids.wf, h.ids.svc))
+	h.create(modeltest.Trigger(h.ids.app, h.ids.as, h.ids.wf, h.ids.svc))
 	ctx, cancel := h.ctx()
 	defer cancel()
 	if _, err := h.s.Emulator().PushImage(ctx, "web", "latest"); err != nil { // does not match the tag filter
@@ -56,7 +56,7 @@ func TestECRPushTriggersRollingDeployment(t *testing.T) {
 // then its approval stage, which times out to its APPROVE default.
 func TestPipelineRunsWorkflowStage(t *testing.T) {
 	h := newHarness(t, options{})
-	pl := h.create("/v1/applications/"+h.ids.app+"/pipelines", &model.Pipeline{ApplicationID: h.ids.app, Name: "release", Stages: []model.Stage{
+	pl := h.create(&model.Pipeline{ApplicationID: h.ids.app, Name: "release", Stages: []model.Stage{
 		{Name: "deploy", Type: model.StageWorkflow, WorkflowID: h.ids.wf},
 		{Name: "sign-off", Type: model.StageApproval, Approval: &model.Approval{TimeoutSeconds: 60, OnTimeout: model.ApprovalDefaultApprove}},
 	}})

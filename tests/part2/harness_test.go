@@ -194,14 +194,13 @@ func (h *harness) world(o options) {
 }
 
 func (h *harness) entities(o options) {
-	h.ids.cp = h.create("/v1/cloud-providers", modeltest.CloudProvider())
-	h.ids.as = h.create("/v1/artifact-servers", modeltest.ArtifactServer(h.ids.cp))
-	h.ids.app = h.create("/v1/applications", modeltest.Application())
-	ap := "/v1/applications/" + h.ids.app
+	h.ids.cp = h.create(modeltest.CloudProvider())
+	h.ids.as = h.create(modeltest.ArtifactServer(h.ids.cp))
+	h.ids.app = h.create(modeltest.Application())
 	svc := modeltest.Service(h.ids.app, h.ids.as)
 	svc.ECS.ContainerDefinitions = json.RawMessage(`[{"name":"web","image":"${artifact.image}","essential":true,"portMappings":[{"containerPort":8080}]}]`)
-	h.ids.svc = h.create(ap+"/services", svc)
-	h.ids.env = h.create(ap+"/environments", modeltest.Environment(h.ids.app))
+	h.ids.svc = h.create(svc)
+	h.ids.env = h.create(modeltest.Environment(h.ids.app))
 	inf := modeltest.Infrastructure(h.ids.app, h.ids.env, h.ids.cp)
 	inf.Cluster = cluster
 	if o.route53 {
@@ -210,13 +209,13 @@ func (h *harness) entities(o options) {
 	} else {
 		inf.LoadBalancing = &model.LoadBalancing{TargetGroupARNs: h.tgs, ProdListenerARN: h.prod, TestListenerARN: h.test}
 	}
-	h.ids.infra = h.create(ap+"/environments/"+h.ids.env+"/infrastructures", inf)
+	h.ids.infra = h.create(inf)
 	wf := modeltest.RollingWorkflow(h.ids.app, h.ids.env, h.ids.infra)
 	wf.Verification = model.Verification{Alarms: []string{alarm}}
 	if o.workflow != nil {
 		o.workflow(wf)
 	}
-	h.ids.wf = h.create(ap+"/workflows", wf)
+	h.ids.wf = h.create(wf)
 }
 
 func (h *harness) call(method, path string, body any, out any) (int, []byte) {
@@ -245,21 +244,15 @@ func (h *harness) call(method, path string, body any, out any) (int, []byte) {
 	return resp.StatusCode, raw
 }
 
-func (h *harness) create(path string, e model.Entity) string {
+// create POSTs an entity through the API client the CLI uses (the
+// collection path follows from its kind and scope) and returns its id.
+func (h *harness) create(e model.Entity) string {
 	h.tb.Helper()
-	b, _ := json.Marshal(e)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	for _, k := range []string{"id", "version", "createdAt", "updatedAt"} {
-		delete(m, k)
+	got, err := h.api.Create(context.Background(), e)
+	if err != nil || got.GetMeta().ID == "" {
+		h.tb.Fatalf("create %s: %v, want 201 with an id", e.Kind(), err)
 	}
-	var got struct {
-		ID string `json:"id"`
-	}
-	if code, raw := h.call(http.MethodPost, path, m, &got); code != http.StatusCreated || got.ID == "" {
-		h.tb.Fatalf("POST %s: %d %s", path, code, raw)
-	}
-	return got.ID
+	return got.GetMeta().ID
 }
 
 func (h *harness) start(tag string) string {

@@ -177,6 +177,11 @@ type Deployment struct {
 	Usage               Usage        `json:"usage"`
 	// Runtime is the engine's state for a started deployment (runtime.go).
 	Runtime *Runtime `json:"runtime,omitempty"`
+	// Variables are the deployment's workflow variables (a pipeline
+	// execution's variables for its stages): ${workflow.variables.NAME} in
+	// the container definitions; they win over service variables of the
+	// same name (internal/steps/render.go).
+	Variables map[string]string `json:"variables,omitempty"`
 }
 
 func (*Deployment) Kind() Kind           { return KindDeployment }

@@ -19,17 +19,19 @@ const (
 	PipelineSucceeded       PipelineStatus = "SUCCEEDED"
 	PipelineFailed          PipelineStatus = "FAILED"
 	PipelineSkipped         PipelineStatus = "SKIPPED"
+	// PipelineAborted: stopped through POST /v1/pipeline-executions/{id}/abort.
+	PipelineAborted PipelineStatus = "ABORTED"
 )
 
 // Final reports whether s ends a pipeline execution or a stage.
 func (s PipelineStatus) Final() bool {
-	return s == PipelineSucceeded || s == PipelineFailed || s == PipelineSkipped
+	return s == PipelineSucceeded || s == PipelineFailed || s == PipelineSkipped || s == PipelineAborted
 }
 
 // Valid reports whether s is a known status.
 func (s PipelineStatus) Valid() bool {
 	switch s {
-	case PipelinePending, PipelineRunning, PipelineWaitingApproval, PipelineSucceeded, PipelineFailed, PipelineSkipped:
+	case PipelinePending, PipelineRunning, PipelineWaitingApproval, PipelineSucceeded, PipelineFailed, PipelineSkipped, PipelineAborted:
 		return true
 	}
 	return false
@@ -44,6 +46,13 @@ type ApprovalRecord struct {
 	At        time.Time `json:"at"`
 	// Default is set when nobody answered and the stage's onTimeout decided.
 	Default bool `json:"default,omitempty"`
+}
+
+// AbortRequest records who asked to abort a pipeline execution, why and when.
+type AbortRequest struct {
+	Principal string    `json:"principal"`
+	Comment   string    `json:"comment,omitempty"`
+	At        time.Time `json:"at"`
 }
 
 // StageRecord is one stage's history in a pipeline execution.
@@ -90,6 +99,9 @@ type PipelineExecution struct {
 	Stages     []StageRecord `json:"stages"`
 	StartedAt  *time.Time    `json:"startedAt,omitempty"`
 	EndedAt    *time.Time    `json:"endedAt,omitempty"`
+	// Abort is set once an abort was requested (POST .../abort); the
+	// execution then ends ABORTED.
+	Abort *AbortRequest `json:"abort,omitempty"`
 }
 
 func (*PipelineExecution) Kind() Kind { return KindPipelineExecution }

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -247,7 +248,11 @@ func (e *Engine) deployment(ctx context.Context, x *model.PipelineExecution, i i
 		if !ok {
 			return nil, false, fmt.Errorf("get deployment %s: store returned %T", id, got)
 		}
-		return d, false, nil
+		if d.PipelineExecutionID != x.ID {
+			// An earlier attempt created it and stopped before linking.
+			d, err = e.link(ctx, x, id)
+		}
+		return d, false, err
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, false, &Transient{Msg: fmt.Sprintf("get deployment %s: %v", id, err)}
@@ -267,24 +272,35 @@ func (e *Engine) deployment(ctx context.Context, x *model.PipelineExecution, i i
 		}
 		return nil, false, &Invalid{Msg: fmt.Sprintf("stage %s: %v", def.Name, err)}
 	}
-	// Link the deployment to its pipeline execution.
+	d, err = e.link(ctx, x, id)
+	if err != nil {
+		return nil, false, err
+	}
+	return d, true, nil
+}
+
+// link ties deployment id to its pipeline execution and gives it the
+// execution's variables (its workflow variables, rendered by the deployment
+// engine). It runs before the nested execution starts.
+func (e *Engine) link(ctx context.Context, x *model.PipelineExecution, id string) (*model.Deployment, error) {
 	for attempt := 0; ; attempt++ {
 		cur, err := getAs[*model.Deployment](ctx, e.st, model.KindDeployment, id)
 		if err != nil {
-			return nil, false, &Transient{Msg: fmt.Sprintf("get deployment %s: %v", id, err)}
+			return nil, &Transient{Msg: fmt.Sprintf("get deployment %s: %v", id, err)}
 		}
 		cur.PipelineExecutionID = x.ID
+		if len(x.Variables) > 0 {
+			cur.Variables = maps.Clone(x.Variables)
+		}
 		err = e.st.Update(ctx, cur)
 		if errors.Is(err, store.ErrConflict) && attempt < 5 {
 			continue
 		}
 		if err != nil {
-			return nil, false, &Transient{Msg: fmt.Sprintf("link deployment %s: %v", id, err)}
+			return nil, &Transient{Msg: fmt.Sprintf("link deployment %s: %v", id, err)}
 		}
-		d = cur
-		break
+		return cur, nil
 	}
-	return d, true, nil
 }
 
 // ApprovalInput is the payload of the approval wait.

@@ -90,6 +90,11 @@ func (e *Engine) prepare(ctx context.Context, r *run, in PrepareInput) (State, e
 		if err != nil {
 			return State{}, err
 		}
+		// A template naming a variable nobody set fails here, before the
+		// lease is taken or anything changes (register would fail the same).
+		if err := checkTemplate(g, d); err != nil {
+			return State{}, err
+		}
 		rt = &model.Runtime{Target: g.target(), Policy: g.wf.EffectiveConcurrency(), SteadyTimeoutSeconds: g.wf.EffectiveSteadyStateTimeout()}
 		saved := *rt
 		if _, err := e.mutate(ctx, d.ID, func(cur *model.Deployment) error {
@@ -417,4 +422,16 @@ func approvalTimeout(a *model.Approval) int32 {
 		return a.TimeoutSeconds
 	}
 	return model.DefaultApprovalTimeoutSeconds
+}
+
+// checkTemplate renders the service's container definitions with the
+// deployment's values, as register will, and returns the error it would
+// meet (an Invalid wrapping *UnresolvedError for an unknown variable).
+func checkTemplate(g *graph, d *model.Deployment) error {
+	o := applyOverrides(g.svc, g.env)
+	_, err := RenderContainers(g.svc.ECS.ContainerDefinitions, RenderValues{
+		App: g.app.Name, Service: g.svc.Name, Env: g.env.Name, Artifact: d.Artifact,
+		Variables: o.variables, WorkflowVariables: d.Variables, EnvVars: o.envVars, Secrets: g.svc.ECS.Secrets,
+	})
+	return err
 }

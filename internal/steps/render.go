@@ -23,6 +23,11 @@ type RenderValues struct {
 	// Variables are the service's variables after environment overrides
 	// (${serviceVariable.NAME}).
 	Variables map[string]string
+	// WorkflowVariables are the deployment's variables (a pipeline
+	// execution's, for its stages): ${workflow.variables.NAME}. They also
+	// win over Variables of the same name, as Harness's workflow variables
+	// override service variables.
+	WorkflowVariables map[string]string
 	// EnvVars are the environment's variables, set in every container's
 	// environment (overriding the template's of the same name).
 	EnvVars map[string]string
@@ -35,14 +40,37 @@ var (
 	secretARNRE   = regexp.MustCompile(`^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:[0-9]{12}:.+`)
 )
 
+// UnresolvedError names the placeholders of a template that have no value
+// (an unknown variable, an artifact without a tag). RenderContainers
+// returns it wrapped in Invalid, so the step fails with the ASL error
+// "Invalid" and the deployment's reason names every one of them.
+type UnresolvedError struct {
+	// Placeholders are the unresolved placeholders, sorted, each once.
+	Placeholders []string
+}
+
+func (e *UnresolvedError) Error() string {
+	return "no value for " + strings.Join(e.Placeholders, ", ")
+}
+
 // RenderContainers fills the template and returns ECS container
-// definitions. ${artifact.image} is the image pinned to its digest when one
-// is known (else image:tag); ${artifact.tag} is the tag, and ":${artifact.tag}"
-// becomes "@<digest>" when a digest is known; ${env.name}, ${service.name},
-// ${app.name} and ${serviceVariable.NAME} are what they say. A placeholder
-// that cannot be filled, a secret that is not a Secrets Manager or SSM ARN,
-// a field ECS does not know, or a template that is not a JSON array of
-// objects is Invalid.
+// definitions. Every string of the container definitions (image, command,
+// environment values, log options, ...) may hold placeholders:
+//
+//   - ${artifact.image} is the image pinned to its digest when one is known
+//     (else image:tag); ${artifact.tag} is the tag, and ":${artifact.tag}"
+//     becomes "@<digest>" when a digest is known; ${artifact.digest};
+//   - ${env.name}, ${service.name} and ${app.name};
+//   - ${serviceVariable.NAME}: the deployment's variable NAME if it has one,
+//     else the service's variable after the environment's overrides
+//     (service-specific over environment-wide over the service's own);
+//   - ${workflow.variables.NAME}: the deployment's variable NAME (for a
+//     pipeline stage, the pipeline execution's variables).
+//
+// Other namespaces (a shell's ${HOME.x}) are left alone. A placeholder that
+// cannot be filled (an *UnresolvedError), a secret that is not a Secrets
+// Manager or SSM ARN, a field ECS does not know, or a template that is not
+// a JSON array of objects is Invalid.
 func RenderContainers(template json.RawMessage, v RenderValues) ([]ecstypes.ContainerDefinition, error) {
 	dec := json.NewDecoder(bytes.NewReader(template))
 	dec.UseNumber()
@@ -82,7 +110,13 @@ func RenderContainers(template json.RawMessage, v RenderValues) ([]ecstypes.Cont
 			case "app":
 				val, ok = v.App, name == "name"
 			case "serviceVariable":
-				val, ok = v.Variables[name]
+				if val, ok = v.WorkflowVariables[name]; !ok {
+					val, ok = v.Variables[name]
+				}
+			case "workflow":
+				if wv, found := strings.CutPrefix(name, "variables."); found {
+					val, ok = v.WorkflowVariables[wv]
+				}
 			default:
 				// Not ours (e.g. a shell variable in a command): leave it.
 				return tok
@@ -99,7 +133,7 @@ func RenderContainers(template json.RawMessage, v RenderValues) ([]ecstypes.Cont
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		return nil, invalidf("container definitions: no value for %s", strings.Join(slices.Compact(missing), ", "))
+		return nil, &Invalid{fmt.Errorf("container definitions: %w", &UnresolvedError{Placeholders: slices.Compact(missing)})}
 	}
 	if len(v.EnvVars) > 0 {
 		for _, def := range defs {

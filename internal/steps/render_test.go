@@ -39,6 +39,28 @@ func TestRenderContainers(t *testing.T) {
 			env: map[string]string{"A": "new", "B": "keep", "C": "added"}},
 		{name: "shell variables are left alone", template: `[{"name":"web","image":"x","command":["sh","-c","echo ${HOME.dir}"]}]`, image: "x"},
 		{name: "unknown variable", template: `[{"name":"web","image":"${serviceVariable.NOPE}"}]`, wantErr: "${serviceVariable.NOPE}"},
+		{name: "workflow variables in image tags and environment", template: `[{"name":"web","image":"x:${workflow.variables.TAG}",
+			"environment":[{"name":"RELEASE","value":"r-${workflow.variables.RELEASE}"}],"logConfiguration":{"logDriver":"awslogs",
+			"options":{"awslogs-group":"/${workflow.variables.RELEASE}"}}}]`,
+			vals:  func(v *RenderValues) { v.WorkflowVariables = map[string]string{"TAG": "v9", "RELEASE": "42"} },
+			image: "x:v9", env: map[string]string{"RELEASE": "r-42"}},
+		{name: "workflow variables win over service variables", template: `[{"name":"web","image":"x","environment":[
+			{"name":"LOG","value":"${serviceVariable.LOG_LEVEL}"}]}]`,
+			vals:  func(v *RenderValues) { v.WorkflowVariables = map[string]string{"LOG_LEVEL": "debug"} },
+			image: "x", env: map[string]string{"LOG": "debug"}},
+		{name: "service variables stay without a workflow variable", template: `[{"name":"web","image":"x","environment":[
+			{"name":"LOG","value":"${serviceVariable.LOG_LEVEL}"}]}]`,
+			vals:  func(v *RenderValues) { v.WorkflowVariables = map[string]string{"OTHER": "y"} },
+			image: "x", env: map[string]string{"LOG": "warn"}},
+		{name: "a value is not expanded again", template: `[{"name":"web","image":"x","environment":[{"name":"V","value":"${workflow.variables.V}"}]}]`,
+			vals: func(v *RenderValues) {
+				v.WorkflowVariables = map[string]string{"V": `${serviceVariable.LOG_LEVEL} "quoted"`}
+			},
+			image: "x", env: map[string]string{"V": `${serviceVariable.LOG_LEVEL} "quoted"`}},
+		{name: "unknown workflow variable", template: `[{"name":"web","image":"x:${workflow.variables.TAG}"}]`,
+			wantErr: "no value for ${workflow.variables.TAG}"},
+		{name: "workflow namespace without variables", template: `[{"name":"web","image":"x:${workflow.name}"}]`,
+			wantErr: "${workflow.name}"},
 		{name: "unknown field", template: `[{"name":"web","image":"x","imagee":"y"}]`, wantErr: "unknown field"},
 		{name: "not an array", template: `{"name":"web"}`, wantErr: "not a JSON array"},
 		{name: "empty", template: `[]`, wantErr: "none"},
@@ -85,6 +107,24 @@ func TestRenderContainers(t *testing.T) {
 	}
 }
 
+func TestRenderNamesEveryUnresolvedPlaceholder(t *testing.T) {
+	_, err := RenderContainers(json.RawMessage(`[{"name":"web","image":"x:${workflow.variables.B}",
+		"environment":[{"name":"A","value":"${workflow.variables.A}"},{"name":"B","value":"${workflow.variables.B}"}]}]`),
+		RenderValues{WorkflowVariables: map[string]string{"C": "c"}})
+	var inv *Invalid
+	var ue *UnresolvedError
+	if !errors.As(err, &inv) || !errors.As(err, &ue) {
+		t.Fatalf("err = %v (%T), want Invalid wrapping *UnresolvedError", err, err)
+	}
+	want := []string{"${workflow.variables.A}", "${workflow.variables.B}"}
+	if strings.Join(ue.Placeholders, ",") != strings.Join(want, ",") {
+		t.Errorf("placeholders = %v, want %v (sorted, each once)", ue.Placeholders, want)
+	}
+	if ErrorName(err) != ErrInvalid {
+		t.Errorf("ASL error name = %q, want %q", ErrorName(err), ErrInvalid)
+	}
+}
+
 func TestRenderPutsSecretsOnTheEssentialContainerAsARNs(t *testing.T) {
 	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
 	got, err := RenderContainers(json.RawMessage(`[{"name":"sidecar","image":"s","essential":false},{"name":"web","image":"w","essential":true}]`),
@@ -105,10 +145,11 @@ func FuzzRenderContainers(f *testing.F) {
 	f.Add(`[{"name":"web","image":"${artifact.image}","environment":[{"name":"E","value":"${env.name}"}]}]`, "v1")
 	f.Add(`[{"name":"web","image":"x:${artifact.tag}","secrets":[{"name":"S","valueFrom":"arn:aws:ssm:us-east-1:123456789012:parameter/x"}]}]`, "")
 	f.Add(`[{"name":"a","image":"${serviceVariable.X}"}]`, "t")
+	f.Add(`[{"name":"a","image":"i:${workflow.variables.W}","command":["${workflow.variables.NO}"]}]`, "t")
 	f.Add(`not json`, "t")
 	f.Fuzz(func(t *testing.T, template, tag string) {
 		v := RenderValues{App: "a", Service: "s", Env: "e", Artifact: model.Artifact{Image: "img", Tag: tag},
-			Variables: map[string]string{"X": "y"}, EnvVars: map[string]string{"K": "v"}}
+			Variables: map[string]string{"X": "y"}, WorkflowVariables: map[string]string{"W": "w", "X": "z"}, EnvVars: map[string]string{"K": "v"}}
 		out, err := RenderContainers(json.RawMessage(template), v)
 		if err != nil {
 			var inv *Invalid

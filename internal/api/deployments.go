@@ -409,11 +409,16 @@ func (h *Handler) controlDeployment(action string) http.HandlerFunc {
 			h.writeError(w, r, err)
 			return
 		}
-		if _, err := getAs[*model.Deployment](ctx, h, model.KindDeployment, id); err != nil {
+		cur, err := getAs[*model.Deployment](ctx, h, model.KindDeployment, id)
+		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
 		who := principal(r)
+		if rd, ok := h.ctrl.(RollbackRedeployer); ok && action == "rollback" && cur.Status.Final() {
+			h.rollbackRedeploy(w, r, rd, id, who, req.Comment) // rollback.go
+			return
+		}
 		var do func(context.Context, string, string, string) error
 		switch action {
 		case "approve":

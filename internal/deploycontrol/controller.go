@@ -9,6 +9,11 @@
 //	rollback  an active deployment with a wait   SendTaskFailure RollbackRequired on each STEADY/VERIFY/APPROVAL wait
 //	abort     an active deployment with a wait   SendTaskFailure Aborted on each wait
 //
+// A rollback of a deployment that ended SUCCEEDED (blue's bake is over:
+// nothing is left to swap back) is a new deployment instead: the API asks
+// PlanRollbackRedeploy (redeploy.go) for a redeploy of the last known good
+// revision before it, records and starts it, and answers 202.
+//
 // A LEASE wait (a deployment queued behind another) is always failed with
 // Aborted: nothing was deployed, so there is nothing to roll back. A QUEUED
 // deployment without an execution moves straight to ABORTED. A request the
@@ -71,6 +76,7 @@ type Store interface {
 	AppendLedger(ctx context.Context, deploymentID string, entries ...model.LedgerEntry) error
 	WaitsForDeployment(ctx context.Context, deploymentID string) ([]store.Wait, error)
 	DeleteWait(ctx context.Context, w store.Wait) error
+	ListDeployments(ctx context.Context, f store.DeploymentFilter, p store.Page) ([]*model.Deployment, string, error)
 }
 
 var _ Store = (*store.Store)(nil)

@@ -47,6 +47,9 @@ func (e *Engine) register(ctx context.Context, r *run, in RegisterInput) (Regist
 	if err != nil {
 		return RegisterOutput{}, err
 	}
+	if out, ok, err := e.reuseLastKnownGood(ctx, r, d, t); err != nil || ok {
+		return out, err
+	}
 	svc, err := getAs[*model.Service](ctx, e.store, d.ServiceID)
 	if err != nil {
 		return RegisterOutput{}, err

@@ -65,7 +65,7 @@ func (e *Engine) register(ctx context.Context, r *run, in RegisterInput) (Regist
 	o := applyOverrides(svc, env)
 	defs, err := RenderContainers(svc.ECS.ContainerDefinitions, RenderValues{
 		App: app.Name, Service: svc.Name, Env: env.Name, Artifact: d.Artifact,
-		Variables: o.variables, EnvVars: o.envVars, Secrets: svc.ECS.Secrets,
+		Variables: o.variables, WorkflowVariables: d.Variables, EnvVars: o.envVars, Secrets: svc.ECS.Secrets,
 	})
 	if err != nil {
 		return RegisterOutput{}, err

@@ -3,7 +3,9 @@
 // aws-sdk-go-v2. Cloud Map needs no client of its own: a service joins its
 // registry through ECS (CreateService's serviceRegistries).
 //
-// A Factory builds a Clients per deployment target. On AWS the target
+// A Factory builds a Clients per deployment target, with the clients of the
+// services it was wired with (wire.go): a Lambda wires only what its handler
+// calls, so the other services' SDK packages stay out of its binary. On AWS the target
 // account is reached by assuming the cloud provider's role through STS with
 // its ExternalId (credentials cached and refreshed by the SDK); in local mode
 // every client talks to one endpoint (the emulator) with static credentials.
@@ -16,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,7 +42,8 @@ type Target struct {
 	ExternalID string
 }
 
-// Clients are the SDK clients for one target.
+// Clients are the SDK clients for one target. A client of a service the
+// factory was not wired with is nil.
 type Clients struct {
 	ECS        *ecs.Client
 	ELB        *elbv2.Client
@@ -53,6 +57,7 @@ type Factory struct {
 	base     aws.Config
 	endpoint string
 	session  string
+	services []Service
 
 	mu    sync.Mutex
 	cache map[Target]*Clients
@@ -77,9 +82,15 @@ func WithSessionName(name string) Option {
 }
 
 // NewFactory returns a factory over the base configuration (the Lambda's
-// own credentials on AWS).
+// own credentials on AWS) that builds every service's client.
 func NewFactory(base aws.Config, opts ...Option) *Factory {
-	f := &Factory{base: base.Copy(), session: "ecsflow", cache: map[Target]*Clients{}}
+	return NewFactoryFor(base, AllServices(), opts...)
+}
+
+// NewFactoryFor returns a factory over the base configuration that builds
+// only the clients of services; the other fields of its Clients are nil.
+func NewFactoryFor(base aws.Config, services []Service, opts ...Option) *Factory {
+	f := &Factory{base: base.Copy(), session: "ecsflow", services: slices.Clone(services), cache: map[Target]*Clients{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -125,12 +136,9 @@ func (f *Factory) Clients(_ context.Context, t Target) (*Clients, error) {
 			}
 		}))
 	}
-	c := &Clients{
-		ECS:        ecs.NewFromConfig(cfg),
-		ELB:        elbv2.NewFromConfig(cfg),
-		AutoScale:  applicationautoscaling.NewFromConfig(cfg),
-		CloudWatch: cloudwatch.NewFromConfig(cfg),
-		Route53:    route53.NewFromConfig(cfg),
+	c := &Clients{}
+	for _, s := range f.services {
+		s.build(cfg, c)
 	}
 	f.cache[t] = c
 	return c, nil

@@ -268,6 +268,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		Now:              s.clock.Now,
 		HeartbeatSeconds: cfg.HeartbeatSeconds,
 		Logger:           cfg.Logger,
+		Notifier:         steps.NewEventNotifier(eventbridge.NewFromConfig(s.awsCfg), "", s.clock.Now),
 	})
 	if err != nil {
 		s.Close()

@@ -12,22 +12,27 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/steps"
 )
 
 // Notification detail types and source on the project's EventBridge bus.
+// Deployment notifications are published by the deployment engine for
+// every deployment (internal/steps/notify.go); the pipeline steps publish
+// the pipeline's own.
 const (
-	DetailTypeDeployment = "ecsflow Deployment Status"
+	DetailTypeDeployment = steps.DetailTypeDeployment
 	DetailTypePipeline   = "ecsflow Pipeline Status"
-	EventSource          = "ecsflow"
+	EventSource          = steps.NotifySource
 )
 
 // Notified statuses (the detail's "status").
 const (
-	NotifyStarted        = "STARTED"
-	NotifySucceeded      = "SUCCEEDED"
-	NotifyFailed         = "FAILED"
-	NotifyRolledBack     = "ROLLED_BACK"
-	NotifyApprovalNeeded = "APPROVAL_NEEDED"
+	NotifyStarted        = steps.NotifyStarted
+	NotifySucceeded      = steps.NotifySucceeded
+	NotifyFailed         = steps.NotifyFailed
+	NotifyRolledBack     = steps.NotifyRolledBack
+	NotifyAborted        = steps.NotifyAborted
+	NotifyApprovalNeeded = steps.NotifyApprovalNeeded
 )
 
 // EventPutter is the part of *eventbridge.Client the notifier uses; the
@@ -75,18 +80,7 @@ type PipelineDetail struct {
 }
 
 // DeploymentDetail is the detail of an "ecsflow Deployment Status" event.
-type DeploymentDetail struct {
-	Status              string         `json:"status"`
-	DeploymentID        string         `json:"deploymentId"`
-	AppID               string         `json:"appId"`
-	WorkflowID          string         `json:"workflowId"`
-	ServiceID           string         `json:"serviceId"`
-	EnvID               string         `json:"envId"`
-	Strategy            string         `json:"strategy,omitempty"`
-	PipelineExecutionID string         `json:"pipelineExecutionId,omitempty"`
-	Reason              string         `json:"reason,omitempty"`
-	Artifact            model.Artifact `json:"artifact"`
-}
+type DeploymentDetail = steps.DeploymentDetail
 
 // DeploymentStatusOf maps a deployment's status to the notified one ("" when
 // the status is not notified).
@@ -96,8 +90,10 @@ func DeploymentStatusOf(s model.Status) string {
 		return NotifyStarted
 	case model.StatusSucceeded:
 		return NotifySucceeded
-	case model.StatusFailed, model.StatusAborted:
+	case model.StatusFailed:
 		return NotifyFailed
+	case model.StatusAborted:
+		return NotifyAborted
 	case model.StatusRolledBack:
 		return NotifyRolledBack
 	case model.StatusWaitingApproval:
@@ -111,9 +107,7 @@ func (n *Notifier) Deployment(ctx context.Context, d *model.Deployment, status s
 	if n == nil {
 		return nil
 	}
-	return n.put(ctx, DetailTypeDeployment, d.ID, DeploymentDetail{Status: status, DeploymentID: d.ID, AppID: d.ApplicationID,
-		WorkflowID: d.WorkflowID, ServiceID: d.ServiceID, EnvID: d.EnvironmentID, Strategy: string(d.Strategy),
-		PipelineExecutionID: d.PipelineExecutionID, Reason: d.Reason, Artifact: d.Artifact})
+	return n.put(ctx, DetailTypeDeployment, d.ID, steps.DeploymentDetailOf(d, status))
 }
 
 // Pipeline publishes an "ecsflow Pipeline Status" event.
@@ -151,15 +145,5 @@ func (n *Notifier) publish(ctx context.Context, detail PipelineDetail) {
 	if err := n.Pipeline(ctx, detail); err != nil {
 		n.log.WarnContext(ctx, "pipeline notification not sent", "pipeline_execution_id", detail.PipelineExecutionID,
 			"status", detail.Status, "error", err)
-	}
-}
-
-func (n *Notifier) publishDeployment(ctx context.Context, d *model.Deployment) {
-	st := DeploymentStatusOf(d.Status)
-	if st == "" {
-		return
-	}
-	if err := n.Deployment(ctx, d, st); err != nil {
-		n.log.WarnContext(ctx, "deployment notification not sent", "deployment_id", d.ID, "status", st, "error", err)
 	}
 }

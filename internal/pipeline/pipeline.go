@@ -222,14 +222,11 @@ func (e *Engine) Next(ctx context.Context, in StageInput) (NextOutput, error) {
 	if out.Done || out.Kind != model.StageWorkflow {
 		return out, nil
 	}
-	d, created, err := e.deployment(ctx, x, in.Index, depID)
+	// The deployment engine announces the deployment itself (STARTED at
+	// PREPARE, then its end), as it does every deployment's.
+	d, _, err := e.deployment(ctx, x, in.Index, depID)
 	if err != nil {
 		return NextOutput{}, err
-	}
-	if created {
-		if err := e.notify.Deployment(ctx, d, NotifyStarted); err != nil {
-			e.log.WarnContext(ctx, "deployment notification not sent", "deployment_id", d.ID, "error", err)
-		}
 	}
 	arn := e.machines[d.Strategy]
 	if arn == "" {
@@ -443,9 +440,6 @@ func (e *Engine) StageEnd(ctx context.Context, in StageEndInput) (StageEndOutput
 	})
 	if err != nil {
 		return StageEndOutput{}, err
-	}
-	if dep != nil {
-		e.notify.publishDeployment(ctx, dep)
 	}
 	return out, nil
 }

@@ -82,6 +82,8 @@ type Config struct {
 	// HeartbeatSeconds is the steady-state wait's safety net; default 60.
 	HeartbeatSeconds int
 	Logger           *slog.Logger
+	// Notifier, when set, publishes deployment status notifications (notify.go).
+	Notifier Notifier
 }
 
 // Engine carries out the steps. It is safe for concurrent use.
@@ -94,6 +96,7 @@ type Engine struct {
 	memoryMB  int
 	heartbeat int
 	log       *slog.Logger
+	notifier  Notifier
 }
 
 // New returns an engine. Store, AWS and Tasks are required.
@@ -102,7 +105,7 @@ func New(c Config) (*Engine, error) {
 		return nil, errors.New("steps: store, AWS client factory and task completer are required")
 	}
 	e := &Engine{store: c.Store, aws: c.AWS, tasks: c.Tasks, execs: c.Executions, now: c.Now,
-		memoryMB: c.LambdaMemoryMB, heartbeat: c.HeartbeatSeconds, log: c.Logger}
+		memoryMB: c.LambdaMemoryMB, heartbeat: c.HeartbeatSeconds, log: c.Logger, notifier: c.Notifier}
 	if e.now == nil {
 		e.now = time.Now
 	}

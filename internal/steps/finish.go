@@ -74,7 +74,10 @@ func (e *Engine) finish(ctx context.Context, r *run, in FinishInput, res model.S
 	}
 	now := e.clock()
 	r.result = string(res)
+	ended := ""
+	e.notifyAfter(r, in.DeploymentID, &ended)
 	r.change(func(cur *model.Deployment) error {
+		ended = ""
 		closeOpen(cur, now, "ENDED", "", "")
 		if transitions >= 0 {
 			cur.Usage.StateTransitions = transitions
@@ -90,6 +93,7 @@ func (e *Engine) finish(ctx context.Context, r *run, in FinishInput, res model.S
 			}
 			cur.Status = to
 			cur.EndedAt = &now
+			ended = NotifyStatusOf(to)
 		}
 		if reason != "" && !strings.Contains(cur.Reason, causeMessage(in.Outcome.Error.Cause)) {
 			if cur.Reason != "" {

@@ -120,8 +120,10 @@ func (e *Engine) prepare(ctx context.Context, r *run, in PrepareInput) (State, e
 	if errors.As(err, &held) {
 		if rt.Policy == model.ConcurrencyReject {
 			reason := fmt.Sprintf("service %s/%s is being deployed by %s (concurrency policy REJECT)", t.Cluster, t.ServiceName, held.Holder)
-			_, merr := e.mutate(ctx, d.ID, func(cur *model.Deployment) error {
-				if !cur.Status.Final() {
+			failedNow := false
+			failed, merr := e.mutate(ctx, d.ID, func(cur *model.Deployment) error {
+				failedNow = !cur.Status.Final()
+				if failedNow {
 					now := e.clock()
 					cur.Status, cur.Reason, cur.EndedAt = model.StatusFailed, reason, &now
 				}
@@ -129,6 +131,9 @@ func (e *Engine) prepare(ctx context.Context, r *run, in PrepareInput) (State, e
 			})
 			if merr != nil {
 				return State{}, merr
+			}
+			if failedNow {
+				e.notify(ctx, failed, NotifyFailed)
 			}
 			r.note(model.LedgerStatus, "FAILED: %s", reason)
 			return State{}, &LockHeld{errors.New(reason)}
@@ -162,8 +167,12 @@ func (e *Engine) prepare(ctx context.Context, r *run, in PrepareInput) (State, e
 		r.result = "resumed"
 	}
 	exec := in.ExecutionARN
+	started := ""
+	e.notifyAfter(r, d.ID, &started)
 	r.change(func(cur *model.Deployment) error {
+		started = ""
 		if cur.Status == model.StatusQueued {
+			started = NotifyStarted
 			if err := model.Transition(cur.Status, model.StatusRunning); err != nil {
 				return &Invalid{err}
 			}

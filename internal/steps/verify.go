@@ -159,7 +159,10 @@ func (e *Engine) approval(ctx context.Context, r *run, in ApprovalInput) (Approv
 		return out, err
 	}
 	r.writes++
+	needed := ""
+	e.notifyAfter(r, d.ID, &needed)
 	r.change(func(cur *model.Deployment) error {
+		needed = ""
 		if cur.Status == model.StatusWaitingApproval {
 			return nil
 		}
@@ -167,6 +170,7 @@ func (e *Engine) approval(ctx context.Context, r *run, in ApprovalInput) (Approv
 			return &Aborted{errors.New(err.Error())}
 		}
 		cur.Status = model.StatusWaitingApproval
+		needed = NotifyApprovalNeeded
 		return nil
 	})
 	who := "anyone"

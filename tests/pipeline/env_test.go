@@ -101,7 +101,7 @@ type stack struct {
 	sent     []notification
 }
 
-type ids struct{ app, as, svc, pipeline string }
+type ids struct{ app, as, svc, apiSvc, pipeline string }
 
 // notification is a status event the bus delivered.
 type notification struct {
@@ -161,7 +161,14 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 
+	// Step Functions and EventBridge are reached with the real SDK clients.
+	creds := credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")
+	busSrv := httptest.NewServer(bus)
+	t.Cleanup(busSrv.Close)
+	ebClient := eventbridge.New(eventbridge.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(busSrv.URL)})
+
 	eng, err := steps.New(steps.Config{Store: s.st, AWS: s.w.Factory, Tasks: s.sfn, Now: clock.Now, Logger: discard,
+		Notifier: steps.NewEventNotifier(ebClient, "", clock.Now),
 		Executions: steps.ExecutionsFunc(func(ctx context.Context, arn string) (int64, error) {
 			x, err := s.sfn.DescribeExecution(ctx, arn)
 			return int64(x.StateTransitions), err
@@ -179,14 +186,9 @@ func newStack(t testing.TB) *stack {
 	}
 	machines := map[model.StrategyType]string{model.StrategyRolling: rolling}
 
-	// Step Functions and EventBridge are reached with the real SDK clients.
-	creds := credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")
 	sfnSrv := httptest.NewServer(s.sfn)
 	t.Cleanup(sfnSrv.Close)
 	sfnClient := sfn.New(sfn.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(sfnSrv.URL)})
-	busSrv := httptest.NewServer(bus)
-	t.Cleanup(busSrv.Close)
-	ebClient := eventbridge.New(eventbridge.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(busSrv.URL)})
 
 	creator := trigger.NewAPICreator(s.st, pipeline.NewNestedStarter(machines), api.WithLogger(discard), api.WithClock(clock.Now))
 	pe, err := pipeline.New(pipeline.Config{Store: s.st, Creator: creator, StateMachines: machines,
@@ -236,6 +238,15 @@ func (s *stack) seed(t testing.TB, tgs []string) {
 	svc := modeltest.Service(s.ids.app, as)
 	svc.ECS.Secrets = nil
 	s.ids.svc = mk(svc)
+	// api renders workflow variables: ${workflow.variables.BUILD} must be
+	// set by the pipeline, RELEASE defaults to the service's variable.
+	apiSvc := modeltest.Service(s.ids.app, as)
+	apiSvc.Name, apiSvc.ECS.Secrets = "api", nil
+	apiSvc.Variables = map[string]string{"RELEASE": "unreleased"}
+	apiSvc.ECS.ContainerDefinitions = json.RawMessage(`[{"name":"web","image":"${artifact.image}","essential":true,` +
+		`"portMappings":[{"containerPort":8080}],"environment":[{"name":"BUILD","value":"${workflow.variables.BUILD}"},` +
+		`{"name":"RELEASE","value":"${serviceVariable.RELEASE}"},{"name":"WHERE","value":"${service.name}@${env.name}"}]}]`)
+	s.ids.apiSvc = mk(apiSvc)
 	var wfs []string
 	for i, name := range []string{"dev", "prod"} {
 		en := modeltest.Environment(s.ids.app)

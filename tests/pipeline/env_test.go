@@ -101,7 +101,11 @@ type stack struct {
 	sent     []notification
 }
 
-type ids struct{ app, as, svc, apiSvc, pipeline string }
+type ids struct {
+	app, as, svc, apiSvc, pipeline string
+	// workflows are the dev and prod rolling workflows.
+	workflows []string
+}
 
 // notification is a status event the bus delivered.
 type notification struct {
@@ -264,6 +268,7 @@ func (s *stack) seed(t testing.TB, tgs []string) {
 		wf.Verification = model.Verification{Alarms: []string{name + "-5xx"}, BakeSeconds: 30}
 		wfs = append(wfs, mk(wf))
 	}
+	s.ids.workflows = wfs
 	pl := &model.Pipeline{ApplicationID: s.ids.app, Name: "release", Stages: []model.Stage{
 		{Name: "dev", Type: model.StageWorkflow, WorkflowID: wfs[0]},
 		{Name: "soak", Type: model.StageWait, WaitSeconds: 60},

@@ -656,3 +656,14 @@ func (w *world) restore(ws *worldState, lb lbHooks) error {
 	}
 	return nil
 }
+
+// Generation is a counter that moves whenever the ECS world changes
+// (through its API or as simulated time passes), so that a caller saving
+// the state periodically can skip saves when nothing happened. Changes
+// made through the ELBv2, Route 53 and CloudWatch APIs alone do not move
+// it: count those requests separately.
+func (e *Emulator) Generation() uint64 {
+	e.w.mu.RLock()
+	defer e.w.mu.RUnlock()
+	return e.w.gen
+}

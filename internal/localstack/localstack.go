@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -127,28 +128,42 @@ type Config struct {
 	// concurrency policy waits for the prepare step's verdict, so that a
 	// deployment refused for a held lease is answered 409 (default 10s).
 	StartWait time.Duration
+
+	// DataDir, when set, keeps the state across restarts (see datadir.go):
+	// the embedded table (not one at DynamoDBEndpoint, which keeps its own
+	// data) and the AWS emulator's world are loaded from it on Start and
+	// written to it on Close and every SaveInterval when they changed.
+	DataDir string
+	// SaveInterval is how often (real time) a running stack saves a
+	// changed state to DataDir (default 1s; negative: only on Close).
+	SaveInterval time.Duration
 }
 
 // Stack is a running local system.
 type Stack struct {
-	url      string
-	ddbURL   string
-	awsURL   string
-	region   string
-	account  string
-	table    string
-	store    *store.Store
-	handler  *api.Handler
-	apiSrv   *http.Server
-	ddbSrv   *http.Server
-	awsSrv   *http.Server
-	clock    *simclock.Scaled
-	ownClock bool
-	emu      *awsemu.Emulator
-	sfn      *sfnlocal.Service
-	bus      *eventbus.Bus
-	engine   *steps.Engine
-	machines map[model.StrategyType]string
+	url     string
+	ddbURL  string
+	awsURL  string
+	region  string
+	account string
+	table   string
+	store   *store.Store
+	handler *api.Handler
+	apiSrv  *http.Server
+	ddbSrv  *http.Server
+	// Data directory (nil without Config.DataDir).
+	data        *dataDir
+	saver       *saver
+	restored    bool
+	interrupted []Interrupted
+	awsSrv      *http.Server
+	clock       *simclock.Scaled
+	ownClock    bool
+	emu         *awsemu.Emulator
+	sfn         *sfnlocal.Service
+	bus         *eventbus.Bus
+	engine      *steps.Engine
+	machines    map[model.StrategyType]string
 	// pipelineARN is the pipeline state machine ("" if it cannot run here).
 	pipelineARN string
 	awsCfg      aws.Config
@@ -200,26 +215,42 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := checkLoopback(cfg.AWSListen); err != nil {
 		return nil, err
 	}
+	if cfg.SaveInterval == 0 {
+		cfg.SaveInterval = time.Second
+	}
 	s := &Stack{serveErr: make(chan error, 3), region: cfg.Region, account: cfg.AccountID, table: cfg.Table}
+	if cfg.DataDir != "" {
+		d, err := openDataDir(cfg.DataDir, cfg.Region, cfg.AccountID, cfg.Table)
+		if err != nil {
+			return nil, err
+		}
+		s.data = d
+	}
 	s.clock = cfg.Clock
 	if s.clock == nil {
 		scale := cfg.ClockScale
 		if scale == 0 {
 			scale = 1
 		}
-		s.clock = simclock.NewScaled(time.Now().UTC().Truncate(time.Second), scale)
+		start := time.Now().UTC().Truncate(time.Second)
+		if s.data != nil {
+			start = s.data.resumeAt(start)
+		}
+		s.clock = simclock.NewScaled(start, scale)
 		s.ownClock = true
 	}
 
 	// DynamoDB.
 	ddbURL := cfg.DynamoDBEndpoint
+	var ddbWrites *writeCounter
 	if ddbURL == "" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("listen for the embedded dynamodb: %w", err)
 		}
-		s.ddbSrv = &http.Server{Handler: server.NewServer(), ReadHeaderTimeout: 10 * time.Second}
+		ddbWrites = &writeCounter{h: server.NewServer(), isWrite: ddbWrite}
+		s.ddbSrv = &http.Server{Handler: ddbWrites, ReadHeaderTimeout: 10 * time.Second}
 		go func() { s.serveErr <- serveUntilClosed(s.ddbSrv, ln) }()
 		ddbURL = "http://" + ln.Addr().String()
 	}
@@ -228,6 +259,17 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := store.CreateTable(ctx, db, cfg.Table); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("create table %s at %s: %w", cfg.Table, ddbURL, err)
+	}
+	var table tableDB
+	if s.ddbSrv != nil && s.data != nil {
+		table = &sdkTable{db: db, table: cfg.Table}
+		if s.data.exists(tableFile) {
+			if err := s.data.load(tableFile, func(r io.Reader) error { return table.Load(ctx, r) }); err != nil {
+				s.Close()
+				return nil, fmt.Errorf("restore the table from %s: %w", cfg.DataDir, err)
+			}
+			s.restored = true
+		}
 	}
 	s.store = store.New(db, cfg.Table, store.WithClock(s.clock.Now), store.WithLogger(cfg.Logger))
 
@@ -247,12 +289,20 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	s.emu = awsemu.New(awsemu.Options{Clock: s.clock, Sink: sink, Region: cfg.Region, AccountID: cfg.AccountID,
 		Seed: cfg.Seed, Timings: cfg.Timings, Logger: cfg.Logger, KeepEvents: cfg.KeepEvents,
 		Mount: map[string]http.Handler{"AWSStepFunctions": s.sfn, "AWSEvents": s.bus}})
+	if s.data != nil && s.data.exists(awsFile) {
+		if err := s.data.load(awsFile, s.emu.Load); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("restore the aws world from %s: %w", cfg.DataDir, err)
+		}
+		s.restored = true
+	}
+	awsWrites := &writeCounter{h: s.emu, isWrite: awsWrite}
 	awsLn, err := net.Listen("tcp", cfg.AWSListen)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("listen for the aws emulator on %s: %w", cfg.AWSListen, err)
 	}
-	s.awsSrv = &http.Server{Handler: s.emu, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20}
+	s.awsSrv = &http.Server{Handler: awsWrites, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20}
 	go func() { s.serveErr <- serveUntilClosed(s.awsSrv, awsLn) }()
 	s.awsURL = "http://" + awsLn.Addr().String()
 	s.awsCfg = LocalAWSConfig(s.awsURL, cfg.Region)
@@ -342,6 +392,36 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		apiOpts = append(apiOpts, api.WithDigestResolver(trigger.NewRegistries(ecr.NewFromConfig(s.awsCfg), nil)))
 	}
 	s.handler = api.New(s.store, starter, apiOpts...)
+	if s.data != nil {
+		// What the last run left in progress cannot resume: end it before
+		// anyone can read or start deployments.
+		s.interrupted, err = recoverInterrupted(ctx, s.store, s.clock.Now)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		for _, in := range s.interrupted {
+			cfg.Logger.WarnContext(ctx, "interrupted by the restart: marked FAILED", "kind", in.Kind, "id", in.ID, "was", in.Was, "lease_released", in.Lease)
+		}
+		log := cfg.Logger
+		s.saver = &saver{dir: s.data, emu: s.emu, table: table, tableWrites: ddbWrites, awsWrites: awsWrites, now: s.clock.Now,
+			meta: dataMeta{Format: dataDirFormat, Version: DataDirVersion, Region: cfg.Region, AccountID: cfg.AccountID, Table: cfg.Table, DynamoDB: "embedded"},
+			stop: make(chan struct{}), done: make(chan struct{}),
+			log: func(msg string, args ...any) { log.Error(msg, args...) }}
+		if table == nil {
+			s.saver.meta.DynamoDB = "external"
+		}
+		if err := s.saver.save(ctx, true); err != nil {
+			s.saver = nil
+			s.Close()
+			return nil, err
+		}
+		if cfg.SaveInterval > 0 {
+			go s.saver.run(cfg.SaveInterval)
+		} else {
+			close(s.saver.done)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		s.Close()
@@ -518,6 +598,29 @@ func (s *Stack) Handler() *api.Handler { return s.handler }
 // Clock is the shared simulated clock.
 func (s *Stack) Clock() *simclock.Scaled { return s.clock }
 
+// DataDir is the data directory ("" without one).
+func (s *Stack) DataDir() string {
+	if s.data == nil {
+		return ""
+	}
+	return s.data.dir
+}
+
+// Restored reports whether Start loaded a saved state from the data dir.
+func (s *Stack) Restored() bool { return s.restored }
+
+// Interrupted lists what the last run left in progress, which Start marked
+// FAILED (empty without a data dir).
+func (s *Stack) Interrupted() []Interrupted { return append([]Interrupted(nil), s.interrupted...) }
+
+// Save writes the state to the data dir now (no-op without one).
+func (s *Stack) Save(ctx context.Context) error {
+	if s.saver == nil {
+		return nil
+	}
+	return s.saver.save(ctx, true)
+}
+
 // Emulator is the AWS emulator (fault plans, state).
 func (s *Stack) Emulator() *awsemu.Emulator { return s.emu }
 
@@ -569,6 +672,13 @@ func (s *Stack) close() error {
 	}
 	if s.bus != nil {
 		s.bus.Close()
+	}
+	if s.saver != nil {
+		// The last save, with the executions stopped and the servers still up.
+		s.saver.halt()
+		if err := s.saver.save(ctx, true); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if s.emu != nil {
 		s.emu.Close()

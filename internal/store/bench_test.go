@@ -27,7 +27,7 @@ func benchBackends(b *testing.B) []benchBackend {
 	var out []benchBackend
 	for _, be := range dynamotest.Backends(b) {
 		out = append(out, benchBackend{name: be.Name, open: func(b *testing.B) (*store.Store, *store.CountingDB) {
-			cnt := store.NewCountingDB(be.Client)
+			cnt := store.NewCountingDB(be.DB)
 			return store.New(cnt, dynamotest.Table(b, be)), cnt
 		}})
 	}

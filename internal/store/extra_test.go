@@ -20,12 +20,12 @@ import (
 func TestCreateTableIsIdempotent(t *testing.T) {
 	dynamotest.ForEach(t, func(t *testing.T, b dynamotest.Backend, table string) {
 		ctx := context.Background()
-		st := store.New(b.Client, table)
+		st := store.New(b.DB, table)
 		app := modeltest.Application()
 		if err := st.Create(ctx, app); err != nil {
 			t.Fatal(err)
 		}
-		if err := store.CreateTable(ctx, b.Client, table); err != nil {
+		if err := store.CreateTable(ctx, b.DB.(store.TableAdmin), table); err != nil {
 			t.Fatalf("second CreateTable: %v", err)
 		}
 		if _, err := st.Get(ctx, model.KindApplication, app.ID); err != nil {

@@ -12,7 +12,7 @@ import (
 func TestListPipelineExecutionsNewestFirstPerPipeline(t *testing.T) {
 	dynamotest.ForEach(t, func(t *testing.T, b dynamotest.Backend, table string) {
 		ctx := context.Background()
-		st := store.New(b.Client, table)
+		st := store.New(b.DB, table)
 		plA, plB := model.NewID(model.KindPipeline), model.NewID(model.KindPipeline)
 		var wantA []string
 		for i := range 7 {

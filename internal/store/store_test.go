@@ -53,7 +53,7 @@ type env struct {
 
 func newEnv(b dynamotest.Backend, table string) *env {
 	c := newClock()
-	cnt := store.NewCountingDB(b.Client)
+	cnt := store.NewCountingDB(b.DB)
 	return &env{table: table, st: store.New(cnt, table, store.WithClock(c.Now)), clock: c, count: cnt}
 }
 

@@ -108,7 +108,7 @@ func TestWaitsAccessPatterns(t *testing.T) {
 		}
 		// Nothing of the verify wait is left in the table.
 		for _, pk := range []string{"WA#web-5xx", "WA#web-latency"} {
-			out, err := b.Client.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(table),
+			out, err := b.DB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(table),
 				KeyConditionExpression:    aws.String("PK = :pk"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}}})
 			if err != nil || len(out.Items) != 0 {
@@ -143,7 +143,7 @@ func TestPutWaitOverwritesTheSameToken(t *testing.T) {
 			t.Fatalf("WaitsForDeployment = %d waits, %v; want 1", len(got), err)
 		}
 		// The ttl attribute is written, in epoch seconds, not before Expires.
-		out, err := b.Client.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(table),
+		out, err := b.DB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(table),
 			KeyConditionExpression:    aws.String("PK = :pk"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: dep}}})
 		if err != nil || len(out.Items) != 1 {

@@ -8,8 +8,12 @@
 //     $HOME/.cache/ecsflow/dynamodb-local-2.9.30/package/emulator; when the
 //     jar is missing the harness fetches it the same way (npm pack
 //     amplify-dynamodb-simulator@2.9.30, untar) into that directory.
-//   - minidyn's HTTP server (github.com/truora/minidyn/server), the
-//     embedded backend of local mode, on an httptest server.
+//   - minidyn's HTTP server (github.com/truora/minidyn/server) on an
+//     httptest server.
+//   - memdynamo (internal/memdynamo), ecsflow's own in-memory DynamoDB,
+//     twice: in process (Backend.DB is the *memdynamo.DB itself, Client
+//     reaches the same database over HTTP) and through its HTTP handler
+//     with the real SDK client.
 //
 // A test that cannot reach DynamoDB Local fails; nothing skips.
 //
@@ -44,6 +48,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/truora/minidyn/server"
 
+	"github.com/ecsflow/ecsflow/internal/memdynamo"
 	"github.com/ecsflow/ecsflow/internal/store"
 )
 
@@ -54,6 +59,8 @@ var launcherSource []byte
 const (
 	DynamoDBLocal = "DynamoDBLocal"
 	Minidyn       = "Minidyn"
+	Memdynamo     = "Memdynamo"     // in process
+	MemdynamoHTTP = "MemdynamoHTTP" // over its HTTP handler
 )
 
 // Version is the amplify-dynamodb-simulator package that carries DynamoDB Local.
@@ -63,7 +70,12 @@ const Version = "2.9.30"
 type Backend struct {
 	Name     string
 	Endpoint string // http://127.0.0.1:PORT
-	Client   *dynamodb.Client
+	// Client is the real SDK client for Endpoint.
+	Client *dynamodb.Client
+	// DB is what a store should run on: Client, except for the in-process
+	// Memdynamo backend, where it is the *memdynamo.DB (whose tables
+	// Client reaches over HTTP too).
+	DB store.DynamoDB
 }
 
 var (
@@ -75,6 +87,11 @@ var (
 	miniOnce sync.Once
 	mini     *Backend
 	miniSrv  *httptest.Server
+
+	memOnce sync.Once
+	mem     *Backend
+	memHTTP *Backend
+	memSrv  *httptest.Server
 
 	tableSeq atomic.Int64
 )
@@ -97,14 +114,19 @@ func Stop() {
 		miniSrv.Close()
 		miniSrv = nil
 	}
+	if memSrv != nil {
+		memSrv.Close()
+		memSrv = nil
+	}
 }
 
-// Backends returns both backends, starting them on first use. It fails tb
-// when DynamoDB Local cannot be started.
+// Backends returns every backend (DynamoDB Local, minidyn, memdynamo in
+// process and over HTTP), starting them on first use. It fails tb when
+// DynamoDB Local cannot be started.
 func Backends(tb testing.TB) []Backend {
 	tb.Helper()
 	l := Local(tb)
-	return []Backend{l, Mini()}
+	return []Backend{l, Mini(), Mem(), MemHTTP()}
 }
 
 // Local returns DynamoDB Local, starting it on first use; it fails tb when
@@ -126,9 +148,34 @@ func Local(tb testing.TB) Backend {
 func Mini() Backend {
 	miniOnce.Do(func() {
 		miniSrv = httptest.NewServer(server.NewServer())
-		mini = &Backend{Name: Minidyn, Endpoint: miniSrv.URL, Client: NewClient(miniSrv.URL)}
+		c := NewClient(miniSrv.URL)
+		mini = &Backend{Name: Minidyn, Endpoint: miniSrv.URL, Client: c, DB: c}
 	})
 	return *mini
+}
+
+func startMem() {
+	memOnce.Do(func() {
+		db := memdynamo.New()
+		memSrv = httptest.NewServer(db.Handler())
+		c := NewClient(memSrv.URL)
+		mem = &Backend{Name: Memdynamo, Endpoint: memSrv.URL, Client: c, DB: db}
+		memHTTP = &Backend{Name: MemdynamoHTTP, Endpoint: memSrv.URL, Client: c, DB: c}
+	})
+}
+
+// Mem returns memdynamo in process: DB is the *memdynamo.DB. Its tables
+// are shared with MemHTTP.
+func Mem() Backend {
+	startMem()
+	return *mem
+}
+
+// MemHTTP returns memdynamo's HTTP handler on an httptest server, reached
+// by the real SDK client.
+func MemHTTP() Backend {
+	startMem()
+	return *memHTTP
 }
 
 // NewClient is a real SDK client for a local endpoint, with static dummy
@@ -255,7 +302,7 @@ func startLocal() (*Backend, error) {
 		}
 		if ready(client) {
 			localStop = stop
-			return &Backend{Name: DynamoDBLocal, Endpoint: endpoint, Client: client}, nil
+			return &Backend{Name: DynamoDBLocal, Endpoint: endpoint, Client: client, DB: client}, nil
 		}
 		if time.Now().After(deadline) {
 			out, _ := os.ReadFile(logf.Name())

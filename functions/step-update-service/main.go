@@ -1,6 +1,7 @@
-// Command step-update-service is the step-update-service Lambda of the deployment state
-// machines. All logic lives in internal/steps; this wires the configuration
-// from the environment and starts the Lambda runtime.
+// Command step-update-service is the step-update-service Lambda of the deployment state machines. All
+// logic lives in internal/steps; this wires the step's AWS clients (only
+// those its handler calls, steps.UpdateServiceFunction) from the environment and
+// starts the Lambda runtime.
 package main
 
 import (
@@ -13,18 +14,12 @@ import (
 	"github.com/ecsflow/ecsflow/internal/steps"
 )
 
-const name = "step-update-service"
-
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", name)
-	e, err := steps.FromEnv(context.Background(), os.Getenv, log)
+	f := steps.UpdateServiceFunction()
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", f.Name)
+	h, err := steps.FunctionFromEnv(context.Background(), os.Getenv, log, f)
 	if err != nil {
 		log.Error("configuration", "error", err)
-		os.Exit(1)
-	}
-	h, err := e.Handler(name)
-	if err != nil {
-		log.Error("handler", "error", err)
 		os.Exit(1)
 	}
 	lambda.Start(h)

@@ -27,8 +27,29 @@ const (
 	EnvSessionName      = "AWS_LAMBDA_FUNCTION_NAME"
 )
 
-// FromEnv builds the engine a step Lambda runs, from its environment.
+// FromEnv builds the engine a step Lambda runs, from its environment, with
+// every AWS service's client (ecsops.NewFactory). A step Lambda uses
+// FunctionFromEnv instead, which wires only the clients its handler calls.
 func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Engine, error) {
+	return engineFromEnv(ctx, getenv, log, ecsops.NewFactory)
+}
+
+// FunctionFromEnv builds f's handler from the environment, on an engine
+// whose client factory builds only f.Services' clients.
+func FunctionFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, f Function) (Handler, error) {
+	e, err := engineFromEnv(ctx, getenv, log, func(cfg aws.Config, opts ...ecsops.Option) *ecsops.Factory {
+		return ecsops.NewFactoryFor(cfg, f.Services, opts...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f.Handler(e), nil
+}
+
+// engineFromEnv is the configuration every step Lambda shares; newFactory
+// builds its AWS client factory.
+func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger,
+	newFactory func(cfg aws.Config, opts ...ecsops.Option) *ecsops.Factory) (*Engine, error) {
 	table := getenv(EnvTableName)
 	if table == "" {
 		return nil, fmt.Errorf("steps: %s is not set", EnvTableName)
@@ -44,7 +65,7 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 	opts = append(opts, ecsops.WithSessionName(getenv(EnvSessionName)))
 	c := Config{
 		Store:      store.New(dynamodb.NewFromConfig(cfg), table, store.WithLogger(log)),
-		AWS:        ecsops.NewFactory(cfg, opts...),
+		AWS:        newFactory(cfg, opts...),
 		Tasks:      ecsevents.NewSFNCompleter(sfn.NewFromConfig(cfg)),
 		Executions: NewSFNHistory(sfn.NewFromConfig(cfg)),
 		Logger:     log,

@@ -26,24 +26,13 @@ const (
 	FnFinish        = "step-finish"
 )
 
-// Handlers returns every step's handler by function name.
+// Handlers returns every step's handler by function name (Functions).
 func (e *Engine) Handlers() map[string]Handler {
-	return map[string]Handler{
-		FnPrepare:       adapt(e.Prepare),
-		FnNext:          adapt(e.Next),
-		FnRegister:      adapt(e.RegisterTaskDefinition),
-		FnUpdateService: adapt(e.UpdateService),
-		FnWaitSteady:    adapt(e.WaitSteady),
-		FnCheckSteady:   adapt(e.CheckSteady),
-		FnVerify:        adapt(e.Verify),
-		FnApproval:      adapt(e.Approval),
-		FnRollback:      adapt(e.Rollback),
-		FnFinish:        adapt(e.Finish),
-		FnSetupService:  adapt(e.SetupService),
-		FnScale:         adapt(e.Scale),
-		FnShiftTraffic:  adapt(e.ShiftTraffic),
-		FnCleanup:       adapt(e.Cleanup),
+	hs := make(map[string]Handler)
+	for _, f := range Functions() {
+		hs[f.Name] = f.Handler(e)
 	}
+	return hs
 }
 
 // Handler returns the named function's handler, or an error naming it.

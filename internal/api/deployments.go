@@ -409,16 +409,15 @@ func (h *Handler) controlDeployment(action string) http.HandlerFunc {
 			h.writeError(w, r, err)
 			return
 		}
-		cur, err := getAs[*model.Deployment](ctx, h, model.KindDeployment, id)
-		if err != nil {
+		if rd, ok := h.ctrl.(RollbackRedeployer); ok && action == "rollback" {
+			h.rollbackDeployment(w, r, rd, id, principal(r), req.Comment) // rollback.go
+			return
+		}
+		if _, err := getAs[*model.Deployment](ctx, h, model.KindDeployment, id); err != nil {
 			h.writeError(w, r, err)
 			return
 		}
 		who := principal(r)
-		if rd, ok := h.ctrl.(RollbackRedeployer); ok && action == "rollback" && cur.Status.Final() {
-			h.rollbackRedeploy(w, r, rd, id, who, req.Comment) // rollback.go
-			return
-		}
 		var do func(context.Context, string, string, string) error
 		switch action {
 		case "approve":

@@ -17,22 +17,37 @@ import (
 // it like POST /v1/deployments, and answers 202 with it. Without one, the
 // Controller's Rollback answers (409 for an ended deployment).
 type RollbackRedeployer interface {
-	// PlanRollbackRedeploy returns the QUEUED deployment (with its ID) to
-	// record and start, or an error wrapping ErrWrongState when there is
-	// nothing to go back to.
-	PlanRollbackRedeploy(ctx context.Context, id, principal, comment string) (*model.Deployment, error)
+	// RollbackOrPlanRedeploy rolls a deployment that has not ended back
+	// (as Controller.Rollback) and answers nil. For one that has ended it
+	// returns the QUEUED deployment (with its ID) to record and start, or
+	// an error wrapping ErrWrongState when there is nothing to go back to.
+	RollbackOrPlanRedeploy(ctx context.Context, id, principal, comment string) (*model.Deployment, error)
 	// RecordRollbackRedeploy records, on the original, that nd was started
 	// to roll it back (or that it did not start: startErr).
 	RecordRollbackRedeploy(ctx context.Context, original, principal, comment string, nd *model.Deployment, startErr error)
 }
 
-// rollbackRedeploy answers a rollback of the ended deployment id: 202 with
-// the redeploy, its Location, and a ledger entry on both deployments.
-func (h *Handler) rollbackRedeploy(w http.ResponseWriter, r *http.Request, rd RollbackRedeployer, id, who, comment string) {
+// rollbackDeployment answers POST /v1/deployments/{id}/rollback through
+// a RollbackRedeployer: 200 with the deployment rolled back in place, or,
+// for an ended deployment, 202 with the redeploy, its Location, and a
+// ledger entry on both deployments. The controller reads the deployment
+// itself: nothing is read before the rollback starts (a swap back is on the
+// clock).
+func (h *Handler) rollbackDeployment(w http.ResponseWriter, r *http.Request, rd RollbackRedeployer, id, who, comment string) {
 	ctx := r.Context()
-	nd, err := rd.PlanRollbackRedeploy(ctx, id, who, comment)
+	nd, err := rd.RollbackOrPlanRedeploy(ctx, id, who, comment)
 	if err != nil {
 		h.writeError(w, r, fmt.Errorf("rollback deployment %s: %w", id, err))
+		return
+	}
+	if nd == nil {
+		d, err := getAs[*model.Deployment](ctx, h, model.KindDeployment, id)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("ETag", etag(d.Version))
+		writeJSON(w, http.StatusOK, d)
 		return
 	}
 	if nd.ID == "" {

@@ -241,19 +241,43 @@ func (c *Controller) approval(ctx context.Context, r request, approve bool) erro
 }
 
 func (c *Controller) stop(ctx context.Context, r request, errName string) error {
-	d, err := c.load(ctx, r.id)
+	d, all, err := c.loadWithWaits(ctx, r.id)
 	if err != nil {
 		return err
 	}
+	return c.stopLoaded(ctx, r, errName, d, all)
+}
+
+// loadWithWaits reads the deployment and its waits at the same time (a
+// rollback's swap back waits for both).
+func (c *Controller) loadWithWaits(ctx context.Context, id string) (*model.Deployment, []store.Wait, error) {
+	var (
+		waits   []store.Wait
+		waitErr error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		waits, waitErr = c.st.WaitsForDeployment(ctx, id)
+	}()
+	d, err := c.load(ctx, id)
+	<-done
+	if err != nil {
+		return nil, nil, err
+	}
+	if waitErr != nil {
+		return nil, nil, fmt.Errorf("find waits of %s: %w", id, waitErr)
+	}
+	return d, waits, nil
+}
+
+// stopLoaded fails the waits (all) of the loaded deployment d with errName.
+func (c *Controller) stopLoaded(ctx context.Context, r request, errName string, d *model.Deployment, all []store.Wait) error {
 	switch {
 	case d.Status.Final():
 		return c.record(ctx, r, wrongState("%s: deployment %s already ended %s", r.action, r.id, d.Status), nil)
 	case r.action == "rollback" && d.Status == model.StatusRollingBack:
 		return c.record(ctx, r, wrongState("rollback: deployment %s is already rolling back", r.id), nil)
-	}
-	all, err := c.st.WaitsForDeployment(ctx, r.id)
-	if err != nil {
-		return fmt.Errorf("%s: find waits: %w", r.action, err)
 	}
 	var waits []store.Wait
 	for _, w := range all {

@@ -52,6 +52,27 @@ func (c *Controller) PlanRollbackRedeploy(ctx context.Context, id, principal, co
 	if err != nil {
 		return nil, err
 	}
+	return c.planRedeploy(ctx, r, d)
+}
+
+// RollbackOrPlanRedeploy answers a rollback request with one read of the
+// deployment (and its waits, read at the same time): a deployment that has
+// not ended is rolled back in place, as Rollback does, and nil is returned;
+// for one that has ended, it answers as PlanRollbackRedeploy.
+func (c *Controller) RollbackOrPlanRedeploy(ctx context.Context, id, principal, comment string) (*model.Deployment, error) {
+	r := request{id: id, principal: principal, comment: comment, action: "rollback", ledgerKind: model.LedgerRollback}
+	d, waits, err := c.loadWithWaits(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if d.Status.Final() {
+		return c.planRedeploy(ctx, r, d)
+	}
+	return nil, c.stopLoaded(ctx, r, ErrRollbackRequired, d, waits)
+}
+
+func (c *Controller) planRedeploy(ctx context.Context, r request, d *model.Deployment) (*model.Deployment, error) {
+	id, principal, comment := r.id, r.principal, r.comment
 	if !d.Status.Final() {
 		return nil, c.record(ctx, r, wrongState("rollback: deployment %s is %s, not ended: it is rolled back in place", id, d.Status), nil)
 	}

@@ -72,9 +72,6 @@ func (e *Engine) rollback(ctx context.Context, r *run, in RollbackInput) (Rollba
 		closeOpen(cur, now, "FAILED", errName, cause)
 		return nil
 	})
-	if err := e.clearWaits(ctx, r, d.ID, store.WaitSteady, store.WaitVerify, store.WaitApproval); err != nil {
-		return RollbackOutput{}, err
-	}
 	out := RollbackOutput{Action: ActionNone, Result: string(model.StatusFailed)}
 	setReason := func(reason string, status model.Status) {
 		out.Reason = reason
@@ -89,6 +86,22 @@ func (e *Engine) rollback(ctx context.Context, r *run, in RollbackInput) (Rollba
 			}
 			return nil
 		})
+	}
+	if errName != ErrAborted && d.NewRevision != nil && d.Runtime != nil && d.Runtime.Target.Cluster != "" &&
+		d.Runtime.Revisions != nil && d.Runtime.Revisions.New != "" {
+		// CANARY / BLUE_GREEN (rollback_revision.go): traffic goes back
+		// first, the waits are cleared after.
+		c, err := e.clients(ctx, d.Runtime.Target)
+		if err != nil {
+			return out, err
+		}
+		if err := e.rollbackRevisions(ctx, r, d, c, cause, &out, setReason); err != nil {
+			return out, err
+		}
+		return out, e.clearWaits(ctx, r, d.ID, store.WaitSteady, store.WaitVerify, store.WaitApproval)
+	}
+	if err := e.clearWaits(ctx, r, d.ID, store.WaitSteady, store.WaitVerify, store.WaitApproval); err != nil {
+		return out, err
 	}
 	if errName == ErrAborted {
 		out.Result = string(model.StatusAborted)
@@ -105,10 +118,6 @@ func (e *Engine) rollback(ctx context.Context, r *run, in RollbackInput) (Rollba
 	c, err := e.clients(ctx, t)
 	if err != nil {
 		return out, err
-	}
-	if d.Runtime.Revisions != nil && d.Runtime.Revisions.New != "" {
-		// CANARY / BLUE_GREEN: rollback_revision.go.
-		return out, e.rollbackRevisions(ctx, r, d, c, cause, &out, setReason)
 	}
 	svc, exists, err := c.DescribeService(ctx, t.Cluster, t.ServiceName)
 	if err != nil {

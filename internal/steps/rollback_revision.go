@@ -23,13 +23,23 @@ func (e *Engine) rollbackRevisions(ctx context.Context, r *run, d *model.Deploym
 	out *RollbackOutput, setReason func(string, model.Status)) error {
 	rv := d.Runtime.Revisions
 	t := d.Runtime.Target
-	wf, err := getAs[*model.Workflow](ctx, e.store, d.WorkflowID)
+	// Both at once: a swap back is on the clock.
+	var (
+		wf     *model.Workflow
+		wfErr  error
+		wfDone = make(chan struct{})
+	)
+	go func() {
+		defer close(wfDone)
+		wf, wfErr = getAs[*model.Workflow](ctx, e.store, d.WorkflowID)
+	}()
+	infra, err := getAs[*model.InfrastructureDefinition](ctx, e.store, d.InfrastructureID)
+	<-wfDone
 	if err != nil {
 		return err
 	}
-	infra, err := getAs[*model.InfrastructureDefinition](ctx, e.store, d.InfrastructureID)
-	if err != nil {
-		return err
+	if wfErr != nil {
+		return wfErr
 	}
 	sc, err := ecsops.DecodeScaling(rv.OldScaling)
 	if err != nil {

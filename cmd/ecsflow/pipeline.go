@@ -244,6 +244,9 @@ func watchPipeline(ctx context.Context, g *apiFlags, c *client.Client, id string
 	if err != nil {
 		return err
 	}
+	if !asJSON && g.isTTY(w) {
+		return watchPipelineBars(ctx, c, id, w) // progress bars (pipeline_bars.go)
+	}
 	last := map[string]string{}
 	lastDep := ""
 	for {

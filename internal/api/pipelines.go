@@ -290,6 +290,7 @@ func (h *Handler) pipelineRoutes(add func(method, pattern string, f http.Handler
 	for _, a := range []string{"approve", "reject"} {
 		add(http.MethodPost, "/v1/pipeline-executions/{id}/"+a, h.controlPipelineExecution(a))
 	}
+	add(http.MethodPost, "/v1/pipeline-executions/{id}/abort", h.abortPipelineExecution)
 }
 
 // pipelineDocs adds the pipeline execution operations to the OpenAPI document.
@@ -321,6 +322,7 @@ func pipelineDocs(put func(path, method string, op obj), common func(codes ...st
 				"503", errResp("no pipeline engine is connected")),
 		})
 	}
+	abortPipelineDocs(put, common, with)
 	g.named(reflect.TypeOf(model.PipelineExecution{}))
 	g.named(reflect.TypeOf(PipelineExecutionRequest{}))
 }

@@ -31,6 +31,10 @@ type Controller struct {
 	st    Store
 	tasks TaskCompleter
 	now   func() time.Time
+	// Set by WithAbort (abort.go).
+	deployments DeploymentAborter
+	stopper     ExecutionStopper
+	notify      *Notifier
 }
 
 var _ api.PipelineController = (*Controller)(nil)

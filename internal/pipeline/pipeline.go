@@ -175,6 +175,11 @@ func (e *Engine) Next(ctx context.Context, in StageInput) (NextOutput, error) {
 	x, err := e.mutate(ctx, in.PipelineExecutionID, func(x *model.PipelineExecution) error {
 		now := e.now().UTC()
 		started = nil
+		if x.Abort != nil && !x.Status.Final() {
+			// Aborted between stages (or before the first): end it.
+			out = NextOutput{Done: true}
+			return nil
+		}
 		if x.Status == model.PipelinePending {
 			x.Status, x.StartedAt = model.PipelineRunning, &now
 			if in.ExecutionARN != "" {
@@ -317,6 +322,9 @@ func (e *Engine) Approval(ctx context.Context, in ApprovalInput) (struct{}, erro
 		if in.Index < 0 || in.Index >= len(x.Stages) || in.Index >= len(x.Definition) {
 			return &Invalid{Msg: fmt.Sprintf("approval: no stage %d", in.Index)}
 		}
+		if x.Abort != nil {
+			return &Invalid{Msg: "approval: the pipeline execution was " + abortReason(x.Abort)}
+		}
 		def = x.Definition[in.Index]
 		rec := &x.Stages[in.Index]
 		rec.ApprovalToken, rec.Status = in.Token, model.PipelineWaitingApproval
@@ -399,6 +407,18 @@ func (e *Engine) StageEnd(ctx context.Context, in StageEndInput) (StageEndOutput
 			rec.DeploymentStatus = dep.Status
 		}
 		x.Status = model.PipelineRunning
+		if x.Abort != nil {
+			// Aborted: the pipeline stops here whatever the stage did.
+			out.Failed = true
+			if in.Error != nil {
+				rec.Error, rec.Cause = in.Error.Error, truncate(in.Error.Cause, 2048)
+			}
+			rec.Status = model.PipelineAborted
+			if in.Outcome == OutcomeSucceeded && (dep == nil || dep.Status == model.StatusSucceeded) {
+				rec.Status = model.PipelineSucceeded
+			}
+			return nil
+		}
 		fail := func(msg string) {
 			rec.Status, out.Failed = model.PipelineFailed, true
 			x.FailedStage = rec.Name
@@ -480,29 +500,7 @@ func (e *Engine) Finish(ctx context.Context, in FinishInput) (FinishOutput, erro
 		if already = x.Status.Final(); already {
 			return nil
 		}
-		now := e.now().UTC()
-		var unfinished []string
-		for i := range x.Stages {
-			r := &x.Stages[i]
-			switch r.Status {
-			case model.PipelinePending:
-				r.Status = model.PipelineSkipped
-			case model.PipelineSucceeded, model.PipelineFailed, model.PipelineSkipped:
-			default:
-				r.Status, r.EndedAt, r.ApprovalToken = model.PipelineFailed, &now, ""
-				unfinished = append(unfinished, r.Name)
-			}
-		}
-		switch {
-		case x.FailedStage != "" || x.Reason != "":
-			x.Status = model.PipelineFailed
-		case len(unfinished) > 0:
-			x.Status, x.FailedStage = model.PipelineFailed, unfinished[0]
-			x.Reason = "stage " + strings.Join(unfinished, ", ") + " did not finish"
-		default:
-			x.Status = model.PipelineSucceeded
-		}
-		x.EndedAt = &now
+		settle(x, e.now().UTC())
 		return nil
 	})
 	if err != nil {
@@ -510,7 +508,10 @@ func (e *Engine) Finish(ctx context.Context, in FinishInput) (FinishOutput, erro
 	}
 	if !already {
 		st := NotifySucceeded
-		if x.Status != model.PipelineSucceeded {
+		switch x.Status {
+		case model.PipelineAborted:
+			st = NotifyAborted
+		case model.PipelineFailed:
 			st = NotifyFailed
 		}
 		e.notify.publish(ctx, e.detail(x, st, ""))
@@ -518,7 +519,46 @@ func (e *Engine) Finish(ctx context.Context, in FinishInput) (FinishOutput, erro
 	return FinishOutput{Status: x.Status, FailedStage: x.FailedStage}, nil
 }
 
+// settle ends x: ABORTED when an abort was requested (the stage it
+// stopped ABORTED), else FAILED naming the failed stage, else SUCCEEDED;
+// stages that did not run are SKIPPED.
+func settle(x *model.PipelineExecution, now time.Time) {
+	var unfinished []string
+	for i := range x.Stages {
+		r := &x.Stages[i]
+		switch {
+		case r.Status == model.PipelinePending:
+			r.Status = model.PipelineSkipped
+		case r.Status.Final():
+		case x.Abort != nil:
+			r.Status, r.EndedAt, r.ApprovalToken = model.PipelineAborted, &now, ""
+		default:
+			r.Status, r.EndedAt, r.ApprovalToken = model.PipelineFailed, &now, ""
+			unfinished = append(unfinished, r.Name)
+		}
+	}
+	switch {
+	case x.Abort != nil:
+		x.Status = model.PipelineAborted
+		if x.Reason == "" {
+			x.Reason = abortReason(x.Abort)
+		}
+	case x.FailedStage != "" || x.Reason != "":
+		x.Status = model.PipelineFailed
+	case len(unfinished) > 0:
+		x.Status, x.FailedStage = model.PipelineFailed, unfinished[0]
+		x.Reason = "stage " + strings.Join(unfinished, ", ") + " did not finish"
+	default:
+		x.Status = model.PipelineSucceeded
+	}
+	x.EndedAt = &now
+}
+
 func (e *Engine) detail(x *model.PipelineExecution, status, stage string) PipelineDetail {
+	return detailOf(x, status, stage)
+}
+
+func detailOf(x *model.PipelineExecution, status, stage string) PipelineDetail {
 	return PipelineDetail{Status: status, PipelineExecutionID: x.ID, PipelineID: x.PipelineID, PipelineName: x.PipelineName,
 		AppID: x.ApplicationID, Stage: stage, FailedStage: x.FailedStage, Reason: x.Reason, Artifact: x.Artifact}
 }

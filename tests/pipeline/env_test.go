@@ -209,7 +209,8 @@ func newStack(t testing.TB) *stack {
 	}
 	h := api.New(s.st, api.NewSFNStarter(sfnClient, machines),
 		api.WithController(deploycontrol.New(s.st, s.sfn, deploycontrol.WithClock(clock.Now))),
-		api.WithPipelines(pipeline.NewSFNStarter(sfnClient, plSM), pipeline.NewController(s.st, s.sfn, clock.Now)),
+		api.WithPipelines(pipeline.NewSFNStarter(sfnClient, plSM), pipeline.NewController(s.st, s.sfn, clock.Now).
+			WithAbort(deploycontrol.New(s.st, s.sfn, deploycontrol.WithClock(clock.Now)), sfnClient, pipeline.NewNotifier(ebClient, "", discard, clock.Now))),
 		api.WithClock(clock.Now), api.WithLogger(discard))
 	s.launcher = pipeline.NewLauncher(s.st, pipeline.NewSFNStarter(sfnClient, plSM), clock.Now)
 	s.api = httptest.NewServer(h)

@@ -30,7 +30,12 @@ func init() {
 			"create clusters, load balancers and alarms, then POST /v1/deployments.\n\n" +
 			"--seed-example[=FILE] creates the AWS world of examples/ecsflow.yaml (clusters dev and prod, an ALB\n" +
 			"with two target groups, listeners and a 5XX alarm per environment) and applies the example with the\n" +
-			"emulator's ARNs, so that `ecsflow push web:v1.0.0` starts its pipeline right away.",
+			"emulator's ARNs, so that `ecsflow push web:v1.0.0` starts its pipeline right away.\n\n" +
+			"--data-dir DIR keeps the state across restarts: the embedded table and the emulator's world (images,\n" +
+			"clusters, services and their tasks, load balancers and weights, Route 53 records, alarms, auto scaling)\n" +
+			"are loaded from DIR on start, and written there (atomically) on Ctrl-C and every second while they\n" +
+			"change. Deployments and pipeline executions still running when it stopped cannot resume: on restart\n" +
+			"they are marked FAILED (\"Interrupted\"), with a ledger entry, and their service locks are released.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -38,11 +43,7 @@ func init() {
 			cfg.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			out := cmd.OutOrStdout()
 			return runLocal(ctx, cfg, func(s *localstack.Stack) error {
-				printLocal(out, s, cfg.ClockScale)
-				if seed == "" {
-					return nil
-				}
-				return seedExample(ctx, out, s, seed)
+				return startedLocal(ctx, out, s, cfg.ClockScale, seed)
 			})
 		},
 	}
@@ -54,11 +55,26 @@ func init() {
 	f.StringVar(&cfg.Table, "table", localstack.DefaultTable, "DynamoDB table name")
 	f.StringVar(&cfg.Region, "region", localstack.DefaultRegion, "region of the emulated account")
 	f.StringVar(&cfg.AccountID, "account", localstack.DefaultAccountID, "account ID of the emulated account")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "keep the state in this directory across restarts (created if missing)")
 	f.StringVar(&seed, "seed-example", "", "create the AWS world of this example file and apply it (no value: "+localstack.ExamplePath+")")
 	f.Lookup("seed-example").NoOptDefVal = localstack.ExamplePath
 	cfg.ResolveTags = true // deploying a tag pins its digest; push it first (ecsflow push)
 	f.IntVar(&cfg.HeartbeatSeconds, "heartbeat-seconds", 60, "steady-state wait safety net: check ECS after this many silent simulated seconds")
 	rootCmd.AddCommand(cmd)
+}
+
+// startedLocal reports a started stack and seeds the example when asked
+// (not on a restored data dir, which already has it).
+func startedLocal(ctx context.Context, out io.Writer, s *localstack.Stack, scale float64, seed string) error {
+	printLocal(out, s, scale)
+	if seed == "" {
+		return nil
+	}
+	if s.Restored() {
+		fmt.Fprintf(out, "The data dir already holds a state: --seed-example=%s skipped.\n", seed)
+		return nil
+	}
+	return seedExample(ctx, out, s, seed)
 }
 
 // printLocal tells the user where everything is and what to export.
@@ -70,6 +86,20 @@ func printLocal(w io.Writer, s *localstack.Stack, scale float64) {
 	fmt.Fprintf(w, "  API          %s/v1   (OpenAPI: %s/v1/openapi.json)\n", s.URL(), s.URL())
 	fmt.Fprintf(w, "  AWS emulator %s   (ECS, ELBv2, App Auto Scaling, Cloud Map, Route 53, CloudWatch, ECR, Step Functions, EventBridge)\n", s.AWSURL())
 	fmt.Fprintf(w, "  DynamoDB     %s   (table %s)\n", s.DynamoDBURL(), s.Table())
+	if dir := s.DataDir(); dir != "" {
+		if s.Restored() {
+			fmt.Fprintf(w, "  State        %s   (restored; saved on Ctrl-C and while it changes)\n", dir)
+		} else {
+			fmt.Fprintf(w, "  State        %s   (new; saved on Ctrl-C and while it changes)\n", dir)
+		}
+		for _, in := range s.Interrupted() {
+			line := fmt.Sprintf("  Interrupted  %s %s was %s when ecsflow local stopped: marked FAILED", in.Kind, in.ID, in.Was)
+			if in.Lease != "" {
+				line += ", lock " + in.Lease + " released"
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
 	fmt.Fprintln(w, "Environment for the AWS CLI/SDKs and the ecsflow CLI:")
 	for _, kv := range s.Environment() {
 		fmt.Fprintf(w, "  export %s\n", kv)

@@ -676,9 +676,11 @@ func (s *Stack) close() error {
 	if s.saver != nil {
 		// The last save, with the executions stopped and the servers still up.
 		s.saver.halt()
-		if err := s.saver.save(ctx, true); err != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := s.saver.save(sctx, true); err != nil {
 			errs = append(errs, err)
 		}
+		scancel()
 	}
 	if s.emu != nil {
 		s.emu.Close()

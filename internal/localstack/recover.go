@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ecsflow/ecsflow/internal/model"
@@ -202,7 +203,7 @@ func failExecution(ctx context.Context, st *store.Store, id string, now func() t
 				if x.FailedStage == "" {
 					x.FailedStage = s.Name
 				}
-				s.Status, s.EndedAt, s.Error, s.Cause = model.PipelineFailed, &t, "Interrupted", interruptedReason
+				s.Status, s.EndedAt, s.Error, s.Cause = model.PipelineFailed, &t, "Interrupted", strings.TrimPrefix(interruptedReason, "Interrupted: ")
 				s.ApprovalToken = ""
 				if s.DeploymentID != "" && !s.DeploymentStatus.Final() {
 					s.DeploymentStatus = model.StatusFailed

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,6 +23,7 @@ func newPipelineCmd(g *apiFlags) *cobra.Command {
 	}
 	var image, service string
 	var watch bool
+	var vars []string
 	start := &cobra.Command{
 		Use:   "start <app>/<pipeline> --image <tag|uri> [--service <name>] [--watch]",
 		Short: "Start a pipeline with an image",
@@ -40,6 +43,9 @@ func newPipelineCmd(g *apiFlags) *cobra.Command {
 				return err
 			}
 			req := client.PipelineRequest{Artifact: art}
+			if req.Variables, err = parseVars(vars); err != nil {
+				return err
+			}
 			if service != "" {
 				s, err := findByName(ctx, c, model.KindService, client.Scope{AppID: app.ID}, service)
 				if err != nil {
@@ -68,6 +74,7 @@ func newPipelineCmd(g *apiFlags) *cobra.Command {
 	start.Flags().StringVar(&image, "image", "", "image tag, digest or URI (required)")
 	start.Flags().StringVar(&service, "service", "", "service for workflow stages that do not fix one")
 	start.Flags().BoolVar(&watch, "watch", false, "follow the execution to its end")
+	start.Flags().StringArrayVar(&vars, "var", nil, "pipeline variable NAME=VALUE (repeatable): ${workflow.variables.NAME} in the services' container definitions")
 
 	var statusWatch bool
 	status := &cobra.Command{
@@ -137,7 +144,59 @@ func newPipelineCmd(g *apiFlags) *cobra.Command {
 	for _, a := range approvalActions {
 		cmd.AddCommand(newPipelineControlCmd(g, a))
 	}
+	cmd.AddCommand(newPipelineAbortCmd(g))
 	return cmd
+}
+
+func newPipelineAbortCmd(g *apiFlags) *cobra.Command {
+	var comment string
+	cmd := &cobra.Command{
+		Use: "abort <execution-id> [--comment text]",
+		Short: "Abort a pipeline execution: its running stage's deployment is aborted, a waiting approval or wait ends, " +
+			"and the execution ends ABORTED",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, asJSON, err := g.session(ctx)
+			if err != nil {
+				return err
+			}
+			var body any
+			if comment != "" {
+				body = map[string]string{"comment": comment}
+			}
+			var x model.PipelineExecution
+			if _, err := c.DoJSON(ctx, http.MethodPost, "/v1/pipeline-executions/"+url.PathEscape(args[0])+"/abort", body, nil, &x); err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), &x)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "abort accepted: pipeline execution %s is %s\n", x.ID, x.Status)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&comment, "comment", "", "why, recorded with the abort")
+	return cmd
+}
+
+// parseVars turns NAME=VALUE flags into pipeline variables.
+func parseVars(pairs []string) (map[string]string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	vars := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		name, value, ok := strings.Cut(p, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--var %q: want NAME=VALUE", p)
+		}
+		if _, dup := vars[name]; dup {
+			return nil, fmt.Errorf("--var %s is given twice", name)
+		}
+		vars[name] = value
+	}
+	return vars, nil
 }
 
 func newPipelineControlCmd(g *apiFlags, action string) *cobra.Command {

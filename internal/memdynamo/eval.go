@@ -458,6 +458,56 @@ func setPath(it item, path resolved, v types.AttributeValue) error {
 	return nil
 }
 
+// ownPath replaces the containers (maps and lists) on the way to path's
+// parent with shallow copies, so that setPath and removePath can change
+// them without touching a version of the item someone else holds.
+func ownPath(it item, path resolved) {
+	if len(path) < 2 {
+		return
+	}
+	var parent types.AttributeValue = &types.AttributeValueMemberM{Value: it}
+	for _, el := range path[:len(path)-1] {
+		var cur types.AttributeValue
+		switch p := parent.(type) {
+		case *types.AttributeValueMemberM:
+			k, ok := el.(string)
+			if !ok {
+				return
+			}
+			if cur, ok = p.Value[k]; !ok {
+				return
+			}
+			cur = shallow(cur)
+			p.Value[k] = cur
+		case *types.AttributeValueMemberL:
+			i, ok := el.(int)
+			if !ok || i >= len(p.Value) {
+				return
+			}
+			cur = shallow(p.Value[i])
+			p.Value[i] = cur
+		default:
+			return
+		}
+		parent = cur
+	}
+}
+
+// shallow copies a map or list container (not its elements).
+func shallow(v types.AttributeValue) types.AttributeValue {
+	switch x := v.(type) {
+	case *types.AttributeValueMemberM:
+		m := make(item, len(x.Value))
+		for k, e := range x.Value {
+			m[k] = e
+		}
+		return &types.AttributeValueMemberM{Value: m}
+	case *types.AttributeValueMemberL:
+		return &types.AttributeValueMemberL{Value: append([]types.AttributeValue(nil), x.Value...)}
+	}
+	return v
+}
+
 // removePath deletes the value at path; an absent leaf is no error.
 func removePath(it item, path resolved) error {
 	if len(path) == 1 {
@@ -544,12 +594,19 @@ func (e *exprEnv) applyUpdate(old, key item, u *updateExpr, keyAttrs []string) (
 		paths = append(paths, r)
 		return r, nil
 	}
-	next := cloneItem(base)
+	// Stored items are immutable, so the new version shares every value it
+	// does not change: a shallow copy of the top level, and fresh copies of
+	// the containers on the way to a nested path (ownPath).
+	next := make(item, len(base)+len(u.set))
+	for k, v := range base {
+		next[k] = v
+	}
 	for i, a := range u.set {
 		r, err := addPath(a.path)
 		if err != nil {
 			return nil, nil, err
 		}
+		ownPath(next, r)
 		if err := setPath(next, r, clone(setVals[i])); err != nil {
 			return nil, nil, err
 		}
@@ -573,6 +630,7 @@ func (e *exprEnv) applyUpdate(old, key item, u *updateExpr, keyAttrs []string) (
 		return 0
 	})
 	for _, r := range removes {
+		ownPath(next, r)
 		if err := removePath(next, r); err != nil {
 			return nil, nil, err
 		}
@@ -582,6 +640,7 @@ func (e *exprEnv) applyUpdate(old, key item, u *updateExpr, keyAttrs []string) (
 		if err != nil {
 			return nil, nil, err
 		}
+		ownPath(next, r)
 		v := e.vals[a.val.val]
 		cur, exists := walk(next, r)
 		var out types.AttributeValue
@@ -634,6 +693,7 @@ func (e *exprEnv) applyUpdate(old, key item, u *updateExpr, keyAttrs []string) (
 		default:
 			return nil, nil, validationf("Invalid UpdateExpression: Incorrect operand type for operator or function; operator: DELETE, operand type: %s", typeName(v))
 		}
+		ownPath(next, r)
 		cur, exists := walk(next, r)
 		if !exists {
 			continue

@@ -113,7 +113,9 @@ func (db *DB) prepare(kind writeKind, tableName *string, key item, cond, update 
 			return nil, err
 		}
 	}
-	if op.env, err = newEnv(names, cloneItem(vals), op.cond, op.update); err != nil {
+	// Values are not copied here: conditions only read them, and an update
+	// copies what it stores.
+	if op.env, err = newEnv(names, vals, op.cond, op.update); err != nil {
 		return nil, err
 	}
 	return op, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
@@ -49,7 +50,10 @@ func main() {
 	// Pipeline executions start the pipeline state machine; their approvals
 	// resume its stored task tokens.
 	pipes := api.WithPipelines(pipeline.NewSFNStarter(sfnClient, os.Getenv("STATE_MACHINE_ARN_PIPELINE")),
-		pipeline.NewController(st, completer, nil))
+		pipeline.NewController(st, completer, nil).
+			// Aborts go through the deployment abort path, stop a WAIT
+			// stage's execution and announce the end on EVENT_BUS_NAME.
+			WithAbort(control, sfnClient, pipeline.NewNotifier(eventbridge.NewFromConfig(awsCfg), os.Getenv(pipeline.EnvEventBus), log, nil)))
 	// Deploying a tag pins its digest (ECR DescribeImages, or the registry's
 	// manifest with credentials from Secrets Manager); a missing tag is a 400.
 	digests := api.WithDigestResolver(trigger.NewRegistries(ecr.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg)))

@@ -656,6 +656,9 @@ func (pl *Pipeline) Validate() error {
 		if s.Type != StageWorkflow && s.WorkflowID != "" {
 			p.add(f+".workflowId", "is only for WORKFLOW stages")
 		}
+		if s.ParallelWithPrevious && (s.Type != StageWorkflow || i == 0 || pl.Stages[i-1].Type != StageWorkflow) {
+			p.add(f+".parallelWithPrevious", "is only for a WORKFLOW stage after another WORKFLOW stage")
+		}
 	}
 	return p.err()
 }

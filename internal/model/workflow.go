@@ -185,6 +185,11 @@ type Stage struct {
 	ServiceID   string    `json:"serviceId,omitempty"`
 	Approval    *Approval `json:"approval,omitempty"`
 	WaitSeconds int32     `json:"waitSeconds,omitempty"`
+	// ParallelWithPrevious runs this WORKFLOW stage at the same time as
+	// the WORKFLOW stage before it (Harness's "execute in parallel with
+	// previous step"): consecutive such stages form one group, which ends
+	// when all of its stages have; one failing fails the pipeline.
+	ParallelWithPrevious bool `json:"parallelWithPrevious,omitempty"`
 }
 
 // Pipeline runs stages in order across environments.

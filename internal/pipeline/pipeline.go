@@ -155,6 +155,10 @@ type StageInput struct {
 	ExecutionARN        string `json:"executionArn,omitempty"`
 }
 
+// KindParallel is the kind Next answers for a group of WORKFLOW stages
+// that run at the same time (stages marked parallelWithPrevious after it).
+const KindParallel model.StageType = "PARALLEL"
+
 // NextOutput says what the state machine runs next.
 type NextOutput struct {
 	Done            bool            `json:"done"`
@@ -164,6 +168,18 @@ type NextOutput struct {
 	StateMachineARN string          `json:"stateMachineArn,omitempty"`
 	WaitSeconds     int32           `json:"waitSeconds,omitempty"`
 	TimeoutSeconds  int32           `json:"timeoutSeconds,omitempty"`
+	// Group lists a PARALLEL group's stages, run by the ASL's Map state;
+	// NextIndex is the stage after the group.
+	Group     []GroupMember `json:"group,omitempty"`
+	NextIndex int           `json:"nextIndex,omitempty"`
+}
+
+// GroupMember is one WORKFLOW stage of a PARALLEL group.
+type GroupMember struct {
+	Index           int    `json:"index"`
+	Name            string `json:"name"`
+	DeploymentID    string `json:"deploymentId"`
+	StateMachineARN string `json:"stateMachineArn"`
 }
 
 // Next starts stage Index (marking the execution RUNNING on its first
@@ -171,12 +187,13 @@ type NextOutput struct {
 func (e *Engine) Next(ctx context.Context, in StageInput) (NextOutput, error) {
 	var out NextOutput
 	var started *model.PipelineExecution
-	var depID string
+	var members []int // the WORKFLOW stages to run now
 	x, err := e.mutate(ctx, in.PipelineExecutionID, func(x *model.PipelineExecution) error {
 		now := e.now().UTC()
-		started = nil
-		if x.Abort != nil && !x.Status.Final() {
-			// Aborted between stages (or before the first): end it.
+		started, members = nil, nil
+		if x.Abort != nil && !x.Status.Final() || x.FailedStage != "" {
+			// Aborted between stages (or before the first), or a stage of
+			// a parallel group failed: end it.
 			out = NextOutput{Done: true}
 			return nil
 		}
@@ -202,10 +219,23 @@ func (e *Engine) Next(ctx context.Context, in StageInput) (NextOutput, error) {
 		out = NextOutput{Kind: def.Type, Name: def.Name}
 		switch def.Type {
 		case model.StageWorkflow:
-			if rec.DeploymentID == "" {
-				rec.DeploymentID = model.NewID(model.KindDeployment)
+			last := in.Index
+			for last+1 < len(x.Definition) && x.Definition[last+1].ParallelWithPrevious && x.Definition[last+1].Type == model.StageWorkflow {
+				last++
 			}
-			depID = rec.DeploymentID
+			for k := in.Index; k <= last; k++ {
+				r := &x.Stages[k]
+				if r.Status == model.PipelinePending {
+					r.Status, r.StartedAt = model.PipelineRunning, &now
+				}
+				if r.DeploymentID == "" {
+					r.DeploymentID = model.NewID(model.KindDeployment)
+				}
+				members = append(members, k)
+			}
+			if last > in.Index {
+				out.Kind, out.NextIndex = KindParallel, last+1
+			}
 		case model.StageApproval:
 			out.TimeoutSeconds = model.DefaultApprovalTimeoutSeconds
 			if def.Approval != nil && def.Approval.TimeoutSeconds > 0 {
@@ -224,20 +254,26 @@ func (e *Engine) Next(ctx context.Context, in StageInput) (NextOutput, error) {
 	if started != nil {
 		e.notify.publish(ctx, e.detail(x, NotifyStarted, ""))
 	}
-	if out.Done || out.Kind != model.StageWorkflow {
+	if out.Done || len(members) == 0 {
 		return out, nil
 	}
-	// The deployment engine announces the deployment itself (STARTED at
+	// The deployment engine announces each deployment itself (STARTED at
 	// PREPARE, then its end), as it does every deployment's.
-	d, _, err := e.deployment(ctx, x, in.Index, depID)
-	if err != nil {
-		return NextOutput{}, err
+	for _, k := range members {
+		d, _, err := e.deployment(ctx, x, k, x.Stages[k].DeploymentID)
+		if err != nil {
+			return NextOutput{}, err
+		}
+		arn := e.machines[d.Strategy]
+		if arn == "" {
+			return NextOutput{}, &Invalid{Msg: fmt.Sprintf("stage %s: no state machine for strategy %q", x.Definition[k].Name, d.Strategy)}
+		}
+		out.Group = append(out.Group, GroupMember{Index: k, Name: x.Definition[k].Name, DeploymentID: d.ID, StateMachineARN: arn})
 	}
-	arn := e.machines[d.Strategy]
-	if arn == "" {
-		return NextOutput{}, &Invalid{Msg: fmt.Sprintf("stage %s: no state machine for strategy %q", out.Name, d.Strategy)}
+	if out.Kind == KindParallel {
+		return out, nil
 	}
-	out.DeploymentID, out.StateMachineARN = d.ID, arn
+	out.DeploymentID, out.StateMachineARN, out.Group = out.Group[0].DeploymentID, out.Group[0].StateMachineARN, nil
 	return out, nil
 }
 
@@ -421,8 +457,10 @@ func (e *Engine) StageEnd(ctx context.Context, in StageEndInput) (StageEndOutput
 		}
 		fail := func(msg string) {
 			rec.Status, out.Failed = model.PipelineFailed, true
-			x.FailedStage = rec.Name
-			x.Reason = fmt.Sprintf("stage %s failed: %s", rec.Name, msg)
+			if x.FailedStage == "" { // in a parallel group, the first to fail
+				x.FailedStage = rec.Name
+				x.Reason = fmt.Sprintf("stage %s failed: %s", rec.Name, msg)
+			}
 		}
 		switch in.Outcome {
 		case OutcomeSucceeded:

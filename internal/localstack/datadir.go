@@ -28,7 +28,8 @@ import (
 //	                    "version": 1, "region", "accountId", "table",
 //	                    "savedAt" (simulated time), "dynamodb": "embedded"|"external"}
 //	aws.json            the AWS emulator's world (awsemu.Emulator.Save)
-//	dynamodb.json       the embedded DynamoDB table (absent with
+//	dynamodb.json       the embedded DynamoDB (internal/memdynamo's snapshot
+//	                    file, see its persist.go; absent with
 //	                    Config.DynamoDBEndpoint: that database keeps its own data)
 //
 // The stack writes them on Close and, while it runs, every SaveInterval
@@ -158,13 +159,10 @@ func (d *dataDir) resumeAt(now time.Time) time.Time {
 	return now
 }
 
-// tableDB is the embedded table's persistence: the stack loads it once at
-// start and saves it when asked.
-type tableDB interface {
-	// Save writes the table.
-	Save(ctx context.Context, w io.Writer) error
-	// Load reads a table written by Save.
-	Load(ctx context.Context, r io.Reader) error
+// tableSyncer is the embedded table (a *memdynamo.DB opened on
+// dynamodb.json): Sync writes its file atomically when it changed.
+type tableSyncer interface {
+	Sync() error
 }
 
 // writeCounter counts the requests its handler served that may have
@@ -228,7 +226,7 @@ func awsWrite(r *http.Request) bool {
 type saver struct {
 	dir         *dataDir
 	emu         *awsemu.Emulator
-	table       tableDB       // nil: the table lives elsewhere
+	table       tableSyncer   // nil: the table lives elsewhere
 	tableWrites *writeCounter // the embedded table's writes (nil without one)
 	awsWrites   *writeCounter // the emulator's non-read requests
 	now         func() time.Time
@@ -257,8 +255,7 @@ func (sv *saver) save(ctx context.Context, force bool) error {
 		errs = append(errs, err)
 	}
 	if sv.table != nil {
-		err := sv.dir.writeAtomic(tableFile, func(w io.Writer) error { return sv.table.Save(ctx, w) })
-		if err != nil {
+		if err := sv.table.Sync(); err != nil {
 			errs = append(errs, err)
 		}
 	}

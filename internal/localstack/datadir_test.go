@@ -371,6 +371,8 @@ func TestDataDirRefusesWhatItCannotRead(t *testing.T) {
 		{"garbled", map[string]string{metaFile: "{"}, "not valid JSON"},
 		{"emulator state of another version", map[string]string{metaFile: meta(1, DefaultAccountID, DefaultTable),
 			awsFile: `{"format":"ecsflow-awsemu-state","version":7}`}, "aws.json: emulator state file version 7"},
+		{"table of another version", map[string]string{metaFile: meta(1, DefaultAccountID, DefaultTable),
+			tableFile: `{"format":"ecsflow-memdynamo","version":9,"tables":[]}`}, "dynamodb.json: open memdynamo snapshot"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,9 +1,9 @@
 // Package localstack wires ecsflow's parts into one local system for
 // `ecsflow local`, `make demo` and end-to-end tests:
 //
-//   - a DynamoDB-compatible server (minidyn's, in process, reached over
-//     loopback HTTP by the real AWS SDK client — or any endpoint given, such
-//     as DynamoDB Local) and the store on it;
+//   - a DynamoDB-compatible server (internal/memdynamo's, in process,
+//     reached over loopback HTTP by the real AWS SDK client — or any
+//     endpoint given, such as DynamoDB Local) and the store on it;
 //   - the AWS emulator (internal/awsemu) on its own loopback listener, with
 //     Step Functions (internal/sfnlocal) and EventBridge (internal/eventbus)
 //     mounted on the same endpoint, all on one shared simulated clock;
@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,7 +44,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/truora/minidyn/server"
 
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/awsemu"
@@ -55,6 +53,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/ecsevents/localrules"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
+	"github.com/ecsflow/ecsflow/internal/memdynamo"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/pipeline"
 	"github.com/ecsflow/ecsflow/internal/sfnlocal"
@@ -243,13 +242,25 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	// DynamoDB.
 	ddbURL := cfg.DynamoDBEndpoint
 	var ddbWrites *writeCounter
+	var table *memdynamo.DB
 	if ddbURL == "" {
+		if s.data != nil {
+			restoring := s.data.exists(tableFile)
+			mdb, err := memdynamo.Open(s.data.path(tableFile))
+			if err != nil {
+				s.Close()
+				return nil, &DataDirError{Dir: cfg.DataDir, Problem: fmt.Sprintf("%s: %v; start with an empty --data-dir", tableFile, err)}
+			}
+			table, s.restored = mdb, restoring
+		} else {
+			table = memdynamo.New()
+		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("listen for the embedded dynamodb: %w", err)
 		}
-		ddbWrites = &writeCounter{h: server.NewServer(), isWrite: ddbWrite}
+		ddbWrites = &writeCounter{h: table.Handler(), isWrite: ddbWrite}
 		s.ddbSrv = &http.Server{Handler: ddbWrites, ReadHeaderTimeout: 10 * time.Second}
 		go func() { s.serveErr <- serveUntilClosed(s.ddbSrv, ln) }()
 		ddbURL = "http://" + ln.Addr().String()
@@ -259,17 +270,6 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := store.CreateTable(ctx, db, cfg.Table); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("create table %s at %s: %w", cfg.Table, ddbURL, err)
-	}
-	var table tableDB
-	if s.ddbSrv != nil && s.data != nil {
-		table = &sdkTable{db: db, table: cfg.Table}
-		if s.data.exists(tableFile) {
-			if err := s.data.load(tableFile, func(r io.Reader) error { return table.Load(ctx, r) }); err != nil {
-				s.Close()
-				return nil, fmt.Errorf("restore the table from %s: %w", cfg.DataDir, err)
-			}
-			s.restored = true
-		}
 	}
 	s.store = store.New(db, cfg.Table, store.WithClock(s.clock.Now), store.WithLogger(cfg.Logger))
 
@@ -404,11 +404,13 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			cfg.Logger.WarnContext(ctx, "interrupted by the restart: marked FAILED", "kind", in.Kind, "id", in.ID, "was", in.Was, "lease_released", in.Lease)
 		}
 		log := cfg.Logger
-		s.saver = &saver{dir: s.data, emu: s.emu, table: table, tableWrites: ddbWrites, awsWrites: awsWrites, now: s.clock.Now,
+		s.saver = &saver{dir: s.data, emu: s.emu, tableWrites: ddbWrites, awsWrites: awsWrites, now: s.clock.Now,
 			meta: dataMeta{Format: dataDirFormat, Version: DataDirVersion, Region: cfg.Region, AccountID: cfg.AccountID, Table: cfg.Table, DynamoDB: "embedded"},
 			stop: make(chan struct{}), done: make(chan struct{}),
 			log: func(msg string, args ...any) { log.Error(msg, args...) }}
-		if table == nil {
+		if table != nil {
+			s.saver.table = table
+		} else {
 			s.saver.meta.DynamoDB = "external"
 		}
 		if err := s.saver.save(ctx, true); err != nil {

@@ -37,6 +37,7 @@ var sdOps = map[string]opSpec{
 	"GetOperation":              readOp((*world).sdGetOperation),
 	"CreateService":             writeOp((*world).sdCreateService),
 	"GetService":                readOp((*world).sdGetService),
+	"DeleteService":             writeOp((*world).sdDeleteService),
 	"ListServices":              readOp((*world).sdListServices),
 	"ListInstances":             readOp((*world).sdListInstances),
 	"DiscoverInstances":         readOp((*world).sdDiscoverInstances),
@@ -194,6 +195,22 @@ func (w *world) sdGetService(in *sd.GetServiceInput) (*sd.GetServiceOutput, erro
 	}
 	v := w.sdServiceView(s)
 	return &sd.GetServiceOutput{Service: &v}, nil
+}
+
+// sdDeleteService deletes a Cloud Map service; like Cloud Map, it refuses
+// one that still has registered instances.
+func (w *world) sdDeleteService(in *sd.DeleteServiceInput) (*sd.DeleteServiceOutput, error) {
+	id := aws.ToString(in.Id)
+	s, ok := w.sd.services[id]
+	if !ok {
+		return nil, errf("ServiceNotFound", "Service not found: %s", id)
+	}
+	if len(s.instances) > 0 {
+		return nil, errf("ResourceInUse", "Service %s has %d registered instances.", id, len(s.instances))
+	}
+	delete(w.sd.services, id)
+	w.sd.svcOrder = removeString(w.sd.svcOrder, id)
+	return &sd.DeleteServiceOutput{}, nil
 }
 
 func (w *world) sdListServices(in *sd.ListServicesInput) (*sd.ListServicesOutput, error) {

@@ -93,6 +93,13 @@ func (e *Engine) cleanup(ctx context.Context, r *run, in StepInput) (CleanupOutp
 		}
 		out.Removed = append(out.Removed, name)
 	}
+	if len(out.Removed) > 0 || rv.Old != "" {
+		// DNS blue/green: the retired revisions' own names go last, once
+		// nothing above failed (a rollback still needs the old one's).
+		if err := e.retireNames(ctx, d, c, append([]string{rv.Old}, out.Removed...)); err != nil {
+			return out, err
+		}
+	}
 	deleted := out.Deleted
 	r.setRevisions(func(x *model.Revisions) { x.CleanedUp, x.OldDeleted, x.OldScalingRemoved = true, deleted, x.Old != "" })
 	what := "no old revision"
@@ -108,4 +115,30 @@ func (e *Engine) cleanup(ctx context.Context, r *run, in StepInput) (CleanupOutp
 	}
 	r.note(model.LedgerNote, "cleanup: %s", r.result)
 	return out, nil
+}
+
+// retireNames removes the own names (weighted record, Cloud Map service)
+// of retired revisions, in DNS blue/green; other workflows have none.
+func (e *Engine) retireNames(ctx context.Context, d *model.Deployment, c *ecsops.Clients, revisions []string) error {
+	wf, err := getAs[*model.Workflow](ctx, e.store, d.WorkflowID)
+	if err != nil || !dnsMode(wf) {
+		return err
+	}
+	svc, err := getAs[*model.Service](ctx, e.store, d.ServiceID)
+	if err != nil {
+		return err
+	}
+	infra, err := getAs[*model.InfrastructureDefinition](ctx, e.store, d.InfrastructureID)
+	if err != nil {
+		return err
+	}
+	for _, rev := range revisions {
+		if rev == "" {
+			continue
+		}
+		if err := retireRegistry(ctx, c, svc, infra, rev); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -97,12 +97,14 @@ func (r *run) setRevisions(f func(rv *model.Revisions)) {
 	})
 }
 
-// revisionHost is the host name a revision answers on in DNS blue/green:
-// <service>--<n>.<record>. Each revision is reachable under it (a Cloud Map
-// service or a record kept outside ecsflow); the weighted records of the
-// production name point at these.
-func revisionHost(revision, record string) string {
-	return strings.ReplaceAll(revision, "_", "-") + "." + strings.TrimSuffix(record, ".")
+// revisionRegistryName is the Cloud Map service a revision registers its
+// tasks in, in DNS blue/green: <service>--<n> (a DNS label) in the namespace
+// of the service's own registry. The weighted records of the production
+// name are CNAMEs to <service>--<n>.<namespace>, so each revision is
+// reachable under its own name while it lives; cleanup and rollback delete
+// the registry of the revision they retire.
+func revisionRegistryName(revision string) string {
+	return strings.ReplaceAll(revision, "_", "-")
 }
 
 // TrafficChange is the data of a LedgerTraffic entry: what received which
@@ -165,24 +167,14 @@ func weightsFor(rv *model.Revisions, w int32) (byTG map[string]int32, byRevision
 // setProductionWeight points production traffic: w percent to the new
 // revision, the rest to the old, on the ELB listener (or rule) or the
 // weighted DNS records.
-func setProductionWeight(ctx context.Context, r *run, c *ecsops.Clients, infra *model.InfrastructureDefinition, rv *model.Revisions, w int32, dnsMode, rollback bool) error {
-	byTG, byRev := weightsFor(rv, w)
+//
+// In DNS mode each weighted record points at its revision's own name: the
+// one in hosts (a revision set up now), else the one its record has.
+func setProductionWeight(ctx context.Context, r *run, c *ecsops.Clients, infra *model.InfrastructureDefinition, rv *model.Revisions, w int32, dnsMode, rollback bool, hosts map[string]string) error {
 	if dnsMode {
-		dns := infra.DNS
-		if dns == nil || dns.HostedZoneID == "" {
-			return invalidf("infrastructure %s has no hosted zone for weighted records", infra.ID)
-		}
-		var recs []ecsops.WeightedRecord
-		for rev, wt := range byRev {
-			recs = append(recs, ecsops.WeightedRecord{SetIdentifier: rev, Value: revisionHost(rev, dns.RecordName), Weight: int64(wt)})
-		}
-		sort.Slice(recs, func(i, j int) bool { return recs[i].SetIdentifier < recs[j].SetIdentifier })
-		if err := c.UpsertWeightedRecords(ctx, dns.HostedZoneID, dns.RecordName, dns.TTL, recs); err != nil {
-			return err
-		}
-		r.traffic(TrafficChange{Target: "ROUTE53", Resource: dns.RecordName, Weights: byRev, Rollback: rollback})
-		return nil
+		return setDNSWeights(ctx, r, c, infra, rv, w, rollback, hosts)
 	}
+	byTG, byRev := weightsFor(rv, w)
 	lb := infra.LoadBalancing
 	if lb == nil || lb.ProdListenerARN == "" || len(byTG) == 0 {
 		return invalidf("infrastructure %s has no production listener and target groups to set weights on", infra.ID)
@@ -204,6 +196,64 @@ func setProductionWeight(ctx context.Context, r *run, c *ecsops.Clients, infra *
 	}
 	r.traffic(TrafficChange{Target: "ELB", Resource: res, Weights: byRev, Rollback: rollback})
 	return nil
+}
+
+// setDNSWeights writes the weighted records of the production name: w
+// percent to the new revision, the rest to the old. Each record is a CNAME
+// to its revision's own name: the one in hosts (set up now), else the one
+// its record already has (written when the revision was set up).
+func setDNSWeights(ctx context.Context, r *run, c *ecsops.Clients, infra *model.InfrastructureDefinition, rv *model.Revisions, w int32, rollback bool, hosts map[string]string) error {
+	dns := infra.DNS
+	if dns == nil || dns.HostedZoneID == "" {
+		return invalidf("infrastructure %s has no hosted zone for weighted records", infra.ID)
+	}
+	_, byRev := weightsFor(rv, w)
+	values := map[string]string{}
+	for rev, h := range hosts {
+		values[rev] = h
+	}
+	if len(values) < len(byRev) {
+		existing, err := c.WeightedRecords(ctx, dns.HostedZoneID, dns.RecordName)
+		if err != nil {
+			return err
+		}
+		for _, x := range existing {
+			if values[x.SetIdentifier] == "" {
+				values[x.SetIdentifier] = x.Value
+			}
+		}
+	}
+	var recs []ecsops.WeightedRecord
+	for rev, wt := range byRev {
+		if values[rev] == "" {
+			return invalidf("revision %s has no name of its own to point %s at (no weighted record was set up for it)", rev, dns.RecordName)
+		}
+		recs = append(recs, ecsops.WeightedRecord{SetIdentifier: rev, Value: values[rev], Weight: int64(wt)})
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].SetIdentifier < recs[j].SetIdentifier })
+	if err := c.UpsertWeightedRecords(ctx, dns.HostedZoneID, dns.RecordName, dns.TTL, recs); err != nil {
+		return err
+	}
+	r.traffic(TrafficChange{Target: "ROUTE53", Resource: dns.RecordName, Weights: byRev, Rollback: rollback})
+	return nil
+}
+
+// retireRegistry removes a retired revision's own name in DNS blue/green:
+// its weighted record of the production name and its Cloud Map service.
+func retireRegistry(ctx context.Context, c *ecsops.Clients, svc *model.Service, infra *model.InfrastructureDefinition, revision string) error {
+	if dns := infra.DNS; dns != nil && dns.HostedZoneID != "" {
+		if err := c.DeleteWeightedRecord(ctx, dns.HostedZoneID, dns.RecordName, revision); err != nil {
+			return err
+		}
+	}
+	if svc.ECS.ServiceRegistry == nil || svc.ECS.ServiceRegistry.RegistryARN == "" {
+		return nil
+	}
+	reg, ok, err := c.FindRegistry(ctx, svc.ECS.ServiceRegistry.RegistryARN, revisionRegistryName(revision))
+	if err != nil || !ok {
+		return err
+	}
+	return c.DeleteRegistry(ctx, reg.ID)
 }
 
 func serviceName(s *ecstypes.Service) string {

@@ -51,7 +51,7 @@ func (e *Engine) rollbackRevisions(ctx context.Context, r *run, d *model.Deploym
 	case rv.Old != "" && !rv.OldDeleted:
 		// Traffic first: a swap back must be quick.
 		if needsTraffic(wf, infra, rv) {
-			if err := setProductionWeight(ctx, r, c, infra, rv, 0, dnsMode(wf), true); err != nil {
+			if err := setProductionWeight(ctx, r, c, infra, rv, 0, dnsMode(wf), true, nil); err != nil {
 				return err
 			}
 		}
@@ -98,8 +98,12 @@ func (e *Engine) rollbackRevisions(ctx context.Context, r *run, d *model.Deploym
 	if err := c.RemoveScaling(ctx, t.Cluster, rv.New); err != nil {
 		return err
 	}
-	if dnsMode(wf) && infra.DNS != nil {
-		if err := c.DeleteWeightedRecord(ctx, infra.DNS.HostedZoneID, infra.DNS.RecordName, rv.New); err != nil {
+	if dnsMode(wf) {
+		svc, err := getAs[*model.Service](ctx, e.store, d.ServiceID)
+		if err != nil {
+			return err
+		}
+		if err := retireRegistry(ctx, c, svc, infra, rv.New); err != nil {
 			return err
 		}
 	}

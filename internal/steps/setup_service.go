@@ -103,6 +103,12 @@ func (e *Engine) setupService(ctx context.Context, r *run, in StepInput) (SetupO
 			}
 		}
 	}
+	dns := dnsMode(wf)
+	if dns && (svc.ECS.ServiceRegistry == nil || svc.ECS.ServiceRegistry.RegistryARN == "") {
+		return SetupOutput{}, invalidf("DNS blue/green needs the service's Cloud Map registry (ecs.serviceRegistry): " +
+			"each revision registers in a Cloud Map service of its own in that namespace, which the weighted records point at")
+	}
+	hosts := map[string]string{}
 	token := clientToken(d.ID)
 	out := SetupOutput{Old: rv.Old, TargetGroup: rv.NewTargetGroup}
 	if mine := ecsops.RevisionOf(revs, token); mine != nil {
@@ -126,6 +132,19 @@ func (e *Engine) setupService(ctx context.Context, r *run, in StepInput) (SetupO
 			input.LoadBalancers[0].TargetGroupArn = aws.String(rv.NewTargetGroup)
 		}
 		input.Tags = append(input.Tags, ecstypes.Tag{Key: aws.String(TagRevision), Value: aws.String(strconv.Itoa(n))})
+		if dns {
+			// The revision's own name: a Cloud Map service next to the
+			// service's registry, which ECS keeps filled with its tasks.
+			reg, _, err := c.RevisionRegistry(ctx, svc.ECS.ServiceRegistry.RegistryARN, revisionRegistryName(tt.ServiceName), token)
+			if err != nil {
+				return SetupOutput{}, err
+			}
+			if len(input.ServiceRegistries) > 0 {
+				input.ServiceRegistries[0].RegistryArn = aws.String(reg.ARN)
+			}
+			hosts[tt.ServiceName] = reg.DNSName()
+			r.note(model.LedgerNote, "revision %s answers on %s (Cloud Map service %s)", tt.ServiceName, reg.DNSName(), reg.ID)
+		}
 		if _, err := c.CreateService(ctx, input); err != nil {
 			return SetupOutput{}, err
 		}
@@ -142,8 +161,18 @@ func (e *Engine) setupService(ctx context.Context, r *run, in StepInput) (SetupO
 		}
 		return nil
 	})
-	if dnsMode(wf) {
-		if err := setProductionWeight(ctx, r, c, infra, &rv, 0, true, false); err != nil {
+	if dns {
+		if _, ok := hosts[rv.New]; !ok {
+			// Found (a retried setup): its registry was made before.
+			reg, found, err := c.FindRegistry(ctx, svc.ECS.ServiceRegistry.RegistryARN, revisionRegistryName(rv.New))
+			if err != nil {
+				return out, err
+			}
+			if found {
+				hosts[rv.New] = reg.DNSName()
+			}
+		}
+		if err := setProductionWeight(ctx, r, c, infra, &rv, 0, true, false, hosts); err != nil {
 			return out, err
 		}
 	}

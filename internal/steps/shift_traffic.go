@@ -56,7 +56,7 @@ func (e *Engine) shiftTraffic(ctx context.Context, r *run, in StepInput) (ShiftO
 		if st.NewWeight < 0 || st.NewWeight > 100 {
 			return out, invalidf("weight %d is not 0..100", st.NewWeight)
 		}
-		if err := setProductionWeight(ctx, r, c, infra, rv, st.NewWeight, st.Target == strategy.TargetRoute53, false); err != nil {
+		if err := setProductionWeight(ctx, r, c, infra, rv, st.NewWeight, st.Target == strategy.TargetRoute53, false, nil); err != nil {
 			return out, err
 		}
 		w := st.NewWeight

@@ -94,7 +94,7 @@ func ShiftTrafficFunction() Function {
 
 // CleanupFunction is step-cleanup.
 func CleanupFunction() Function {
-	return Function{Name: FnCleanup, Services: []ecsops.Service{ecsops.ECS(), ecsops.AutoScaling()},
+	return Function{Name: FnCleanup, Services: []ecsops.Service{ecsops.ECS(), ecsops.AutoScaling(), ecsops.Route53()},
 		handler: func(e *Engine) Handler { return adapt(e.Cleanup) }}
 }
 

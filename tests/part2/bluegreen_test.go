@@ -135,14 +135,30 @@ func TestBlueGreenRoute53Succeeds(t *testing.T) {
 	h := newHarness(t, options{route53: true, workflow: blueGreen(model.BlueGreenRoute53, false, []int32{50, 100}, 10, 20)})
 	h.finish(h.start("v1"), model.StatusSucceeded)
 	h.autoScaling("web__1")
-	_, ledger := h.finish(h.start("v2"), model.StatusSucceeded)
-	h.expectRevisions(map[string]int32{"web__1": 0, "web__2": 4})
 	ctx, cancel := h.ctx()
 	defer cancel()
-	got, err := h.aws.RecordWeights(ctx, h.zone, recordName)
-	h.must(err, "RecordWeights")
-	if !reflect.DeepEqual(got, map[string]int64{"web__1": 0, "web__2": 100}) {
-		t.Fatalf("weighted records %v, want web__2 100, web__1 0", got)
+	recs, err := h.aws.WeightedRecords(ctx, h.zone, recordName)
+	h.must(err, "WeightedRecords")
+	if len(recs) != 1 || recs[0].Value != "web--1."+h.namespace || recs[0].Weight != 100 {
+		t.Fatalf("weighted records after v1 %+v, want web__1 at 100 pointing at web--1.%s", recs, h.namespace)
+	}
+	if got := h.registries()["web--1"]; len(got) != 4 || got[0] != "web__1" {
+		t.Fatalf("web--1 registers %v, want web__1's 4 tasks", got)
+	}
+	_, ledger := h.finish(h.start("v2"), model.StatusSucceeded)
+	h.expectRevisions(map[string]int32{"web__1": 0, "web__2": 4})
+	recs, err = h.aws.WeightedRecords(ctx, h.zone, recordName)
+	h.must(err, "WeightedRecords")
+	// Cleanup retired web__1's own name: its weighted record and its
+	// Cloud Map service.
+	if len(recs) != 1 || recs[0].SetIdentifier != "web__2" || recs[0].Weight != 100 || recs[0].Value != "web--2."+h.namespace {
+		t.Fatalf("weighted records %+v, want only web__2 at 100 pointing at web--2.%s", recs, h.namespace)
+	}
+	// Each revision is reachable under its own name while it lives: web--2
+	// holds exactly web__2's four tasks; web--1 is gone.
+	four := []string{"web__2", "web__2", "web__2", "web__2"}
+	if got := h.registries(); !reflect.DeepEqual(got, map[string][]string{"web": {}, "web--2": four}) {
+		t.Fatalf("Cloud Map services %v, want the service's own and web--2 with web__2's 4 tasks", got)
 	}
 	if got := newWeights(traffic(t, ledger), "web__2", "ROUTE53"); !reflect.DeepEqual(got, []int32{0, 50, 100}) {
 		t.Fatalf("green's DNS weights in the ledger %v, want [0 50 100] (setup, then the steps)", got)

@@ -22,6 +22,8 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/servicediscovery"
+	sdtypes "github.com/aws/aws-sdk-go-v2/service/servicediscovery/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -61,19 +63,22 @@ type options struct {
 }
 
 type harness struct {
-	tb      testing.TB
-	s       *localstack.Stack
-	clock   *simclock.Scaled
-	http    *http.Client
-	api     *client.Client
-	aws     *ecsops.Clients
-	sfn     *sfn.Client
-	ids     struct{ app, cp, as, svc, env, infra, wf string }
-	tgs     []string
-	prod    string // production listener
-	test    string // test listener
-	zone    string
-	started time.Time
+	tb    testing.TB
+	s     *localstack.Stack
+	clock *simclock.Scaled
+	http  *http.Client
+	api   *client.Client
+	aws   *ecsops.Clients
+	sfn   *sfn.Client
+	ids   struct{ app, cp, as, svc, env, infra, wf string }
+	tgs   []string
+	prod  string // production listener
+	test  string // test listener
+	zone  string
+	// registry is the service's Cloud Map service (DNS blue/green), in
+	// namespace.
+	registry, namespace string
+	started             time.Time
 }
 
 type logBuffer struct {
@@ -158,6 +163,7 @@ func (h *harness) world(o options) {
 		hz, err := h.aws.Route53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String(zoneName), CallerReference: aws.String("part2")})
 		h.must(err, "CreateHostedZone")
 		h.zone = aws.ToString(hz.HostedZone.Id)
+		h.cloudMap(ctx)
 		return
 	}
 	lb, err := h.aws.ELB.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: aws.String("web"), Subnets: []string{"subnet-1", "subnet-2"}})
@@ -199,6 +205,9 @@ func (h *harness) entities(o options) {
 	h.ids.app = h.create(modeltest.Application())
 	svc := modeltest.Service(h.ids.app, h.ids.as)
 	svc.ECS.ContainerDefinitions = json.RawMessage(`[{"name":"web","image":"${artifact.image}","essential":true,"portMappings":[{"containerPort":8080}]}]`)
+	if o.route53 {
+		svc.ECS.ServiceRegistry = &model.ServiceRegistry{RegistryARN: h.registry}
+	}
 	h.ids.svc = h.create(svc)
 	h.ids.env = h.create(modeltest.Environment(h.ids.app))
 	inf := modeltest.Infrastructure(h.ids.app, h.ids.env, h.ids.cp)
@@ -515,3 +524,50 @@ func (h *harness) faults(rules ...awsemu.FaultRule) {
 }
 
 func ptr(v int32) *int32 { return &v }
+
+// cloudMap creates the private DNS namespace and the service's registry
+// ("web", A records) that DNS blue/green makes each revision's registry
+// next to.
+func (h *harness) cloudMap(ctx context.Context) {
+	cm, err := h.aws.CloudMap()
+	h.must(err, "Cloud Map client")
+	h.namespace = "web.local"
+	_, err = cm.CreatePrivateDnsNamespace(ctx, &servicediscovery.CreatePrivateDnsNamespaceInput{Name: aws.String(h.namespace), Vpc: aws.String("vpc-1")})
+	h.must(err, "CreatePrivateDnsNamespace")
+	nss, err := cm.ListNamespaces(ctx, &servicediscovery.ListNamespacesInput{})
+	h.must(err, "ListNamespaces")
+	var nsID string
+	for _, ns := range nss.Namespaces {
+		if aws.ToString(ns.Name) == h.namespace {
+			nsID = aws.ToString(ns.Id)
+		}
+	}
+	out, err := cm.CreateService(ctx, &servicediscovery.CreateServiceInput{Name: aws.String(service), NamespaceId: aws.String(nsID),
+		DnsConfig: &sdtypes.DnsConfig{DnsRecords: []sdtypes.DnsRecord{{Type: sdtypes.RecordTypeA, TTL: aws.Int64(10)}}}})
+	h.must(err, "CreateService (Cloud Map)")
+	h.registry = aws.ToString(out.Service.Arn)
+}
+
+// registries answers the Cloud Map services of the namespace, by name, with
+// the ECS services of the tasks registered in each.
+func (h *harness) registries() map[string][]string {
+	h.tb.Helper()
+	ctx, cancel := h.ctx()
+	defer cancel()
+	cm, err := h.aws.CloudMap()
+	h.must(err, "Cloud Map client")
+	out, err := cm.ListServices(ctx, &servicediscovery.ListServicesInput{})
+	h.must(err, "ListServices (Cloud Map)")
+	got := map[string][]string{}
+	for _, s := range out.Services {
+		inst, err := h.aws.RegistryInstances(ctx, aws.ToString(s.Id))
+		h.must(err, "RegistryInstances")
+		owners := []string{}
+		for _, attrs := range inst {
+			owners = append(owners, attrs["ECS_SERVICE_NAME"])
+		}
+		sort.Strings(owners)
+		got[aws.ToString(s.Name)] = owners
+	}
+	return got
+}

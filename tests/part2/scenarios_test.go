@@ -102,6 +102,16 @@ func TestBlueGreenRoute53AlarmRollsBack(t *testing.T) {
 		t.Fatalf("blue's tasks changed: %v → %v", blue, after)
 	}
 	h.expectScaling("web__1", true)
+	// Green's own name is gone with it; blue's still answers with its tasks.
+	recs, err := h.aws.WeightedRecords(ctx, h.zone, recordName)
+	h.must(err, "WeightedRecords")
+	if len(recs) != 1 || recs[0].Value != "web--1."+h.namespace {
+		t.Fatalf("weighted records %+v, want web__1's pointing at web--1.%s", recs, h.namespace)
+	}
+	four := []string{"web__1", "web__1", "web__1", "web__1"}
+	if got := h.registries(); !reflect.DeepEqual(got, map[string][]string{"web": {}, "web--1": four}) {
+		t.Fatalf("Cloud Map services %v, want the service's own and web--1 with web__1's 4 tasks (web--2 removed)", got)
+	}
 }
 
 func TestRevisionStrategiesSucceedUnderThrottling(t *testing.T) {

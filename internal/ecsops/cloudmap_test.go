@@ -1,0 +1,111 @@
+package ecsops_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	sd "github.com/aws/aws-sdk-go-v2/service/servicediscovery"
+	sdtypes "github.com/aws/aws-sdk-go-v2/service/servicediscovery/types"
+
+	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/ecsops/ecsopstest"
+)
+
+func TestRevisionRegistryLifecycle(t *testing.T) {
+	w := ecsopstest.New(t, ecsopstest.Options{})
+	w.Cluster(t, "prod")
+	ctx := context.Background()
+	c := w.Clients
+	counter := ecsops.NewCounter()
+	ctx = ecsops.WithCounter(ctx, counter)
+	cm, err := c.CloudMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := c.CloudMap(); again != cm {
+		t.Fatal("CloudMap built a second client for the same Clients")
+	}
+	if _, err := cm.CreatePrivateDnsNamespace(ctx, &sd.CreatePrivateDnsNamespaceInput{Name: aws.String("web.local"), Vpc: aws.String("vpc-1")}); err != nil {
+		t.Fatal(err)
+	}
+	nss, err := cm.ListNamespaces(ctx, &sd.ListNamespacesInput{})
+	if err != nil || len(nss.Namespaces) != 1 {
+		t.Fatalf("namespaces %+v, %v", nss, err)
+	}
+	base, err := cm.CreateService(ctx, &sd.CreateServiceInput{Name: aws.String("web"), NamespaceId: nss.Namespaces[0].Id,
+		DnsConfig: &sdtypes.DnsConfig{DnsRecords: []sdtypes.DnsRecord{{Type: sdtypes.RecordTypeA, TTL: aws.Int64(10)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseARN := aws.ToString(base.Service.Arn)
+
+	reg, created, err := c.RevisionRegistry(ctx, baseARN, "web--2", "dep-1")
+	if err != nil || !created {
+		t.Fatalf("RevisionRegistry = %+v, created %v, %v; want a new registry", reg, created, err)
+	}
+	if reg.DNSName() != "web--2.web.local" || reg.NamespaceID != aws.ToString(nss.Namespaces[0].Id) {
+		t.Fatalf("registry %+v (name %s), want web--2.web.local in the base's namespace", reg, reg.DNSName())
+	}
+	got, err := cm.GetService(ctx, &sd.GetServiceInput{Id: aws.String(reg.ID)})
+	if err != nil || got.Service.DnsConfig == nil || len(got.Service.DnsConfig.DnsRecords) != 1 || aws.ToInt64(got.Service.DnsConfig.DnsRecords[0].TTL) != 10 {
+		t.Fatalf("registry %+v, %v: want the base's DNS records (A, TTL 10)", got, err)
+	}
+	again, created, err := c.RevisionRegistry(ctx, baseARN, "web--2", "dep-1")
+	if err != nil || created || again.ID != reg.ID {
+		t.Fatalf("a retried RevisionRegistry = %+v, created %v, %v; want the same registry found", again, created, err)
+	}
+	if counter.Counts()["servicediscovery:CreateService"] != 2 { // the base and web--2: the retry created nothing
+		t.Fatalf("calls %v, want two CreateService counted (the client carries the counter)", counter.Counts())
+	}
+
+	// ECS registers the revision's tasks in it.
+	td, _, err := c.RegisterTaskDefinition(ctx, "", taskDef("web", "web:v2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := createInput(aws.ToString(td.TaskDefinitionArn), "tok-2")
+	in.ServiceName = aws.String("web__2")
+	in.ServiceRegistries = []ecstypes.ServiceRegistry{{RegistryArn: aws.String(reg.ARN)}}
+	if _, err := c.CreateService(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		inst, err := c.RegistryInstances(ctx, reg.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inst) == 2 {
+			for id, attrs := range inst {
+				if attrs["ECS_SERVICE_NAME"] != "web__2" || attrs["AWS_INSTANCE_IPV4"] == "" {
+					t.Fatalf("instance %s %v, want a web__2 task with its address", id, attrs)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("registry has %d instances, want web__2's 2 tasks", len(inst))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	found, ok, err := c.FindRegistry(ctx, baseARN, "web--2")
+	if err != nil || !ok || found.ID != reg.ID {
+		t.Fatalf("FindRegistry = %+v, %v, %v", found, ok, err)
+	}
+	// Deleting it with tasks still registered deregisters them first.
+	if err := c.DeleteRegistry(ctx, reg.ID); err != nil {
+		t.Fatalf("DeleteRegistry: %v", err)
+	}
+	if _, ok, err := c.FindRegistry(ctx, baseARN, "web--2"); err != nil || ok {
+		t.Fatalf("FindRegistry after delete = %v, %v; want none", ok, err)
+	}
+	if err := c.DeleteRegistry(ctx, reg.ID); err != nil {
+		t.Fatalf("DeleteRegistry of a missing registry = %v, want nil", err)
+	}
+	if _, _, err := c.RevisionRegistry(ctx, "arn:aws:ecs:us-east-1:1:service/prod/web", "web--3", "dep-3"); err == nil {
+		t.Fatal("RevisionRegistry with a non-Cloud Map base ARN succeeded")
+	}
+}

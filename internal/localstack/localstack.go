@@ -169,6 +169,8 @@ type Stack struct {
 	serveErr    chan error
 	once        sync.Once
 	closeErr    error
+	// notes keeps the ecsflow notifications for `ecsflow events`.
+	notes *steps.NotificationLog
 }
 
 // strategyMachines maps the embedded definitions to the strategies they run.
@@ -339,8 +341,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if starter == nil {
 		starter = &engineStarter{inner: api.NewSFNStarter(sfnClient, s.machines), sfn: sfnClient, store: s.store, wait: cfg.StartWait}
 	}
-	apiOpts := []api.Option{api.WithLogger(cfg.Logger), api.WithClock(s.clock.Now),
-		api.WithController(deploycontrol.New(s.store, completer, deploycontrol.WithClock(s.clock.Now), deploycontrol.WithLogger(cfg.Logger)))}
+	control := deploycontrol.New(s.store, completer, deploycontrol.WithClock(s.clock.Now), deploycontrol.WithLogger(cfg.Logger))
+	apiOpts := []api.Option{api.WithLogger(cfg.Logger), api.WithClock(s.clock.Now), api.WithController(control)}
 
 	// Pipelines: their steps in process, stages' deployments as nested
 	// executions of the strategies' state machines, status notifications on
@@ -364,7 +366,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 		plStarter := pipeline.NewSFNStarter(sfnClient, s.pipelineARN)
 		launcher = pipeline.NewLauncher(s.store, plStarter, s.clock.Now)
-		apiOpts = append(apiOpts, api.WithPipelines(plStarter, pipeline.NewController(s.store, completer, s.clock.Now)))
+		apiOpts = append(apiOpts, api.WithPipelines(plStarter, pipeline.NewController(s.store, completer, s.clock.Now).
+			WithAbort(control, sfnClient, pipeline.NewNotifier(eventbridge.NewFromConfig(s.awsCfg), "", cfg.Logger, s.clock.Now))))
 	}
 
 	// The event intake: ECS and alarm events to ecs-events, ECR pushes to
@@ -386,6 +389,19 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("install event rules: %w", err)
+	}
+	// ecsflow's own notifications, kept for `ecsflow events` (GET
+	// /_local/events on the API's listener).
+	s.notes = steps.NewNotificationLog(0)
+	notesFn := s.FunctionARN("notification-log")
+	s.bus.RegisterLambda(notesFn, s.notes.Deliver)
+	if _, err := s.bus.PutRule(eventbus.Rule{Name: "ecsflow-notifications", EventPattern: steps.NotificationPattern}); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("install the notification rule: %w", err)
+	}
+	if _, err := s.bus.PutTargets("ecsflow-notifications", "", []eventbus.Target{{Id: "notification-log", Arn: notesFn}}); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("install the notification rule: %w", err)
 	}
 
 	if cfg.ResolveTags {
@@ -429,7 +445,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		s.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	s.apiSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle(steps.NotificationLogPath, s.notes)
+	mux.Handle("/", s.handler)
+	s.apiSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.serveErr <- serveUntilClosed(s.apiSrv, ln) }()
 	s.url = "http://" + ln.Addr().String()
 	return s, nil
@@ -628,6 +647,9 @@ func (s *Stack) Emulator() *awsemu.Emulator { return s.emu }
 
 // StepFunctions is the embedded Step Functions service.
 func (s *Stack) StepFunctions() *sfnlocal.Service { return s.sfn }
+
+// Notifications are the ecsflow notifications the local bus delivered.
+func (s *Stack) Notifications() *steps.NotificationLog { return s.notes }
 
 // Bus is the local event bus.
 func (s *Stack) Bus() *eventbus.Bus { return s.bus }

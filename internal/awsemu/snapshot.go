@@ -74,7 +74,7 @@ type stateFile struct {
 	Region     string          `json:"region"`
 	AccountID  string          `json:"accountId"`
 	SavedAt    time.Time       `json:"savedAt"`
-	ECS        *worldState     `json:"ecs"`
+	ECS        json.RawMessage `json:"ecs"` // a worldState
 	ELBv2      json.RawMessage `json:"elbv2"`
 	Route53    json.RawMessage `json:"route53"`
 	CloudWatch json.RawMessage `json:"cloudwatch"`
@@ -199,9 +199,14 @@ func (e *Emulator) Save(out io.Writer) error {
 	w := e.w
 	w.mu.Lock()
 	st.SavedAt = w.clock.Now().UTC()
-	st.ECS = w.state()
+	// Encoded under the lock: the copies share slices (containers,
+	// attachments, events) that the simulation updates in place.
+	ecs, err := json.Marshal(w.state())
 	w.mu.Unlock()
-	var err error
+	if err != nil {
+		return fmt.Errorf("save emulator state: %w", err)
+	}
+	st.ECS = ecs
 	if st.ELBv2, err = e.elb.SaveState(); err != nil {
 		return fmt.Errorf("save emulator state: %w", err)
 	}
@@ -257,7 +262,11 @@ func (e *Emulator) Load(in io.Reader) error {
 		return fmt.Errorf("load emulator state: saved for region %s account %s, this emulator is region %s account %s",
 			st.Region, st.AccountID, e.region, e.acct)
 	}
-	if st.ECS == nil {
+	var ws *worldState
+	if err := json.Unmarshal(st.ECS, &ws); err != nil {
+		return fmt.Errorf("load emulator state: ecs section: %w", err)
+	}
+	if ws == nil {
 		return errors.New("load emulator state: no ecs section")
 	}
 	// Check the sub-services' sections first on scratch copies, so that a
@@ -282,7 +291,7 @@ func (e *Emulator) Load(in io.Reader) error {
 	}
 	w := e.w
 	nw := newWorld(w.ctx, w.clock, nil, w.region, w.acct, 0, w.faults, nil, w.timings)
-	if err := nw.restore(st.ECS, nil); err != nil {
+	if err := nw.restore(ws, nil); err != nil {
 		return fmt.Errorf("load emulator state: %w", err)
 	}
 	for i, l := range []loader{e.elb, e.r53, e.cw} {
@@ -292,7 +301,7 @@ func (e *Emulator) Load(in io.Reader) error {
 	}
 	w.mu.Lock()
 	defer w.unlock()
-	if err := w.restore(st.ECS, w.lb); err != nil {
+	if err := w.restore(ws, w.lb); err != nil {
 		return fmt.Errorf("load emulator state: %w", err) // not reached: checked on nw above
 	}
 	// A new random stream, so that IDs drawn from now on do not repeat

@@ -219,10 +219,14 @@ func TestSaveLoadRelaunchesTasksInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st stateFile
+	var ws worldState
 	if err := json.Unmarshal(buf.Bytes(), &st); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(st.ECS.Clusters[0].Tasks); n != 0 {
+	if err := json.Unmarshal(st.ECS, &ws); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(ws.Clusters[0].Tasks); n != 0 {
 		t.Fatalf("saved %d tasks that were not RUNNING, want 0", n)
 	}
 	h2, err := restartHarness(t, st.SavedAt, 1000, buf.Bytes())

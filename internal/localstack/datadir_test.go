@@ -126,7 +126,8 @@ func TestDataDirKeepsStateAcrossRestarts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	cfg := Config{ClockScale: DemoClockScale, DataDir: dir, Logger: quietLog()}
+	// Saves every 10ms: they run while the deployments do.
+	cfg := Config{ClockScale: DemoClockScale, DataDir: dir, Logger: quietLog(), SaveInterval: 10 * time.Millisecond}
 	s1, err := Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("first start: %v", err)

@@ -24,9 +24,9 @@ func (c *CloudWatch) SaveState() ([]byte, error) {
 	for _, a := range c.alarms {
 		p.Alarms = append(p.Alarms, *a)
 	}
-	c.mu.Unlock()
 	sort.Slice(p.Alarms, func(i, j int) bool { return p.Alarms[i].AlarmName < p.Alarms[j].AlarmName })
-	b, err := json.Marshal(p)
+	b, err := json.Marshal(p) // under the lock: the copies share slices with the live alarms
+	c.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("save cloudwatch state: %w", err)
 	}

@@ -94,9 +94,9 @@ func (e *ELB) SaveState() ([]byte, error) {
 		}
 		p.Tags[arn] = m
 	}
-	e.mu.Unlock()
 	sort.Slice(p.Rules, func(i, j int) bool { return p.Rules[i].RuleArn < p.Rules[j].RuleArn })
-	b, err := json.Marshal(p)
+	b, err := json.Marshal(p) // under the lock: the copies share slices with the live resources
+	e.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("save elbv2 state: %w", err)
 	}

@@ -64,9 +64,9 @@ func (r *Route53) SaveState() ([]byte, error) {
 	for _, c := range r.changes {
 		p.Changes = append(p.Changes, persistedChg{ID: c.id, Submitted: c.submitted, Comment: c.comment})
 	}
-	r.mu.Unlock()
 	sort.Slice(p.Changes, func(i, j int) bool { return p.Changes[i].ID < p.Changes[j].ID })
-	b, err := json.Marshal(p)
+	b, err := json.Marshal(p) // under the lock: the copies share slices with the live records
+	r.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("save route 53 state: %w", err)
 	}

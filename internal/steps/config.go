@@ -7,10 +7,10 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/ecsflow/ecsflow/internal/awsenv"
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/store"
@@ -54,7 +54,9 @@ func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 	if table == "" {
 		return nil, fmt.Errorf("steps: %s is not set", EnvTableName)
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	// The process environment, as the SDK's own loader reads it, without
+	// linking that loader (awsenv).
+	cfg, err := awsenv.Config()
 	if err != nil {
 		return nil, fmt.Errorf("steps: load aws config: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/robfig/cron/v3"
 )
 
 // FieldError is one problem, naming its field by path, for example
@@ -674,6 +675,19 @@ func (t *Trigger) Validate() error {
 		if _, err := CompileTagFilter(t.TagFilter); err != nil {
 			p.add("tagFilter", "is not a valid regular expression: %v", err)
 		}
+	}
+	if t.Schedule != "" {
+		if _, err := cron.ParseStandard(t.Schedule); err != nil || strings.HasPrefix(t.Schedule, "@every") ||
+			strings.HasPrefix(t.Schedule, "TZ=") || strings.HasPrefix(t.Schedule, "CRON_TZ=") {
+			p.add("schedule", "must be a 5-field cron expression in UTC (minute hour day-of-month month day-of-week)")
+		}
+		if t.ArtifactTag == "" {
+			p.add("artifactTag", "is required with a schedule: the tag a scheduled run deploys")
+		} else if !tagRE.MatchString(t.ArtifactTag) {
+			p.add("artifactTag", "is not a valid image tag")
+		}
+	} else if t.ArtifactTag != "" {
+		p.add("artifactTag", "is only for scheduled triggers (with a schedule)")
 	}
 	switch {
 	case t.WorkflowID == "" && t.PipelineID == "":

@@ -214,6 +214,12 @@ type Trigger struct {
 	PipelineID string `json:"pipelineId,omitempty"`
 	ServiceID  string `json:"serviceId,omitempty"`
 	Disabled   bool   `json:"disabled,omitempty"`
+	// Schedule makes this a scheduled trigger: a standard 5-field cron
+	// expression in UTC ("0 3 * * 1-5"). It then fires on its schedule,
+	// not on pushes, deploying ArtifactTag of Repository (pinned to its
+	// digest at each firing when the API resolves tags).
+	Schedule    string `json:"schedule,omitempty"`
+	ArtifactTag string `json:"artifactTag,omitempty"`
 }
 
 func (*Workflow) Kind() Kind { return KindWorkflow }

@@ -132,3 +132,39 @@ func (c *Clients) SetDesiredCount(ctx context.Context, cluster, name string, n i
 }
 
 func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
+
+// CheckDrained is CheckSteady for a revision being scaled down: steady only
+// once no task of the service is still stopping (ECS counts a stopping task
+// out of runningCount before it has let go of its capacity). It adds a
+// ListTasks (and a DescribeTasks when tasks stop) to the DescribeServices.
+func (c *Clients) CheckDrained(ctx context.Context, cluster, name, wantTaskDef string) (SteadyState, error) {
+	st, err := c.CheckSteady(ctx, cluster, name, wantTaskDef)
+	if err != nil || st.State != Steady {
+		return st, err
+	}
+	out, err := c.ECS.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(name),
+		DesiredStatus: ecstypes.DesiredStatusStopped})
+	if err != nil {
+		return st, fmt.Errorf("list stopping tasks of %s/%s: %w", cluster, name, err)
+	}
+	if len(out.TaskArns) == 0 {
+		return st, nil
+	}
+	stopping := 0
+	for i := 0; i < len(out.TaskArns); i += 100 {
+		batch := out.TaskArns[i:min(i+100, len(out.TaskArns))]
+		ts, err := c.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: batch})
+		if err != nil {
+			return st, fmt.Errorf("describe stopping tasks of %s/%s: %w", cluster, name, err)
+		}
+		for _, t := range ts.Tasks {
+			if aws.ToString(t.LastStatus) != "STOPPED" {
+				stopping++
+			}
+		}
+	}
+	if stopping > 0 {
+		st.State, st.Reason = InProgress, fmt.Sprintf("%d tasks are still stopping", stopping)
+	}
+	return st, nil
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/store"
+	"github.com/ecsflow/ecsflow/internal/strategy"
 )
 
 // WaitSteadyInput is step-wait-steady's input; the state machine invokes it
@@ -63,7 +64,7 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 	if err != nil {
 		return WaitSteadyOutput{}, err
 	}
-	want := wantTaskDef(d, in.Rollback)
+	svcName, want, drain := watched(d, in.Index, in.Rollback)
 	now := e.clock()
 	key := deadlineKey(in.Index, in.Rollback)
 	deadline := time.Unix(d.Runtime.StepDeadline, 0)
@@ -77,6 +78,9 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 			return nil
 		})
 		r.result = "waiting for " + shortTD(want)
+		if drain {
+			r.result = "waiting for " + svcName + " to drain (old first)"
+		}
 	} else {
 		// The same wait again after a heartbeat check: its record is open.
 		r.result = "waiting again for " + shortTD(want)
@@ -84,7 +88,6 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 	if err := e.clearWaits(ctx, r, d.ID, store.WaitSteady); err != nil {
 		return WaitSteadyOutput{}, err
 	}
-	svcName := steadyService(d, in.Rollback)
 	w := store.Wait{Token: in.Token, DeploymentID: d.ID, Cluster: t.Cluster, Service: svcName,
 		Kind: store.WaitSteady, Expires: deadline.Add(time.Minute)}
 	if err := e.store.PutWait(ctx, w); err != nil {
@@ -95,7 +98,7 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 	if err != nil {
 		return WaitSteadyOutput{}, err
 	}
-	st, err := c.CheckSteady(ctx, t.Cluster, svcName, want)
+	st, err := check(ctx, c, t.Cluster, svcName, want, drain)
 	if err != nil {
 		// The token is stored: events or the heartbeat check will decide.
 		e.log.WarnContext(ctx, "steadiness check after storing the token", "deployment_id", d.ID, "error", err)
@@ -165,6 +168,36 @@ func wantTaskDef(d *model.Deployment, rollback bool) string {
 	return ""
 }
 
+// watched is the service a steady wait watches and the task definition it
+// expects: the new revision (or the rollback's), except for the first wait
+// of an OLD_FIRST canary phase — SCALE gave up old tasks, the next SCALE
+// adds new ones — which waits for the old revision to drain (drain), so
+// the new tasks find the capacity the old ones freed.
+func watched(d *model.Deployment, index int, rollback bool) (service, taskDef string, drain bool) {
+	service, taskDef = steadyService(d, rollback), wantTaskDef(d, rollback)
+	if rollback || d.Runtime == nil || d.Runtime.Revisions == nil || d.Runtime.Revisions.Old == "" {
+		return service, taskDef, false
+	}
+	plan, err := planOf(d)
+	if err != nil || index <= 0 || index+1 >= len(plan) {
+		return service, taskDef, false
+	}
+	prev, cur, next := plan[index-1], plan[index], plan[index+1]
+	if cur.Kind == strategy.WaitSteady && prev.Kind == strategy.Scale && next.Kind == strategy.Scale &&
+		prev.Phase == next.Phase && next.NewCount > prev.NewCount {
+		rv := d.Runtime.Revisions
+		return rv.Old, rv.OldTaskDefinition, true
+	}
+	return service, taskDef, false
+}
+
+func check(ctx context.Context, c *ecsops.Clients, cluster, service, taskDef string, drain bool) (ecsops.SteadyState, error) {
+	if drain {
+		return c.CheckDrained(ctx, cluster, service, taskDef)
+	}
+	return c.CheckSteady(ctx, cluster, service, taskDef)
+}
+
 // CheckSteadyInput is step-check-steady's input.
 type CheckSteadyInput struct {
 	Ref
@@ -198,9 +231,8 @@ func (e *Engine) checkSteady(ctx context.Context, r *run, in CheckSteadyInput) (
 	if err != nil {
 		return ecsops.SteadyState{}, err
 	}
-	want := wantTaskDef(d, in.Rollback)
-	svcName := steadyService(d, in.Rollback)
-	st, err := c.CheckSteady(ctx, t.Cluster, svcName, want)
+	svcName, want, drain := watched(d, in.Index, in.Rollback)
+	st, err := check(ctx, c, t.Cluster, svcName, want, drain)
 	if err != nil {
 		return ecsops.SteadyState{}, err
 	}

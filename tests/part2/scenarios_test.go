@@ -1,6 +1,9 @@
 package part2
 
 import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"net/http"
 	"reflect"
 	"strings"
@@ -257,4 +260,45 @@ func TestCanaryOldFirstAlarmRestoresOldCountAndAutoScaling(t *testing.T) {
 		t.Fatalf("steps %s: the rollback did not wait for web__1", stepNames(d))
 	}
 	expectCanaryRolledBack(t, h, d, "VerificationFailed")
+	// Old first means the new tasks start on capacity the old ones freed:
+	// phase 1's second SCALE (web__2 up) started only once the web__1 task
+	// it gave up had stopped.
+	var scales []time.Time
+	for _, s := range d.Steps {
+		if s.Name == "SCALE" {
+			scales = append(scales, s.StartedAt)
+		}
+	}
+	if len(scales) < 2 {
+		t.Fatalf("steps %s, want two SCALE steps in phase 1", stepNames(d))
+	}
+	stopped := h.stoppedAt("web__1")
+	if len(stopped) != 1 {
+		t.Fatalf("web__1 stopped %d tasks, want the one phase 1 gave up", len(stopped))
+	}
+	if stopped[0].After(scales[1]) || stopped[0].Before(scales[0]) {
+		t.Fatalf("web__1's task stopped at %v, want between the SCALE down (%v) and the SCALE up (%v)", stopped[0], scales[0], scales[1])
+	}
+}
+
+// stoppedAt lists when the service's stopped tasks stopped.
+func (h *harness) stoppedAt(svc string) []time.Time {
+	h.tb.Helper()
+	ctx, cancel := h.ctx()
+	defer cancel()
+	out, err := h.aws.ECS.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(svc), DesiredStatus: ecstypes.DesiredStatusStopped})
+	h.must(err, "ListTasks")
+	if len(out.TaskArns) == 0 {
+		return nil
+	}
+	ts, err := h.aws.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: out.TaskArns})
+	h.must(err, "DescribeTasks")
+	var at []time.Time
+	for _, t := range ts.Tasks {
+		if aws.ToString(t.LastStatus) != "STOPPED" || t.StoppedAt == nil {
+			h.tb.Fatalf("task %s is %s, want STOPPED", aws.ToString(t.TaskArn), aws.ToString(t.LastStatus))
+		}
+		at = append(at, *t.StoppedAt)
+	}
+	return at
 }

@@ -181,7 +181,12 @@ func (c *Collector) watched(ctx context.Context) (map[string][]string, error) {
 	return out, nil
 }
 
-func listAll(ctx context.Context, st CollectStore, kind model.Kind, appID string) ([]model.Entity, error) {
+// lister is the part of the store listAll reads.
+type lister interface {
+	List(ctx context.Context, kind model.Kind, appID string, p store.Page) ([]model.Entity, string, error)
+}
+
+func listAll(ctx context.Context, st lister, kind model.Kind, appID string) ([]model.Entity, error) {
 	var out []model.Entity
 	p := store.Page{Limit: store.MaxLimit}
 	for {

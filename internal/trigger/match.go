@@ -43,11 +43,12 @@ func (m *Matcher) compile(filter string) (*regexp.Regexp, error) {
 }
 
 // Matches reports whether a push of tag (""  for a digest-only push) fires
-// t. A disabled trigger never fires. An empty filter fires on every push;
+// t. A disabled or scheduled trigger never fires on a push. An empty filter fires on every push;
 // a filter is a regular expression anchored on the whole tag and never
 // fires on a digest-only push. An invalid stored filter is an error.
 func (m *Matcher) Matches(t *model.Trigger, tag string) (bool, error) {
-	if t == nil || t.Disabled {
+	if t == nil || t.Disabled || t.Schedule != "" {
+		// A scheduled trigger fires on its schedule (Tick), not on pushes.
 		return false, nil
 	}
 	if t.TagFilter == "" {

@@ -128,6 +128,16 @@ const ECRPushPattern = `{"source":["aws.ecr"],"detail-type":["ECR Image Action"]
 // Lambda is HandleEvent as a Lambda (or local event bus) handler: the error
 // is returned only when a retry may help.
 func (h *Handler) Lambda(ctx context.Context, event json.RawMessage) error {
+	if at, ok, err := DecodeScheduleTick(event); ok {
+		if err != nil {
+			h.stats.events.Add(1)
+			h.stats.malformed.Add(1)
+			h.log.WarnContext(ctx, "malformed schedule tick dropped", "error", err)
+			return nil
+		}
+		_, err := h.Tick(ctx, at)
+		return err
+	}
 	_, err := h.HandleEvent(ctx, event)
 	return err
 }
@@ -214,16 +224,11 @@ func (h *Handler) ecrServers(ctx context.Context, account, region string) ([]*mo
 // Dispatch fires the triggers of servers on p's repository that match p.
 // It is the path of both ECR pushes and collected tags.
 func (h *Handler) Dispatch(ctx context.Context, p Push, servers ...*model.ArtifactServer) (Outcome, error) {
-	out := Outcome{EventID: p.EventID}
-	type job struct {
-		srv *model.ArtifactServer
-		t   *model.Trigger
-	}
 	var jobs []job
 	for _, srv := range servers {
 		triggers, err := h.store.FindTriggers(ctx, srv.ID, p.Repository)
 		if err != nil {
-			return out, fmt.Errorf("event %s: %w", p.EventID, err)
+			return Outcome{EventID: p.EventID}, fmt.Errorf("event %s: %w", p.EventID, err)
 		}
 		fired, broken := h.matcher.Match(triggers, p.Tag)
 		for _, err := range broken {
@@ -237,9 +242,22 @@ func (h *Handler) Dispatch(ctx context.Context, p Push, servers ...*model.Artifa
 					"trigger_id", t.ID, "pipeline_id", t.PipelineID)
 				continue
 			}
-			jobs = append(jobs, job{srv, t})
+			jobs = append(jobs, job{p, srv, t})
 		}
 	}
+	return h.run(ctx, p.EventID, jobs)
+}
+
+// job is one (push, trigger) pair to fire.
+type job struct {
+	p   Push
+	srv *model.ArtifactServer
+	t   *model.Trigger
+}
+
+// run fires jobs, at most h.fanOut at a time, and sums up what they did.
+func (h *Handler) run(ctx context.Context, eventID string, jobs []job) (Outcome, error) {
+	out := Outcome{EventID: eventID}
 	out.Matched = len(jobs)
 	h.stats.matched.Add(int64(len(jobs)))
 
@@ -262,7 +280,7 @@ func (h *Handler) Dispatch(ctx context.Context, p Push, servers ...*model.Artifa
 			if j.t.WorkflowID == "" {
 				fire = h.firePipeline
 			}
-			id, dup, err := fire(ctx, p, j.srv, j.t)
+			id, dup, err := fire(ctx, j.p, j.srv, j.t)
 			res[i] = result{id, dup, err}
 		}()
 	}
@@ -283,7 +301,7 @@ func (h *Handler) Dispatch(ctx context.Context, p Push, servers ...*model.Artifa
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return out, fmt.Errorf("event %s: %w", p.EventID, err)
+		return out, fmt.Errorf("event %s: %w", eventID, err)
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -99,10 +100,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	buf := encode(make([]byte, 0, 512), reflect.ValueOf(out))
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf)
+	writeBody(w, http.StatusOK, encode(make([]byte, 0, 512), reflect.ValueOf(out)))
 }
 
 func (h *handler) fail(w http.ResponseWriter, err error) {
@@ -151,6 +149,7 @@ func writeError(w http.ResponseWriter, status int, typ, msg string) {
 
 func writeBody(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }

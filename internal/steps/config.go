@@ -71,6 +71,7 @@ func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 		Tasks:      ecsevents.NewSFNCompleter(sfn.NewFromConfig(cfg)),
 		Executions: NewSFNHistory(sfn.NewFromConfig(cfg)),
 		Logger:     log,
+		Notifier:   NotifierFromEnv(cfg, getenv),
 	}
 	if v := getenv(EnvMemoryMB); v != "" {
 		n, err := strconv.Atoi(v)

@@ -120,6 +120,8 @@ func New(st Store, tc TaskCompleter, opts ...Option) *Controller {
 type request struct {
 	id, principal, comment, action string
 	ledgerKind                     string
+	// done is added to the ledger message of a request carried out.
+	done string
 }
 
 func (r request) who() string {
@@ -380,6 +382,9 @@ func (c *Controller) record(ctx context.Context, r request, outcome error, data 
 	switch {
 	case outcome == nil:
 		msg += ": done"
+		if r.done != "" {
+			msg += ": " + r.done
+		}
 	case errors.Is(outcome, api.ErrWrongState):
 		msg += ": refused: " + outcome.Error()
 	default:

@@ -127,7 +127,8 @@ func (c *Controller) planRedeploy(ctx context.Context, r request, d *model.Deplo
 // RecordRollbackRedeploy writes, in the original's ledger, that nd was
 // started to roll it back (or that starting it failed).
 func (c *Controller) RecordRollbackRedeploy(ctx context.Context, original, principal, comment string, nd *model.Deployment, startErr error) {
-	r := request{id: original, principal: principal, comment: comment, action: "rollback", ledgerKind: model.LedgerRollback}
+	r := request{id: original, principal: principal, comment: comment, action: "rollback", ledgerKind: model.LedgerRollback,
+		done: "redeploying " + nd.Artifact.Reference() + " as deployment " + nd.ID}
 	data := map[string]any{"redeploy": nd.ID, "by": principal, "comment": comment, "artifact": nd.Artifact.Reference()}
 	if startErr != nil {
 		_ = c.record(ctx, r, fmt.Errorf("redeploy %s did not start: %w", nd.ID, startErr), data)

@@ -56,7 +56,7 @@ func (e *Engine) Next(ctx context.Context, in NextInput) (NextOutput, error) {
 		// (a circuit breaker's rollback completing before the failure is
 		// seen), so confirm with one DescribeServices that the service
 		// settled on this deployment's revision before moving on.
-		if err := e.confirmSteady(ctx, d); err != nil {
+		if err := e.confirmSteady(ctx, d, in.Index-1); err != nil {
 			return NextOutput{}, Classify(err)
 		}
 	}
@@ -118,9 +118,10 @@ func stepAt(d *model.Deployment, index int) (strategy.Step, error) {
 	return st, nil
 }
 
-// confirmSteady fails NotStable when the service's primary deployment is
-// not this deployment's revision or its rollout failed.
-func (e *Engine) confirmSteady(ctx context.Context, d *model.Deployment) error {
+// confirmSteady fails NotStable when the service the wait at index watched
+// (the new revision, or the old one draining) does not run the revision it
+// expects or its rollout failed.
+func (e *Engine) confirmSteady(ctx context.Context, d *model.Deployment, index int) error {
 	t, err := targetOf(d)
 	if err != nil {
 		return err
@@ -129,8 +130,7 @@ func (e *Engine) confirmSteady(ctx context.Context, d *model.Deployment) error {
 	if err != nil {
 		return err
 	}
-	want := wantTaskDef(d, false)
-	name := steadyService(d, false)
+	name, want, _ := watched(d, index, false)
 	st, err := c.CheckSteady(ctx, t.Cluster, name, want)
 	if err != nil {
 		return err

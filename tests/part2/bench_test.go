@@ -30,7 +30,7 @@ type figures struct {
 // ECS reporting the revision steady (or the wait starting, when ECS was
 // first) to the wait ending; for each verification, its time beyond the
 // bake.
-func measure(b *testing.B, d *model.Deployment, ledger []model.LedgerEntry, plan []int32) figures {
+func measure(b testing.TB, d *model.Deployment, ledger []model.LedgerEntry, plan []int32) figures {
 	f := figures{transitions: d.Usage.StateTransitions, calls: d.Usage.APICalls, cost: d.Usage.EstimatedCostUSD}
 	verify := 0
 	for _, s := range d.Steps {

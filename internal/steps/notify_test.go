@@ -196,3 +196,21 @@ func TestNotificationLogServesLongPolls(t *testing.T) {
 		t.Errorf("POST: %d, want 405", resp.StatusCode)
 	}
 }
+
+func FuzzNotificationLogDeliver(f *testing.F) {
+	f.Add([]byte(`{"id":"e1","source":"ecsflow","detail-type":"ecsflow Deployment Status","detail":{"status":"STARTED"}}`))
+	f.Add([]byte(`{"time":"not a time"}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		l := NewNotificationLog(2)
+		deliver := l.Deliver(context.Background(), raw)
+		page := l.Since(0)
+		switch {
+		case deliver != nil && len(page.Events) != 0:
+			t.Fatalf("a refused event was kept: %+v", page)
+		case deliver == nil && (len(page.Events) != 1 || page.Events[0].Seq != 1 || page.Next != 1):
+			t.Fatalf("an accepted event is not event 1: %+v", page)
+		}
+	})
+}

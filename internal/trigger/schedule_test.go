@@ -193,3 +193,22 @@ func TestScheduledTriggerValidation(t *testing.T) {
 		})
 	}
 }
+
+func FuzzDecodeScheduleTick(f *testing.F) {
+	f.Add([]byte(`{"ecsflowScheduleTick":"2026-11-26T01:30:00Z"}`))
+	f.Add([]byte(`{"ecsflowScheduleTick":null}`))
+	f.Add([]byte(`{"ecsflowScheduleTick":"2026-11-26T01:30:00+14:00","x":1}`))
+	f.Add(pushEvent("e1", "web", "v1.0.0", digestOf(1)))
+	f.Add([]byte(`"ecsflowScheduleTick"`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		at, ok, err := trigger.DecodeScheduleTick(raw)
+		if !ok && (err != nil || !at.IsZero()) {
+			t.Fatalf("not a tick, yet %v, %v", at, err)
+		}
+		if ok && err == nil {
+			if due, derr := trigger.Due("* * * * *", at); derr != nil || !due {
+				t.Fatalf("every minute is not due at %s: %v", at, derr)
+			}
+		}
+	})
+}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -20,6 +19,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/awsenv"
 	"github.com/ecsflow/ecsflow/internal/deploycontrol"
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/internal/pipeline"
@@ -29,13 +29,12 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	ctx := context.Background()
 	cfg, err := api.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		log.Error("configuration", "error", err)
 		os.Exit(1)
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := awsenv.Config()
 	if err != nil {
 		log.Error("load aws config", "error", err)
 		os.Exit(1)

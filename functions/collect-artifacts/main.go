@@ -12,25 +12,24 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/awsenv"
 	"github.com/ecsflow/ecsflow/internal/store"
 	"github.com/ecsflow/ecsflow/internal/trigger"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	ctx := context.Background()
 	cfg, err := api.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		log.Error("configuration", "error", err)
 		os.Exit(1)
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := awsenv.Config()
 	if err != nil {
 		log.Error("load aws config", "error", err)
 		os.Exit(1)

@@ -11,10 +11,10 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/ecsflow/ecsflow/internal/awsenv"
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/internal/store"
 )
@@ -38,7 +38,7 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 	if table == "" {
 		return nil, fmt.Errorf("%s is not set", envTableName)
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsenv.Config()
 	if err != nil {
 		return nil, fmt.Errorf("load aws config: %w", err)
 	}

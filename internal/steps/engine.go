@@ -157,15 +157,23 @@ func (e *Engine) load(ctx context.Context, id string) (*model.Deployment, error)
 // mutate applies f to the stored deployment and writes it, re-reading and
 // re-applying on a version conflict.
 func (e *Engine) mutate(ctx context.Context, id string, f func(d *model.Deployment) error) (*model.Deployment, error) {
+	return e.mutateLoaded(ctx, id, nil, f)
+}
+
+// mutateLoaded is mutate starting from d, a copy the caller has just read
+// (one read fewer when nothing wrote in between); nil reads it first.
+func (e *Engine) mutateLoaded(ctx context.Context, id string, d *model.Deployment, f func(d *model.Deployment) error) (*model.Deployment, error) {
 	for attempt := 0; ; attempt++ {
-		d, err := e.load(ctx, id)
-		if err != nil {
-			return nil, err
+		if d == nil || attempt > 0 {
+			var err error
+			if d, err = e.load(ctx, id); err != nil {
+				return nil, err
+			}
 		}
 		if err := f(d); err != nil {
 			return nil, err
 		}
-		err = e.store.Update(ctx, d)
+		err := e.store.Update(ctx, d)
 		if err == nil {
 			return d, nil
 		}

@@ -62,7 +62,7 @@ func (e *Engine) Next(ctx context.Context, in NextInput) (NextOutput, error) {
 	}
 	if needs {
 		calls := r.calls.Counts()
-		if _, err := e.mutate(ctx, d.ID, func(cur *model.Deployment) error {
+		if _, err := e.mutateLoaded(ctx, d.ID, d, func(cur *model.Deployment) error {
 			addUsage(&cur.Usage, calls, 0, 1, len(cur.Steps))
 			closeOpen(cur, e.clock(), "OK", "", "")
 			if cur.Status == model.StatusWaitingApproval {

@@ -76,10 +76,11 @@ type dataMeta struct {
 type dataDir struct {
 	dir  string
 	meta *dataMeta // nil: a new directory
+	held *os.File  // the lock file, while held
 }
 
-// openDataDir creates dir if needed and reads what an earlier run wrote,
-// refusing what this build cannot read.
+// openDataDir creates dir if needed, reads what an earlier run wrote,
+// refusing what this build cannot read, and locks it (release with unlock).
 func openDataDir(dir, region, account, table string) (*dataDir, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
@@ -91,6 +92,9 @@ func openDataDir(dir, region, account, table string) (*dataDir, error) {
 			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 				return nil, &DataDirError{Dir: dir, Problem: fmt.Sprintf("has %s but no %s: not written by ecsflow local; use an empty directory", f, metaFile)}
 			}
+		}
+		if err := d.lock(); err != nil {
+			return nil, err
 		}
 		return d, nil
 	}
@@ -114,6 +118,9 @@ func openDataDir(dir, region, account, table string) (*dataDir, error) {
 		return nil, &DataDirError{Dir: dir, Problem: fmt.Sprintf("holds table %s, not %s: pass --table %s, or use another --data-dir", m.Table, table, m.Table)}
 	}
 	d.meta = &m
+	if err := d.lock(); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 

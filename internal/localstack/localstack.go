@@ -722,6 +722,9 @@ func (s *Stack) close() error {
 			errs = append(errs, fmt.Errorf("close embedded dynamodb: %w", err))
 		}
 	}
+	if s.data != nil {
+		s.data.unlock()
+	}
 	if s.ownClock && s.clock != nil {
 		s.clock.Close()
 	}

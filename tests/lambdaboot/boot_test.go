@@ -1,8 +1,9 @@
 // Package lambdaboot boots a real built Lambda bootstrap under the AWS Lambda
 // Runtime Interface Emulator and invokes it over HTTP, as Lambda would.
 //
-// The function is ECSFLOW_BOOT_FUNCTION (default "api"), built for the host
-// architecture. The emulator is installed with `go install` into
+// The function is ECSFLOW_BOOT_FUNCTION (default "api"), and for the step
+// tests ECSFLOW_BOOT_STEP (default "step-rollback", the step that links the
+// most AWS clients), built for the host architecture. The emulator is installed with `go install` into
 // $ECSFLOW_CACHE_DIR/bin (default ~/.cache/ecsflow/bin) when it is not on
 // PATH or there already.
 package lambdaboot
@@ -111,8 +112,8 @@ func freePort(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// fakeDynamoDB answers Query with an empty page and records what it was
-// asked, over the real DynamoDB JSON protocol.
+// fakeDynamoDB answers Query with an empty page and GetItem with no item,
+// and records what it was asked, over the real DynamoDB JSON protocol.
 type fakeDynamoDB struct {
 	mu    sync.Mutex
 	calls []map[string]any
@@ -128,6 +129,10 @@ func (f *fakeDynamoDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls = append(f.calls, body)
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	if op == "GetItem" {
+		fmt.Fprint(w, `{}`)
+		return
+	}
 	if op != "Query" {
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprintf(w, `{"__type":"com.amazon.coral.validate#ValidationException","message":"fake: unexpected %s"}`, op)
@@ -167,28 +172,42 @@ type apiResponse struct {
 	IsBase64Encoded bool              `json:"isBase64Encoded"`
 }
 
-func invoke(ctx context.Context, url string, event []byte) (apiResponse, error) {
+// invokeRaw posts event to the emulator and returns the function's answer
+// (its result, or Lambda's error object).
+func invokeRaw(ctx context.Context, url string, event []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(event))
 	if err != nil {
-		return apiResponse{}, err
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return apiResponse{}, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return apiResponse{}, err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return apiResponse{}, fmt.Errorf("emulator answered %s: %s", resp.Status, b)
+		return nil, fmt.Errorf("emulator answered %s: %s", resp.Status, b)
 	}
+	return b, nil
+}
+
+func decodeAPI(b []byte) (apiResponse, error) {
 	var out apiResponse
 	if err := json.Unmarshal(b, &out); err != nil {
 		return apiResponse{}, fmt.Errorf("decode function response %q: %w", b, err)
 	}
 	return out, nil
+}
+
+func invoke(ctx context.Context, url string, event []byte) (apiResponse, error) {
+	b, err := invokeRaw(ctx, url, event)
+	if err != nil {
+		return apiResponse{}, err
+	}
+	return decodeAPI(b)
 }
 
 // syncBuffer collects the emulator's output.
@@ -215,7 +234,7 @@ var initDurationRE = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
 type booted struct {
 	url   string
 	cold  time.Duration // process start -> first response
-	first apiResponse
+	first []byte        // the first response, as the emulator returned it
 	logs  *syncBuffer
 	stop  func()
 }
@@ -257,7 +276,7 @@ func boot(tb testing.TB, rie, bootstrap, name, ddbURL string, event []byte) *boo
 	defer cancel()
 	// Retry only while the emulator is not yet listening.
 	for {
-		resp, err := invoke(ctx, b.url, event)
+		resp, err := invokeRaw(ctx, b.url, event)
 		if err == nil {
 			b.first = resp
 			break
@@ -301,7 +320,11 @@ func TestBootUnderRuntimeInterfaceEmulator(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	url, first, cold, logs := b.url, b.first, b.cold, b.logs
+	url, cold, logs := b.url, b.cold, b.logs
+	first, err := decodeAPI(b.first)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if first.StatusCode != http.StatusOK {
 		t.Fatalf("GET /v1/openapi.json: status %d, body %s", first.StatusCode, first.Body)
 	}
@@ -379,8 +402,8 @@ func BenchmarkColdStart(b *testing.B) {
 		total += bt.cold
 		b.StopTimer()
 		bt.stop()
-		if bt.first.StatusCode != http.StatusOK {
-			b.Fatalf("status %d", bt.first.StatusCode)
+		if first, err := decodeAPI(bt.first); err != nil || first.StatusCode != http.StatusOK {
+			b.Fatalf("first response %s: %v", bt.first, err)
 		}
 		b.StartTimer()
 	}

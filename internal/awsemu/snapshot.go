@@ -192,17 +192,18 @@ type sdServiceState struct {
 }
 
 // Save writes the emulator's state (see StateFormat) to out. The ECS world
-// is read under its lock, so a Save is a consistent cut of it; ELBv2, Route
-// 53 and CloudWatch are read right after.
+// is read under its read lock, so a Save is a consistent cut of it; ELBv2,
+// Route 53 and CloudWatch are read right after, each under its own lock.
 func (e *Emulator) Save(out io.Writer) error {
 	st := stateFile{Format: StateFormat, Version: StateVersion, Region: e.region, AccountID: e.acct}
 	w := e.w
-	w.mu.Lock()
+	// A read lock keeps writers (API calls, timers) out while the world is
+	// copied and encoded (the copies share slices, such as containers and
+	// attachments, that the simulation updates in place); reads go on.
+	w.mu.RLock()
 	st.SavedAt = w.clock.Now().UTC()
-	// Encoded under the lock: the copies share slices (containers,
-	// attachments, events) that the simulation updates in place.
 	ecs, err := json.Marshal(w.state())
-	w.mu.Unlock()
+	w.mu.RUnlock()
 	if err != nil {
 		return fmt.Errorf("save emulator state: %w", err)
 	}

@@ -171,6 +171,8 @@ type Stack struct {
 	closeErr    error
 	// notes keeps the ecsflow notifications for `ecsflow events`.
 	notes *steps.NotificationLog
+	// stopSchedule stops the scheduled triggers' minute ticks.
+	stopSchedule func()
 }
 
 // strategyMachines maps the embedded definitions to the strategies they run.
@@ -379,6 +381,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		trigOpts = append(trigOpts, trigger.WithPipelines(launcher))
 	}
 	trig := trigger.New(s.store, trigger.NewAPICreator(s.store, starter, api.WithLogger(cfg.Logger), api.WithClock(s.clock.Now)), starter, trigOpts...)
+	// Scheduled triggers: a tick each simulated minute (EventBridge
+	// Scheduler's rate(1 minute) schedule on AWS).
+	s.stopSchedule = trigger.RunSchedule(s.clock, trig)
 	s.bus.RegisterLambda(s.FunctionARN(ecsevents.FunctionTrigger), trig.Lambda)
 	if err := localrules.Install(s.bus, func(fn string) string {
 		switch fn {
@@ -686,6 +691,9 @@ func (s *Stack) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var errs []error
+	if s.stopSchedule != nil {
+		s.stopSchedule()
+	}
 	if s.apiSrv != nil {
 		if err := s.apiSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down api: %w", err))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -65,3 +66,5 @@ func dumpAV(v types.AttributeValue) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
+
+func timeAt(sec int64) time.Time { return time.Unix(sec, 0) }

@@ -78,7 +78,7 @@ func TestConcurrentConditionalWrites(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(tbl), Key: key("c", "n"),
-					UpdateExpression: aws.String("SET n = if_not_exists(n, :z) + :one ADD seen :me"),
+					UpdateExpression:          aws.String("SET n = if_not_exists(n, :z) + :one ADD seen :me"),
 					ExpressionAttributeValues: attrs{":z": n("0"), ":one": n("1"), ":me": ss(fmt.Sprintf("%d-%d", w, i))}})
 				if err != nil {
 					t.Error(err)

@@ -171,3 +171,65 @@ func TestPipelineWatchGolden(t *testing.T) {
 	c := &cli{t: t, endpoint: srv.URL}
 	golden(t, "pipeline_watch", c.must("pipeline", "status", "px-1", "--watch"))
 }
+
+// TestPipelineStartWatchOnATerminalOnTheStack: `pipeline start --watch` on
+// a TTY, on the local stack, follows the example's release pipeline
+// through the dev canary, the approval (given meanwhile from another
+// shell) and prod, with a bar per stage ending full, and exits zero.
+func TestPipelineStartWatchOnATerminalOnTheStack(t *testing.T) {
+	oldWidth := barLineWidth
+	barLineWidth = 200
+	t.Cleanup(func() { barLineWidth = oldWidth })
+	c, s := newCLI(t)
+	c.must("apply", "-f", exampleWorld(t, s, true))
+	c.must("push", "web:v1.0.0")
+	approver := &cli{t: t, endpoint: c.endpoint}
+	done := make(chan struct{})
+	approved := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-done:
+				approved <- nil
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			var xs []model.PipelineExecution
+			raw, err := approver.run("pipeline", "list", "shop/web-release", "-o", "json")
+			if err != nil || json.Unmarshal([]byte(raw), &xs) != nil || len(xs) == 0 || xs[0].Status != model.PipelineWaitingApproval {
+				continue
+			}
+			// Give the watch time to poll and draw the waiting approval
+			// (1 s real is 200 s simulated of its 3600 s timeout).
+			time.Sleep(4*pollInterval + 3*refreshRate)
+			_, err = approver.run("approve", xs[0].ID, "--comment", "bars look good")
+			approved <- err
+			return
+		}
+	}()
+	tty := &cli{t: t, endpoint: c.endpoint, tty: true}
+	out, err := tty.run("pipeline", "start", "shop/web-release", "--image", "v1.0.0", "--watch")
+	close(done)
+	if aerr := <-approved; aerr != nil {
+		t.Errorf("approve: %v", aerr)
+	}
+	if err != nil {
+		t.Fatalf("pipeline start --watch: %v\n%s", err, out)
+	}
+	for _, re := range []string{
+		`dev WORKFLOW +\[=+\] SUCCEEDED  dep-\S+ SUCCEEDED`,
+		`approve-prod APPROVAL +\[-+\] WAITING_APPROVAL  approve: ecsflow approve plx-\S+ \(or reject\)`,
+		`approve-prod APPROVAL +\[=+\] SUCCEEDED`,
+		`prod WORKFLOW +\[[=>-]+\] dep-\S+  RUNNING  `,
+		`prod WORKFLOW +\[=+\] SUCCEEDED  dep-\S+ SUCCEEDED`,
+		`STAGE +approve-prod +APPROVAL  SUCCEEDED  approved by \S+ \(bars look good\)`,
+		`pipeline execution plx-\S+ SUCCEEDED\n`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("TTY output lacks %s", re)
+		}
+	}
+	if t.Failed() {
+		t.Logf("TTY output:\n%s", out)
+	}
+}

@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/memdynamo"
 	"github.com/ecsflow/ecsflow/internal/store"
 	"github.com/ecsflow/ecsflow/internal/store/dynamotest"
+	"github.com/ecsflow/ecsflow/internal/trigger"
 )
 
 // reportLatency reports the p50 and p99 of ds in milliseconds.
@@ -161,6 +163,42 @@ func BenchmarkDuplicateDelivery(b *testing.B) {
 			}
 			reportLatency(b, ds)
 			b.ReportMetric(float64(db.Total())/float64(len(ds)), "ddb-requests/op")
+		})
+	}
+}
+
+// BenchmarkBusToStartOnMemdynamo is issue 7's trigger latency: from an ECR
+// push event entering the local bus (PutEnvelope) to the starter's
+// StartExecution returning, through the bus's rule and Lambda target, the
+// trigger handler and the API's creation path, on memdynamo (in process,
+// and over loopback HTTP as `ecsflow local` runs it).
+func BenchmarkBusToStartOnMemdynamo(b *testing.B) {
+	for _, be := range benchDBs(b) {
+		b.Run(be.name, func(b *testing.B) {
+			raw, table := be.open(b)
+			e := newEnvOn(b, raw, table)
+			g := e.seed(b)
+			e.addTrigger(b, g, g.server, "release", releaseFilter, false)
+			st := &signallingStarter{started: make(chan struct{}, 1)}
+			h := trigger.New(e.st, trigger.NewAPICreator(e.st, st, api.WithLogger(e.log), api.WithClock(e.clock.Now)), st,
+				trigger.WithLogger(e.log), trigger.WithClock(e.clock.Now))
+			bus := newBus(b, h)
+			ctx := context.Background()
+			var ds []time.Duration
+			for i := 0; b.Loop(); i++ {
+				ev := pushEvent(fmt.Sprintf("bus-%d", i), "web", "v1.0.0", digestOf(byte(i)))
+				start := time.Now()
+				if _, err := bus.PutEnvelope(ctx, ev); err != nil {
+					b.Fatal(err)
+				}
+				select {
+				case <-st.started:
+				case <-time.After(10 * time.Second):
+					b.Fatalf("event %d: no start within 10s", i)
+				}
+				ds = append(ds, time.Since(start))
+			}
+			reportLatency(b, ds)
 		})
 	}
 }

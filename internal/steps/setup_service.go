@@ -31,7 +31,9 @@ const TagRevision = "ecsflow:revision"
 // revision's task definition, count, target group and auto scaling for the
 // later steps and the rollback. A retried setup finds the service it made
 // (tagged with the deployment ID) instead of making a second one. In DNS
-// blue/green it writes the weighted records (live 100, new 0).
+// blue/green the new revision registers in a Cloud Map service of its own,
+// <service>--<n> next to the service's registry, and the weighted records
+// (live 100, new 0) point at each revision's name.
 func (e *Engine) SetupService(ctx context.Context, in StepInput) (SetupOutput, error) {
 	if err := in.check(); err != nil {
 		return SetupOutput{}, err

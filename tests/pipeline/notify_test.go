@@ -13,6 +13,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/steps"
+	"github.com/ecsflow/ecsflow/internal/store"
 )
 
 // deploy starts a standalone deployment of the web service through the API.
@@ -95,5 +96,41 @@ func TestStandaloneDeploymentsNotify(t *testing.T) {
 				t.Errorf("ROLLED_BACK detail %+v: want the reason, no pipeline, ROLLING, tag v2", dd)
 			}
 		}
+	}
+}
+
+// TestStandaloneApprovalNotifies: a standalone deployment whose workflow
+// verifies with an approval announces APPROVAL_NEEDED between STARTED and
+// its end, once.
+func TestStandaloneApprovalNotifies(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	dev, err := store.Get[*model.Workflow](ctx, s.st, s.ids.workflows[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	gated := *dev
+	gated.Meta = model.Meta{}
+	gated.Name = "dev-gated"
+	gated.Verification.Approval = &model.Approval{TimeoutSeconds: 3600}
+	if err := s.st.Create(ctx, &gated); err != nil {
+		t.Fatal(err)
+	}
+	d := s.deploy(t, gated.ID, "v1")
+	deadline := time.Now().Add(30 * time.Second)
+	for s.deployment(t, d.ID).Status != model.StatusWaitingApproval {
+		if time.Now().After(deadline) || s.deployment(t, d.ID).Status.Final() {
+			t.Fatalf("deployment %s never waited for approval", s.deployment(t, d.ID).Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code := s.call(t, http.MethodPost, "/v1/deployments/"+d.ID+"/approve", api.ControlRequest{Comment: "ok"}, nil); code != http.StatusOK {
+		t.Fatalf("approve: %d", code)
+	}
+	if got := s.waitDeployment(t, d.ID); got.Status != model.StatusSucceeded {
+		t.Fatalf("deployment %s (%s)", got.Status, got.Reason)
+	}
+	if notes := strings.Join(deploymentNotes(t, s.notifications(t), d.ID), ","); notes != "STARTED,APPROVAL_NEEDED,SUCCEEDED" {
+		t.Fatalf("notifications %q, want STARTED,APPROVAL_NEEDED,SUCCEEDED", notes)
 	}
 }

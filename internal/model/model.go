@@ -248,7 +248,8 @@ type LoadBalancerSpec struct {
 type ECSSpec struct {
 	// ContainerDefinitions is a JSON array of ECS container definitions in
 	// which strings may hold placeholders: ${artifact.image}, ${artifact.tag},
-	// ${env.name}, ${service.name}, ${app.name}, ${serviceVariable.NAME}.
+	// ${env.name}, ${service.name}, ${app.name}, ${serviceVariable.NAME},
+	// ${workflow.variables.NAME} (internal/steps.RenderContainers has the rules).
 	ContainerDefinitions    json.RawMessage    `json:"containerDefinitions"`
 	CPU                     string             `json:"cpu,omitempty"`
 	Memory                  string             `json:"memory,omitempty"`

@@ -139,6 +139,12 @@ func (c *Controller) stopWait(ctx context.Context, x *model.PipelineExecution) e
 	_, err := c.stopper.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: aws.String(x.ExecutionARN),
 		Error: aws.String(ErrorPipelineAborted), Cause: aws.String(abortReason(x.Abort))})
 	if err != nil {
+		// The wait may have just ended: then the execution's next step
+		// sees the request and ends it ABORTED.
+		cur, gerr := getExecution(ctx, c.st, x.ID)
+		if gerr == nil && (cur.Status.Final() || runningStage(cur) != runningStage(x)) {
+			return nil
+		}
 		return fmt.Errorf("abort: stop execution %s: %w", x.ExecutionARN, err)
 	}
 	ended := false

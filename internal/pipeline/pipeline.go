@@ -425,6 +425,11 @@ func (e *Engine) StageEnd(ctx context.Context, in StageEndInput) (StageEndOutput
 	_, err = e.mutate(ctx, in.PipelineExecutionID, func(x *model.PipelineExecution) error {
 		out = StageEndOutput{}
 		now := e.now().UTC()
+		if x.Status.Final() {
+			// Ended meanwhile (an abort stopped it): nothing to record.
+			out.Failed = true
+			return nil
+		}
 		if in.Index < 0 || in.Index >= len(x.Stages) {
 			// A failure before any stage could be named.
 			if in.Outcome != OutcomeSucceeded {

@@ -164,6 +164,10 @@ var steps = []step{
 		return db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tbl), Key: key("p", "a"),
 			ProjectionExpression: aws.String("#d.k, #d.#l[1], tags, absentattr"), ExpressionAttributeNames: map[string]string{"#d": "doc", "#l": "list"}})
 	}},
+	{"get projection reserved word", func(ctx context.Context, db store.DynamoDB, tbl string) (any, error) {
+		return db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tbl), Key: key("p", "a"), ProjectionExpression: aws.String("s, Status")})
+	}},
+	{"update nested reserved word", upd(key("p", "a"), "SET doc.ttl = :v", "", nil, attrs{":v": s("1")}, "")},
 	{"get missing table", func(ctx context.Context, db store.DynamoDB, tbl string) (any, error) {
 		return db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tbl + "-nope"), Key: key("p", "a")})
 	}},

@@ -34,10 +34,9 @@
 // Anything else — legacy parameters (Expected, AttributeUpdates,
 // KeyConditions, QueryFilter, AttributesToGet...), parallel scans,
 // unknown functions or syntax — is refused with a ValidationException
-// naming it, never answered wrongly. Raw attribute names in expressions
-// are accepted unless they are words of the expression grammar (DynamoDB
-// refuses its full list of reserved words; ecsflow always uses
-// #placeholders).
+// naming it, never answered wrongly. DynamoDB's 572 reserved words
+// (reserved.go, each checked against DynamoDB Local) are refused as raw
+// attribute names, as DynamoDB refuses them.
 //
 // # How it is built
 //

@@ -224,12 +224,19 @@ func (p *parser) expectPunct(s string) error {
 	return nil
 }
 
-// reserved are the words of the expression grammar itself; as raw
-// attribute names they are refused (DynamoDB refuses its whole list of
-// reserved words; use #placeholders).
+// reserved are the words of the expression grammar itself; like the
+// reserved words (reserved.go), they are refused as raw attribute names.
 var reserved = map[string]bool{
 	"AND": true, "OR": true, "NOT": true, "BETWEEN": true, "IN": true,
 	"SET": true, "REMOVE": true, "ADD": true, "DELETE": true, "SIZE": true,
+}
+
+// checkName refuses a raw attribute name that is a reserved word.
+func (p *parser) checkName(name string) error {
+	if up := strings.ToUpper(name); reserved[up] || reservedWords[up] {
+		return validationf("Invalid %s: Attribute name is a reserved keyword; reserved keyword: %s", p.kind, name)
+	}
+	return nil
 }
 
 func (p *parser) path() (docPath, error) {
@@ -240,8 +247,8 @@ func (p *parser) path() (docPath, error) {
 		p.names[t.text] = true
 		out = append(out, pathElem{name: t.text, ph: true})
 	case t.kind == tIdent && !(t.text[0] >= '0' && t.text[0] <= '9'):
-		if reserved[strings.ToUpper(t.text)] {
-			return nil, validationf("Invalid %s: Attribute name is a reserved keyword; reserved keyword: %s", p.kind, t.text)
+		if err := p.checkName(t.text); err != nil {
+			return nil, err
 		}
 		out = append(out, pathElem{name: t.text})
 	default:
@@ -257,6 +264,9 @@ func (p *parser) path() (docPath, error) {
 				p.names[t.text] = true
 				out = append(out, pathElem{name: t.text, ph: true})
 			case t.kind == tIdent:
+				if err := p.checkName(t.text); err != nil {
+					return nil, err
+				}
 				out = append(out, pathElem{name: t.text})
 			default:
 				return nil, p.errAt(t)

@@ -63,6 +63,8 @@ func TestParseRefusesWithAValidationError(t *testing.T) {
 		{"no clause", kindUpdate, "a = :a", "Syntax error"},
 		{"bad character", kindCondition, "a = :v;", "Invalid character"},
 		{"grammar word as a name", kindCondition, "and = :v", "reserved keyword"},
+		{"reserved word", kindCondition, "Status = :v", "reserved keyword; reserved keyword: Status"},
+		{"nested reserved word", kindUpdate, "SET doc.name = :v", "reserved keyword; reserved keyword: name"},
 		{"index without number", kindProjection, "a[x]", "Syntax error"},
 		{"bare placeholder sign", kindCondition, "# = :v", "Syntax error"},
 		{"attribute_exists of a value", kindCondition, "attribute_exists(:v)", "requires a document path"},

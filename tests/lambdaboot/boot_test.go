@@ -85,11 +85,16 @@ func emulator(t testing.TB, root string) string {
 	return p
 }
 
-// build compiles functions/<name> for the host, as a Lambda bootstrap.
+// build compiles functions/<name> for the host, as a Lambda bootstrap
+// (with -gcflags=$ECSFLOW_BOOT_GCFLAGS when set, to compare build options).
 func build(t testing.TB, root, name string) (string, int64) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", out, "./functions/"+name)
+	args := []string{"build", "-tags", "lambda.norpc", "-ldflags=-s -w"}
+	if gc := os.Getenv("ECSFLOW_BOOT_GCFLAGS"); gc != "" {
+		args = append(args, "-gcflags="+gc)
+	}
+	cmd := exec.Command("go", append(args, "-o", out, "./functions/"+name)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -7,6 +7,8 @@
 #   tests/lambdaboot/sizes.sh                 every functions/* folder
 #   tests/lambdaboot/sizes.sh api step-next   only those
 #   LIMIT=11000000 tests/lambdaboot/sizes.sh  a tighter budget
+#   GCFLAGS='github.com/aws/...=-l' tests/lambdaboot/sizes.sh
+#                                             try extra compiler flags
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 limit=${LIMIT:-12000000}
@@ -23,7 +25,7 @@ for f in "$@"; do
 done
 # One go command builds them all (shared work, both cores).
 # shellcheck disable=SC2086
-GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -trimpath -tags lambda.norpc -ldflags='-s -w' -o "$out/" $pkgs
+GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -trimpath -tags lambda.norpc ${GCFLAGS:+-gcflags="$GCFLAGS"} -ldflags='-s -w' -o "$out/" $pkgs
 status=0
 printf '%-26s %12s %8s\n' function bytes MB
 for f in "$@"; do

@@ -274,12 +274,21 @@ func (h *Handler) createDeployment(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	var final *model.Deployment
-	if err := h.mutateDeployment(ctx, d.ID, func(cur *model.Deployment) error {
-		cur.ExecutionARN = arn
-		final = cur
-		return nil
-	}); err != nil {
+	// The deployment was just written (Version 1): record the execution on
+	// that copy, which saves reading it back; when the engine wrote it in
+	// the meantime, the update conflicts and mutateDeployment re-reads it.
+	final := new(model.Deployment)
+	*final = *d
+	final.ExecutionARN = arn
+	err = h.repo.Update(ctx, final)
+	if errors.Is(err, store.ErrConflict) {
+		err = h.mutateDeployment(ctx, d.ID, func(cur *model.Deployment) error {
+			cur.ExecutionARN = arn
+			final = cur
+			return nil
+		})
+	}
+	if err != nil {
 		h.writeError(w, r, fmt.Errorf("record execution %s of deployment %s: %w", arn, d.ID, err))
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
+	"github.com/ecsflow/ecsflow/internal/store"
 	"github.com/ecsflow/ecsflow/internal/store/dynamotest"
 )
 
@@ -298,5 +300,70 @@ func TestDeploymentPinsTagToDigest(t *testing.T) {
 	r = down.must(http.StatusBadGateway, http.MethodPost, "/v1/deployments", deployReq(g2, g2.rolling, map[string]any{"tag": "v1"}))
 	if r.code() != "ArtifactUnavailable" {
 		t.Fatalf("code %s, want ArtifactUnavailable", r.code())
+	}
+}
+
+// engineStarter moves the deployment on (as the engine's first step does)
+// before StartExecution returns, so the API's record of the execution ARN
+// meets a newer version than the one it created.
+type engineStarter struct {
+	st interface {
+		Get(ctx context.Context, kind model.Kind, id string) (model.Entity, error)
+		Update(ctx context.Context, e model.Entity) error
+	}
+}
+
+func (s *engineStarter) Start(ctx context.Context, d *model.Deployment) (string, error) {
+	e, err := s.st.Get(ctx, model.KindDeployment, d.ID)
+	if err != nil {
+		return "", err
+	}
+	cur := e.(*model.Deployment)
+	cur.Status = model.StatusRunning
+	if err := s.st.Update(ctx, cur); err != nil {
+		return "", err
+	}
+	return "arn:aws:states:us-east-1:123456789012:execution:ecsflow-ROLLING:" + d.ID, nil
+}
+
+func TestDeploymentExecutionRecordedOverAnEngineWrite(t *testing.T) {
+	for _, engine := range []bool{false, true} {
+		t.Run(fmt.Sprintf("engine wrote first=%v", engine), func(t *testing.T) {
+			b := dynamotest.Mem()
+			cnt := store.NewCountingDB(b.DB)
+			st := store.New(cnt, dynamotest.Table(t, b))
+			e := &env{t: t, store: st, starter: &fakeStarter{}, logs: &syncBuffer{}}
+			var starter api.Starter = e.starter
+			if engine {
+				starter = &engineStarter{st: st}
+			}
+			e.srv = newServer(t, api.New(st, starter, api.WithLogger(slog.New(slog.NewJSONHandler(e.logs, nil)))))
+			g := e.seed()
+			cnt.Reset()
+			r := e.must(http.StatusCreated, http.MethodPost, "/v1/deployments", deployReq(g, g.rolling, map[string]any{"tag": "v1"}))
+			id := r.str("id")
+			want, wantVersion, wantStatus := "arn:aws:states:us-east-1:123456789012:execution:ecsflow-ROLLING:"+id, 2.0, "QUEUED"
+			if engine {
+				wantVersion, wantStatus = 3, "RUNNING"
+			}
+			if got := r.str("executionArn"); got != want {
+				t.Errorf("executionArn = %q, want %q", got, want)
+			}
+			if got := r.Body["version"]; got != wantVersion || r.str("status") != wantStatus {
+				t.Errorf("answer has version %v status %s, want %v %s", got, r.str("status"), wantVersion, wantStatus)
+			}
+			// The graph (8 entities) and the update's own read; no read-back
+			// of the deployment just created unless the engine wrote it.
+			if got := cnt.Counts()["GetItem"]; !engine && got > 9 {
+				t.Errorf("creation cost %d GetItem, want at most 9", got)
+			}
+			stored, err := st.Get(context.Background(), model.KindDeployment, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := stored.(*model.Deployment); d.ExecutionARN != want || string(d.Status) != wantStatus {
+				t.Errorf("stored deployment has %q %s, want %q %s", d.ExecutionARN, d.Status, want, wantStatus)
+			}
+		})
 	}
 }

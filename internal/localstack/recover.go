@@ -33,7 +33,7 @@ const interruptedReason = "Interrupted: ecsflow local stopped while this ran, an
 // STATUS ledger entry, its waits deleted and its service lease released, so
 // that the next deployment of that service is not refused or queued
 // forever), and every pipeline execution not in a final status becomes
-// FAILED with its unfinished stages. The AWS world is left as it was: a
+// FAILED (ABORTED when an abort was requested) with its unfinished stages. The AWS world is left as it was: a
 // canary or blue/green interrupted midway keeps its extra service and
 // weights until the next deployment of that service or a rollback.
 func recoverInterrupted(ctx context.Context, st *store.Store, now func() time.Time) ([]Interrupted, error) {
@@ -181,8 +181,9 @@ func failDeployment(ctx context.Context, st *store.Store, id string, now func() 
 	return in, nil
 }
 
-// failExecution marks one pipeline execution FAILED with its unfinished
-// stages. nil means it had ended meanwhile.
+// failExecution marks one pipeline execution FAILED (ABORTED if an abort
+// was requested) with its unfinished stages. nil means it had ended
+// meanwhile.
 func failExecution(ctx context.Context, st *store.Store, id string, now func() time.Time) (*Interrupted, error) {
 	for attempt := 0; ; attempt++ {
 		x, err := store.Get[*model.PipelineExecution](ctx, st, id)
@@ -213,6 +214,9 @@ func failExecution(ctx context.Context, st *store.Store, id string, now func() t
 			}
 		}
 		x.Status, x.EndedAt = model.PipelineFailed, &t
+		if x.Abort != nil {
+			x.Status = model.PipelineAborted // an abort was asked for: it has its way
+		}
 		if x.Reason != "" {
 			x.Reason += "; "
 		}

@@ -172,6 +172,13 @@ var steps = []step{
 		return db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tbl + "-nope"), Key: key("p", "a")})
 	}},
 	{"put empty key", put(key("", "a"))},
+	{"put number with spaces", put(with(key("p", "num"), "n", n(" 1 ")))},
+	{"put number forms", put(with(key("p", "num"), "a", n("-0.50"), "b", n("+1E+2"), "c", n(".5"), "d", n("5."), "e", n("00012"), "f", ns("1", "2.50")))},
+	{"get numbers", get(key("p", "num"))},
+	{"put number set duplicates", put(with(key("p", "num2"), "f", ns("1", "1.0")))},
+	{"put bad numbers", put(with(key("p", "num"), "a", n("1e")))},
+	{"put 39 digits", put(with(key("p", "num"), "a", n("123456789012345678901234567890123456789")))},
+	{"put 38 digits and zeros", put(with(key("p", "num"), "a", n("12345678901234567890123456789012345678000")))},
 	{"put missing sk", put(attrs{"PK": s("p")})},
 	{"put gsi key wrong type", put(with(key("p", "bad"), "GSI1PK", n("1"), "GSI1SK", s("1")))},
 	{"put condition fails with old", func(ctx context.Context, db store.DynamoDB, tbl string) (any, error) {

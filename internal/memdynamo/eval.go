@@ -14,14 +14,23 @@ import (
 type exprEnv struct {
 	names map[string]string
 	vals  map[string]types.AttributeValue
-	used  map[string]bool // placeholders the request's expressions use
+}
+
+// uses reports whether one of exprs uses the placeholder ph.
+func uses(exprs []*parsed, ph string) bool {
+	for _, p := range exprs {
+		if p != nil && (slices.Contains(p.names, ph) || slices.Contains(p.vals, ph)) {
+			return true
+		}
+	}
+	return false
 }
 
 // newEnv validates the placeholder maps of a request whose expressions are
 // exprs (nil entries are absent expressions): every placeholder used is
 // defined, every one defined is used, and every value is valid.
 func newEnv(names map[string]string, vals map[string]types.AttributeValue, exprs ...*parsed) (*exprEnv, error) {
-	e := &exprEnv{names: names, vals: vals, used: map[string]bool{}}
+	e := &exprEnv{names: names, vals: vals}
 	anyExpr := false
 	for _, p := range exprs {
 		if p == nil {
@@ -32,13 +41,11 @@ func newEnv(names map[string]string, vals map[string]types.AttributeValue, exprs
 			if _, ok := names[n]; !ok {
 				return nil, validationf("Value provided in ExpressionAttributeNames unused in expressions: An expression attribute name used in the document path is not defined; attribute name: %s", n)
 			}
-			e.used[n] = true
 		}
 		for _, v := range p.vals {
 			if _, ok := vals[v]; !ok {
 				return nil, validationf("Invalid expression: An expression attribute value used in expression is not defined; attribute value: %s", v)
 			}
-			e.used[v] = true
 		}
 	}
 	if !anyExpr && len(names) > 0 {
@@ -49,12 +56,12 @@ func newEnv(names map[string]string, vals map[string]types.AttributeValue, exprs
 	}
 	var unusedN, unusedV []string
 	for n := range names {
-		if !e.used[n] {
+		if !uses(exprs, n) {
 			unusedN = append(unusedN, n)
 		}
 	}
 	for v, av := range vals {
-		if !e.used[v] {
+		if !uses(exprs, v) {
 			unusedV = append(unusedV, v)
 		}
 		if err := checkValue(av); err != nil {
@@ -607,7 +614,7 @@ func (e *exprEnv) applyUpdate(old, key item, u *updateExpr, keyAttrs []string) (
 			return nil, nil, err
 		}
 		ownPath(next, r)
-		if err := setPath(next, r, clone(setVals[i])); err != nil {
+		if err := setPath(next, r, cloneIn(setVals[i])); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -647,7 +654,7 @@ func (e *exprEnv) applyUpdate(old, key item, u *updateExpr, keyAttrs []string) (
 		switch x := v.(type) {
 		case *types.AttributeValueMemberN:
 			if !exists {
-				out = clone(x)
+				out = cloneIn(x)
 				break
 			}
 			c, ok := cur.(*types.AttributeValueMemberN)
@@ -662,7 +669,7 @@ func (e *exprEnv) applyUpdate(old, key item, u *updateExpr, keyAttrs []string) (
 			out = &types.AttributeValueMemberN{Value: formatNumber(new(big.Rat).Add(ra, rb))}
 		case *types.AttributeValueMemberSS, *types.AttributeValueMemberNS, *types.AttributeValueMemberBS:
 			if !exists {
-				out = clone(x)
+				out = cloneIn(x)
 				break
 			}
 			if typeName(cur) != typeName(v) {
@@ -674,7 +681,7 @@ func (e *exprEnv) applyUpdate(old, key item, u *updateExpr, keyAttrs []string) (
 					elems = append(elems, m)
 				}
 			}
-			out = clone(makeSet(typeName(v), elems))
+			out = cloneIn(makeSet(typeName(v), elems))
 		default:
 			return nil, nil, validationf("Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: %s", typeName(v))
 		}
@@ -714,7 +721,7 @@ func (e *exprEnv) applyUpdate(old, key item, u *updateExpr, keyAttrs []string) (
 			}
 			continue
 		}
-		if err := setPath(next, r, clone(makeSet(typeName(v), keep))); err != nil {
+		if err := setPath(next, r, cloneIn(makeSet(typeName(v), keep))); err != nil {
 			return nil, nil, err
 		}
 	}

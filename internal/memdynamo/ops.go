@@ -86,7 +86,7 @@ func (db *DB) prepare(kind writeKind, tableName *string, key item, cond, update 
 		if err := checkItem(key); err != nil {
 			return nil, err
 		}
-		op.putItem = cloneItem(key)
+		op.putItem = cloneItemIn(key)
 	} else {
 		if len(key) == 0 {
 			return nil, validationf("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null")
@@ -96,7 +96,7 @@ func (db *DB) prepare(kind writeKind, tableName *string, key item, cond, update 
 				return nil, err
 			}
 		}
-		op.key = cloneItem(key)
+		op.key = cloneItemIn(key)
 	}
 	var err error
 	if op.cond, err = db.parseOpt(kindCondition, cond); err != nil {

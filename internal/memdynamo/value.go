@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"fmt"
 	"math/big"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -91,29 +90,131 @@ func typeName(v types.AttributeValue) string {
 	return ""
 }
 
-var numberRE = regexp.MustCompile(`^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$`)
+// checkNumber validates a DynamoDB number without allocating: optional
+// sign, digits with an optional decimal point, optional exponent, at most
+// 38 significant digits; no spaces, as DynamoDB refuses them.
+func checkNumber(s string) error {
+	t := s
+	i := 0
+	if i < len(t) && (t[i] == '+' || t[i] == '-') {
+		i++
+	}
+	digits, first, last, dot := 0, -1, -1, false
+	for ; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if c != '0' {
+				if first < 0 {
+					first = digits
+				}
+				last = digits
+			}
+			digits++
+			continue
+		case c == '.' && !dot:
+			dot = true
+			continue
+		}
+		break
+	}
+	if digits == 0 {
+		return validationf("A value provided cannot be converted into a number")
+	}
+	if i < len(t) {
+		if t[i] != 'e' && t[i] != 'E' {
+			return validationf("A value provided cannot be converted into a number")
+		}
+		i++
+		if i < len(t) && (t[i] == '+' || t[i] == '-') {
+			i++
+		}
+		if i == len(t) {
+			return validationf("A value provided cannot be converted into a number")
+		}
+		for ; i < len(t); i++ {
+			if t[i] < '0' || t[i] > '9' {
+				return validationf("A value provided cannot be converted into a number")
+			}
+		}
+	}
+	if first >= 0 && last-first+1 > 38 {
+		return validationf("Attempting to store more than 38 significant digits in a Number")
+	}
+	return nil
+}
+
+// canonicalNumber is the form DynamoDB stores and returns a (valid)
+// number in: no sign '+', no leading or trailing zeros, no exponent
+// ("+1E+2" is "100", "-0.50" is "-0.5", ".5" is "0.5").
+func canonicalNumber(s string) string {
+	plain := len(s) > 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c == '-' && i == 0 && len(s) > 1) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		d := strings.TrimPrefix(s, "-")
+		if d == "0" || d[0] != '0' {
+			if s == "-0" {
+				return "0"
+			}
+			return s
+		}
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return s
+	}
+	return formatNumber(r)
+}
+
+// canonical rewrites, in place, every number in v (which the caller owns)
+// into its canonical form.
+func canonical(v types.AttributeValue) {
+	switch x := v.(type) {
+	case *types.AttributeValueMemberN:
+		x.Value = canonicalNumber(x.Value)
+	case *types.AttributeValueMemberNS:
+		for i, e := range x.Value {
+			x.Value[i] = canonicalNumber(e)
+		}
+	case *types.AttributeValueMemberM:
+		for _, e := range x.Value {
+			canonical(e)
+		}
+	case *types.AttributeValueMemberL:
+		for _, e := range x.Value {
+			canonical(e)
+		}
+	}
+}
+
+// cloneIn copies a value a request brings in, in canonical form.
+func cloneIn(v types.AttributeValue) types.AttributeValue {
+	c := clone(v)
+	canonical(c)
+	return c
+}
+
+// cloneItemIn copies an item a request brings in, in canonical form.
+func cloneItemIn(m item) item {
+	out := cloneItem(m)
+	for _, v := range out {
+		canonical(v)
+	}
+	return out
+}
 
 // parseNumber parses a DynamoDB number (at most 38 significant digits).
 func parseNumber(s string) (*big.Rat, error) {
-	if !numberRE.MatchString(s) {
-		return nil, validationf("A value provided cannot be converted into a number")
+	if err := checkNumber(s); err != nil {
+		return nil, err
 	}
-	t := strings.TrimSpace(s)
-	mant := t
-	if i := strings.IndexAny(mant, "eE"); i >= 0 {
-		mant = mant[:i]
-	}
-	digits := strings.TrimLeft(strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, mant), "0")
-	digits = strings.TrimRight(digits, "0")
-	if len(digits) > 38 {
-		return nil, validationf("Attempting to store more than 38 significant digits in a Number")
-	}
-	r, ok := new(big.Rat).SetString(t)
+	r, ok := new(big.Rat).SetString(s)
 	if !ok {
 		return nil, validationf("A value provided cannot be converted into a number")
 	}
@@ -312,8 +413,7 @@ func checkValue(v types.AttributeValue) error {
 	case nil:
 		return validationf("Supplied AttributeValue is empty, must contain exactly one of the supported datatypes")
 	case *types.AttributeValueMemberN:
-		_, err := parseNumber(x.Value)
-		return err
+		return checkNumber(x.Value)
 	case *types.AttributeValueMemberM:
 		for _, e := range x.Value {
 			if err := checkValue(e); err != nil {

@@ -2,13 +2,17 @@ package ecsops_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	sd "github.com/aws/aws-sdk-go-v2/service/servicediscovery"
 	sdtypes "github.com/aws/aws-sdk-go-v2/service/servicediscovery/types"
+
+	"github.com/aws/smithy-go"
 
 	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/ecsops/ecsopstest"
@@ -21,13 +25,9 @@ func TestRevisionRegistryLifecycle(t *testing.T) {
 	c := w.Clients
 	counter := ecsops.NewCounter()
 	ctx = ecsops.WithCounter(ctx, counter)
-	cm, err := c.CloudMap()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again, _ := c.CloudMap(); again != cm {
-		t.Fatal("CloudMap built a second client for the same Clients")
-	}
+	// The test sets Cloud Map up with the SDK; ecsops makes its own calls.
+	cm := sd.New(sd.Options{Region: ecsopstest.Region, BaseEndpoint: aws.String(w.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
 	if _, err := cm.CreatePrivateDnsNamespace(ctx, &sd.CreatePrivateDnsNamespaceInput{Name: aws.String("web.local"), Vpc: aws.String("vpc-1")}); err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +57,8 @@ func TestRevisionRegistryLifecycle(t *testing.T) {
 	if err != nil || created || again.ID != reg.ID {
 		t.Fatalf("a retried RevisionRegistry = %+v, created %v, %v; want the same registry found", again, created, err)
 	}
-	if counter.Counts()["servicediscovery:CreateService"] != 2 { // the base and web--2: the retry created nothing
-		t.Fatalf("calls %v, want two CreateService counted (the client carries the counter)", counter.Counts())
+	if n := counter.Counts()["servicediscovery:CreateService"]; n != 1 { // the retry created nothing
+		t.Fatalf("calls %v, want one CreateService counted", counter.Counts())
 	}
 
 	// ECS registers the revision's tasks in it.
@@ -104,6 +104,12 @@ func TestRevisionRegistryLifecycle(t *testing.T) {
 	}
 	if err := c.DeleteRegistry(ctx, reg.ID); err != nil {
 		t.Fatalf("DeleteRegistry of a missing registry = %v, want nil", err)
+	}
+	// Cloud Map's errors come back typed.
+	_, _, err = c.FindRegistry(ctx, "arn:aws:servicediscovery:us-east-1:1:service/srv-missing", "web--2")
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "ServiceNotFound" {
+		t.Fatalf("FindRegistry with a missing base = %v, want ServiceNotFound", err)
 	}
 	if _, _, err := c.RevisionRegistry(ctx, "arn:aws:ecs:us-east-1:1:service/prod/web", "web--3", "dep-3"); err == nil {
 		t.Fatal("RevisionRegistry with a non-Cloud Map base ARN succeeded")

@@ -529,10 +529,9 @@ func ptr(v int32) *int32 { return &v }
 // ("web", A records) that DNS blue/green makes each revision's registry
 // next to.
 func (h *harness) cloudMap(ctx context.Context) {
-	cm, err := h.aws.CloudMap()
-	h.must(err, "Cloud Map client")
+	cm := h.cloudMapClient()
 	h.namespace = "web.local"
-	_, err = cm.CreatePrivateDnsNamespace(ctx, &servicediscovery.CreatePrivateDnsNamespaceInput{Name: aws.String(h.namespace), Vpc: aws.String("vpc-1")})
+	_, err := cm.CreatePrivateDnsNamespace(ctx, &servicediscovery.CreatePrivateDnsNamespaceInput{Name: aws.String(h.namespace), Vpc: aws.String("vpc-1")})
 	h.must(err, "CreatePrivateDnsNamespace")
 	nss, err := cm.ListNamespaces(ctx, &servicediscovery.ListNamespacesInput{})
 	h.must(err, "ListNamespaces")
@@ -554,9 +553,7 @@ func (h *harness) registries() map[string][]string {
 	h.tb.Helper()
 	ctx, cancel := h.ctx()
 	defer cancel()
-	cm, err := h.aws.CloudMap()
-	h.must(err, "Cloud Map client")
-	out, err := cm.ListServices(ctx, &servicediscovery.ListServicesInput{})
+	out, err := h.cloudMapClient().ListServices(ctx, &servicediscovery.ListServicesInput{})
 	h.must(err, "ListServices (Cloud Map)")
 	got := map[string][]string{}
 	for _, s := range out.Services {
@@ -570,4 +567,12 @@ func (h *harness) registries() map[string][]string {
 		got[aws.ToString(s.Name)] = owners
 	}
 	return got
+}
+
+// cloudMapClient is an SDK Cloud Map client on the emulator (the engine
+// makes its own few calls: ecsops.Clients.RevisionRegistry and friends).
+func (h *harness) cloudMapClient() *servicediscovery.Client {
+	cfg := h.s.AWSConfig()
+	cfg.BaseEndpoint = aws.String(h.s.AWSURL())
+	return servicediscovery.NewFromConfig(cfg)
 }

@@ -78,7 +78,7 @@ func (c *Clients) cloudMap() (*cloudMapAPI, error) {
 }
 
 // call makes one Cloud Map call, counted as servicediscovery:<op>, with up
-// to three retries of throttling and server errors.
+// to five retries of throttling and server errors (20 ms doubling).
 func (a *cloudMapAPI) call(ctx context.Context, op string, in, out any) error {
 	if cnt := CounterFrom(ctx); cnt != nil {
 		cnt.Add("servicediscovery:" + op)
@@ -93,13 +93,15 @@ func (a *cloudMapAPI) call(ctx context.Context, op string, in, out any) error {
 		err := a.once(ctx, op, body, hash, out)
 		var ae *smithy.GenericAPIError
 		retry := errors.As(err, &ae) && (ae.Fault == smithy.FaultServer || strings.Contains(ae.Code, "Throttl") || ae.Code == "RequestLimitExceeded")
-		if !retry || attempt >= 3 {
+		if !retry || attempt >= 5 {
 			return err
 		}
+		t := time.NewTimer(min(time.Duration(20<<attempt)*time.Millisecond, time.Second))
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return err
-		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
+		case <-t.C:
 		}
 	}
 }

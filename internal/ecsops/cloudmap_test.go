@@ -3,6 +3,7 @@ package ecsops_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
+	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/ecsops/ecsopstest"
 )
@@ -113,5 +115,45 @@ func TestRevisionRegistryLifecycle(t *testing.T) {
 	}
 	if _, _, err := c.RevisionRegistry(ctx, "arn:aws:ecs:us-east-1:1:service/prod/web", "web--3", "dep-3"); err == nil {
 		t.Fatal("RevisionRegistry with a non-Cloud Map base ARN succeeded")
+	}
+}
+
+func TestCloudMapCallsRetryThrottling(t *testing.T) {
+	w := ecsopstest.New(t, ecsopstest.Options{})
+	ctx := context.Background()
+	cm := sd.New(sd.Options{Region: ecsopstest.Region, BaseEndpoint: aws.String(w.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	ns, err := cm.CreateHttpNamespace(ctx, &sd.CreateHttpNamespaceInput{Name: aws.String("apps")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := cm.GetOperation(ctx, &sd.GetOperationInput{OperationId: ns.OperationId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := cm.CreateService(ctx, &sd.CreateServiceInput{Name: aws.String("web"), NamespaceId: aws.String(op.Operation.Targets["NAMESPACE"])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(base.Service.Arn)
+	// Every GetService throttled: the typed error comes back after the retries.
+	if err := w.Emu.SetFaultPlan(awsemu.FaultPlan{Rules: []awsemu.FaultRule{{API: "servicediscovery:GetService", ThrottleRate: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = w.Clients.FindRegistry(ctx, arn, "web--1")
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || !strings.Contains(ae.ErrorCode(), "Throttl") {
+		t.Fatalf("FindRegistry under full throttling = %v, want a typed throttling error", err)
+	}
+	// 30% of them throttled (the throttling scenario's rate): the retries
+	// get through.
+	if err := w.Emu.SetFaultPlan(awsemu.FaultPlan{Seed: 3, Rules: []awsemu.FaultRule{{API: "servicediscovery:*", ThrottleRate: 0.3}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		reg, created, err := w.Clients.RevisionRegistry(ctx, arn, "web--1", "dep-1")
+		if err != nil || reg.Name != "web--1" || (i == 0) != created {
+			t.Fatalf("RevisionRegistry #%d under 30%% throttling = %+v, created %v, %v", i, reg, created, err)
+		}
 	}
 }

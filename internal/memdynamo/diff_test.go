@@ -242,6 +242,64 @@ var steps = []step{
 	{"move in gsi", upd(key("p", "b"), "SET GSI1SK = :s REMOVE w", "", nil, attrs{":s": s("0")}, types.ReturnValueUpdatedOld)},
 	{"leave gsi", upd(key("p", "ab"), "SET GSI1PK = :g", "", nil, attrs{":g": s("g")}, types.ReturnValueNone)},
 	{"gsi after moves", query(dynamodb.QueryInput{IndexName: aws.String("GSI1"), KeyConditionExpression: aws.String("GSI1PK = :g"), ExpressionAttributeValues: attrs{":g": s("g")}, ProjectionExpression: aws.String("PK, SK, GSI1SK")})},
+	{"put empty string and containers", put(with(key("e", "1"), "s", s(""), "l", l(), "m", m(), "n", n("1")))},
+	{"get empty string and containers", get(key("e", "1"))},
+	{"put empty set", put(with(key("e", "2"), "ss", ss()))},
+	{"put empty attribute name", put(with(key("e", "3"), "", s("x")))},
+	{"put return all new", func(ctx context.Context, db store.DynamoDB, tbl string) (any, error) {
+		return db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tbl), Item: key("e", "4"), ReturnValues: types.ReturnValueAllNew})
+	}},
+	{"update updated_old nested and remove", upd(key("e", "1"), "SET m.a = :v, l[0] = :v REMOVE s", "", nil, attrs{":v": n("2")}, types.ReturnValueUpdatedOld)},
+	{"update updated_new nested", upd(key("e", "1"), "SET m.b = :v, n = n + :v", "", nil, attrs{":v": n("3")}, types.ReturnValueUpdatedNew)},
+	{"update all_new after", upd(key("e", "1"), "SET z = :v", "", nil, attrs{":v": s("z")}, types.ReturnValueAllNew)},
+	{"update list index on a map", upd(key("e", "1"), "SET m[0] = :v", "", nil, attrs{":v": s("x")}, "")},
+	{"update add to a string", upd(key("e", "1"), "ADD z :v", "", nil, attrs{":v": n("1")}, "")},
+	{"update add a string", upd(key("e", "1"), "ADD n :v", "", nil, attrs{":v": s("1")}, "")},
+	{"update remove key", upd(key("e", "1"), "REMOVE PK", "", nil, nil, "")},
+	{"update delete wrong set type", upd(key("e", "1"), "DELETE n :v", "", nil, attrs{":v": ss("a")}, "")},
+	{"update delete from missing", upd(key("e", "1"), "DELETE nothing :v", "", nil, attrs{":v": ss("a")}, types.ReturnValueAllNew)},
+	{"update creates with condition", upd(key("e", "9"), "SET v = :v", "attribute_not_exists(PK)", nil, attrs{":v": n("1")}, types.ReturnValueAllNew)},
+	{"update empty names map", func(ctx context.Context, db store.DynamoDB, tbl string) (any, error) {
+		return db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(tbl), Key: key("e", "9"), UpdateExpression: aws.String("SET v = :v"),
+			ExpressionAttributeValues: attrs{":v": n("2")}, ExpressionAttributeNames: map[string]string{}})
+	}},
+	{"condition size missing and contains list", upd(key("e", "1"), "SET w = :v", "size(nothing) > :zero OR contains(l, :two)", nil, attrs{":v": s("1"), ":zero": n("0"), ":two": n("2")}, types.ReturnValueUpdatedNew)},
+	{"condition in mismatched types", upd(key("e", "1"), "SET w = :v", "n IN (:s)", nil, attrs{":v": s("1"), ":s": s("5")}, "")},
+	{"condition compare maps", upd(key("e", "1"), "SET w = :v", "m = :m", nil, attrs{":v": s("2"), ":m": m("a", n("2"), "b", n("3"))}, types.ReturnValueUpdatedNew)},
+	{"condition begins_with number", upd(key("e", "1"), "SET w = :v", "begins_with(n, :n)", nil, attrs{":v": s("2"), ":n": n("1")}, "")},
+	{"projection list index out of range", func(ctx context.Context, db store.DynamoDB, tbl string) (any, error) {
+		return db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tbl), Key: key("e", "1"), ProjectionExpression: aws.String("l[5], m.nothing, n")})
+	}},
+	{"query begins_with on hash", query(dynamodb.QueryInput{KeyConditionExpression: aws.String("begins_with(PK, :p)"), ExpressionAttributeValues: attrs{":p": s("p")}})},
+	{"query filter limit", query(dynamodb.QueryInput{KeyConditionExpression: aws.String("PK = :pk"), FilterExpression: aws.String("attribute_exists(GSI1PK)"), ExpressionAttributeValues: pkq("p"), Limit: aws.Int32(2), ProjectionExpression: aws.String("SK")})},
+	{"query count with filter", query(dynamodb.QueryInput{KeyConditionExpression: aws.String("PK = :pk"), FilterExpression: aws.String("n > :one"), ExpressionAttributeValues: with(pkq("p"), ":one", n("1")), Select: types.SelectCount})},
+	{"query start key of another partition", query(dynamodb.QueryInput{KeyConditionExpression: aws.String("PK = :pk"), ExpressionAttributeValues: pkq("p"), ExclusiveStartKey: key("q", "a")})},
+	{"query start key missing sk", query(dynamodb.QueryInput{KeyConditionExpression: aws.String("PK = :pk"), ExpressionAttributeValues: pkq("p"), ExclusiveStartKey: attrs{"PK": s("p")}})},
+	{"query select count and projection", query(dynamodb.QueryInput{KeyConditionExpression: aws.String("PK = :pk"), ExpressionAttributeValues: pkq("p"), Select: types.SelectCount, ProjectionExpression: aws.String("SK")})},
+	{"query missing table", func(ctx context.Context, db store.DynamoDB, tbl string) (any, error) {
+		return db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(tbl + "-nope"), KeyConditionExpression: aws.String("PK = :pk"), ExpressionAttributeValues: pkq("p")})
+	}},
+	{"transaction validation error at evaluation", func(ctx context.Context, db store.DynamoDB, tbl string) (any, error) {
+		return db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{TableName: aws.String(tbl), Key: key("e", "1"), UpdateExpression: aws.String("SET z = z + :one"), ExpressionAttributeValues: attrs{":one": n("1")}}},
+			{Put: &types.Put{TableName: aws.String(tbl), Item: key("e", "5")}},
+		}})
+	}},
+	{"transaction missing table", func(ctx context.Context, db store.DynamoDB, tbl string) (any, error) {
+		return db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: aws.String(tbl + "-nope"), Item: key("e", "5")}},
+		}})
+	}},
+	{"transaction bad key", func(ctx context.Context, db store.DynamoDB, tbl string) (any, error) {
+		return db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: aws.String(tbl), Item: key("e", "6")}},
+			{Delete: &types.Delete{TableName: aws.String(tbl), Key: attrs{"PK": s("x")}}},
+		}})
+	}},
+	{"nothing from failed transactions", get(key("e", "5"))},
+	{"batch get missing table", func(ctx context.Context, db store.DynamoDB, tbl string) (any, error) {
+		return db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{tbl + "-nope": {Keys: []map[string]types.AttributeValue{key("p", "a")}}}})
+	}},
 	{"transaction cancelled", func(ctx context.Context, db store.DynamoDB, tbl string) (any, error) {
 		return db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: aws.String(tbl), Item: with(key("t", "1"), "v", s("x"))}},

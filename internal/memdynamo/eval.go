@@ -31,6 +31,12 @@ func uses(exprs []*parsed, ph string) bool {
 // defined, every one defined is used, and every value is valid.
 func newEnv(names map[string]string, vals map[string]types.AttributeValue, exprs ...*parsed) (*exprEnv, error) {
 	e := &exprEnv{names: names, vals: vals}
+	if names != nil && len(names) == 0 {
+		return nil, validationf("ExpressionAttributeNames must not be empty")
+	}
+	if vals != nil && len(vals) == 0 {
+		return nil, validationf("ExpressionAttributeValues must not be empty")
+	}
 	anyExpr := false
 	for _, p := range exprs {
 		if p == nil {

@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 )
 
 // maxItemSize is DynamoDB's item size limit.
@@ -283,14 +282,28 @@ func (db *DB) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...f
 	case types.ReturnValueAllNew:
 		out.Attributes = cloneItem(res.next)
 	case types.ReturnValueUpdatedOld:
-		out.Attributes = project(res.old, res.paths)
+		out.Attributes = updatedAttrs(res.old, res.paths)
 	case types.ReturnValueUpdatedNew:
-		out.Attributes = project(res.next, res.paths)
+		out.Attributes = updatedAttrs(res.next, res.paths)
 	}
 	if len(out.Attributes) == 0 {
 		out.Attributes = nil
 	}
 	return out, nil
+}
+
+// updatedAttrs is what UPDATED_OLD and UPDATED_NEW return, as DynamoDB
+// does: each top-level attribute, whole, in which a changed path exists in
+// that version of the item.
+func updatedAttrs(it item, paths []resolved) item {
+	out := item{}
+	for _, p := range paths {
+		if _, ok := walk(it, p); ok {
+			name := p[0].(string)
+			out[name] = clone(it[name])
+		}
+	}
+	return out
 }
 
 // GetItem reads one item by its key.
@@ -398,12 +411,10 @@ func (db *DB) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteIt
 				reasons[i].Item = cloneItem(res.old)
 			}
 		case err != nil:
-			var apiErr smithy.APIError
-			if res == nil || !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" {
-				return nil, err
-			}
-			failed = true
-			reasons[i] = types.CancellationReason{Code: aws.String("ValidationError"), Message: aws.String(apiErr.ErrorMessage())}
+			// An update that cannot apply (e.g. arithmetic on a string) is
+			// a ValidationException for the whole request, as DynamoDB
+			// Local answers it.
+			return nil, err
 		default:
 			reasons[i] = types.CancellationReason{Code: aws.String("None")}
 		}

@@ -139,6 +139,21 @@ func TestRevisionStrategiesSucceedUnderThrottling(t *testing.T) {
 			t.Fatalf("production weights %v, want 100 on green", got)
 		}
 	})
+	t.Run("BLUE_GREEN_ROUTE53", func(t *testing.T) {
+		h := newHarness(t, options{route53: true, workflow: blueGreen(model.BlueGreenRoute53, false, []int32{50, 100}, 10, 20)})
+		h.faults(append(throttle, awsemu.FaultRule{API: "route53:*", ThrottleRate: 0.3}, awsemu.FaultRule{API: "servicediscovery:*", ThrottleRate: 0.3})...)
+		h.finish(h.start("v1"), model.StatusSucceeded)
+		h.finish(h.start("v2"), model.StatusSucceeded)
+		h.faults() // the checks below read without throttling
+		h.expectRevisions(map[string]int32{"web__1": 0, "web__2": 4})
+		ctx, cancel := h.ctx()
+		defer cancel()
+		got, err := h.aws.RecordWeights(ctx, h.zone, recordName)
+		h.must(err, "RecordWeights")
+		if !reflect.DeepEqual(got, map[string]int64{"web__2": 100}) {
+			t.Fatalf("weighted records %v, want web__2 at 100 only", got)
+		}
+	})
 }
 
 // expectBlueKept checks a blue/green rollback over ELB: blue (web__1) at

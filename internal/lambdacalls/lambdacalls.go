@@ -69,6 +69,12 @@ type Report struct {
 	ClientsWired map[string]string
 	// Actions are the AWS operations the code can call, as IAM actions.
 	Actions map[string]string
+	// Fields are the fields of the module's struct types the code reads,
+	// as "<package>.<Type>.<field>".
+	Fields map[string]string
+	// Funcs are the module's functions and methods the code reaches, by
+	// types.Func.FullName ("<package>.<Func>", "(*<package>.<Type>).<Method>").
+	Funcs map[string]string
 }
 
 // SortedActions returns the report's actions in order.
@@ -187,7 +193,8 @@ func Analyze(root string, functions ...string) (map[string]*Report, error) {
 // value of its receiver type appears in reached code (as the linker keeps
 // only the methods of types that can be in an interface).
 func (p *program) reach(root *types.Func, linked map[string]bool) *Report {
-	r := &Report{ClientsRead: map[string]string{}, ClientsWired: map[string]string{}, Actions: map[string]string{}}
+	r := &Report{ClientsRead: map[string]string{}, ClientsWired: map[string]string{}, Actions: map[string]string{},
+		Fields: map[string]string{}, Funcs: map[string]string{}}
 	via := map[*types.Func]string{root: root.FullName()}
 	queue := []*types.Func{root}
 	live := map[*types.TypeName]string{}     // receiver types seen, with the path that made them
@@ -223,9 +230,13 @@ func (p *program) reach(root *types.Func, linked map[string]bool) *Report {
 		fd := p.decls[fn]
 		info := p.info[fd]
 		path := via[fn]
+		r.Funcs[fn.FullName()] = path
 		writes := map[*ast.Ident]bool{}
+		selOf := map[*ast.Ident]*ast.SelectorExpr{}
 		ast.Inspect(fd.Body, func(n ast.Node) bool {
 			switch n := n.(type) {
+			case *ast.SelectorExpr:
+				selOf[n.Sel] = n
 			case *ast.AssignStmt:
 				for _, lhs := range n.Lhs {
 					if sel, ok := lhs.(*ast.SelectorExpr); ok {
@@ -281,6 +292,9 @@ func (p *program) reach(root *types.Func, linked map[string]bool) *Report {
 			}
 			switch obj := info.Uses[id].(type) {
 			case *types.Var:
+				if key := fieldKey(info, selOf[id], obj); key != "" && !writes[id] {
+					add(r.Fields, key, path)
+				}
 				name, ok := p.fields[obj.Origin()]
 				if !ok {
 					return true
@@ -312,6 +326,23 @@ func (p *program) reach(root *types.Func, linked map[string]bool) *Report {
 		})
 	}
 	return r
+}
+
+// fieldKey names the module struct field a selector's id selects
+// ("<package>.<Type>.<field>"), or "".
+func fieldKey(info *types.Info, expr *ast.SelectorExpr, v *types.Var) string {
+	if expr == nil || !v.IsField() || v.Pkg() == nil || !strings.HasPrefix(v.Pkg().Path(), modulePath) {
+		return ""
+	}
+	sel, ok := info.Selections[expr]
+	if !ok || sel.Kind() != types.FieldVal {
+		return ""
+	}
+	tn := namedOf(sel.Recv())
+	if tn == nil {
+		return ""
+	}
+	return pkgPath(tn) + "." + tn.Name() + "." + v.Name()
 }
 
 // calleeKey names the method a call calls ("<package>.<type>.<method>"),

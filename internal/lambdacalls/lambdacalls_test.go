@@ -48,6 +48,13 @@ func TestAnalyzeFixture(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
 		}
 	}
+	const ops = "github.com/ecsflow/ecsflow/internal/ecsops"
+	if one.Fields[ops+".Clients.ECS"] == "" || one.Fields[ops+".Clients.ELB"] != "" {
+		t.Errorf("fields read: got %v, want Clients.ECS and not Clients.ELB", keys(one.Fields))
+	}
+	if one.Funcs[ops+".WireECS"] == "" || one.Funcs["(*"+ops+".Clients).Unused"] != "" || one.Funcs["(*"+ops+".Clients).Describe"] == "" {
+		t.Errorf("funcs reached: got %v, want WireECS and Describe, not Unused", keys(one.Funcs))
+	}
 	if path := one.Actions["dynamodb:PutItem"]; path == "" {
 		t.Error("no call chain for dynamodb:PutItem")
 	}

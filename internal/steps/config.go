@@ -8,10 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/ecsflow/ecsflow/internal/awsenv"
-	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/store"
 )
@@ -31,15 +29,16 @@ const (
 // every AWS service's client (ecsops.NewFactory). A step Lambda uses
 // FunctionFromEnv instead, which wires only the clients its handler calls.
 func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Engine, error) {
-	return engineFromEnv(ctx, getenv, log, ecsops.NewFactory)
+	return engineFromEnv(ctx, getenv, log, ecsops.NewFactory, AllDeps())
 }
 
 // FunctionFromEnv builds f's handler from the environment, on an engine
-// whose client factory builds only f.Services' clients.
+// whose client factory builds only f.Services' clients and which has only
+// f.Deps.
 func FunctionFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, f Function) (Handler, error) {
 	e, err := engineFromEnv(ctx, getenv, log, func(cfg aws.Config, opts ...ecsops.Option) *ecsops.Factory {
 		return ecsops.NewFactoryFor(cfg, f.Services, opts...)
-	})
+	}, f.Deps)
 	if err != nil {
 		return nil, err
 	}
@@ -47,9 +46,9 @@ func FunctionFromEnv(ctx context.Context, getenv func(string) string, log *slog.
 }
 
 // engineFromEnv is the configuration every step Lambda shares; newFactory
-// builds its AWS client factory.
+// builds its AWS client factory, deps wire the rest (wire.go).
 func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger,
-	newFactory func(cfg aws.Config, opts ...ecsops.Option) *ecsops.Factory) (*Engine, error) {
+	newFactory func(cfg aws.Config, opts ...ecsops.Option) *ecsops.Factory, deps []Dep) (*Engine, error) {
 	table := getenv(EnvTableName)
 	if table == "" {
 		return nil, fmt.Errorf("steps: %s is not set", EnvTableName)
@@ -66,12 +65,13 @@ func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 	}
 	opts = append(opts, ecsops.WithSessionName(getenv(EnvSessionName)))
 	c := Config{
-		Store:      store.New(dynamodb.NewFromConfig(cfg), table, store.WithLogger(log)),
-		AWS:        newFactory(cfg, opts...),
-		Tasks:      ecsevents.NewSFNCompleter(sfn.NewFromConfig(cfg)),
-		Executions: NewSFNHistory(sfn.NewFromConfig(cfg)),
-		Logger:     log,
-		Notifier:   NotifierFromEnv(cfg, getenv),
+		Store:  store.New(dynamodb.NewFromConfig(cfg), table, store.WithLogger(log)),
+		AWS:    newFactory(cfg, opts...),
+		Tasks:  unwiredTasks{},
+		Logger: log,
+	}
+	for _, d := range deps {
+		d.wire(cfg, getenv, &c)
 	}
 	if v := getenv(EnvMemoryMB); v != "" {
 		n, err := strconv.Atoi(v)

@@ -1,24 +1,88 @@
 package steps
 
-import "github.com/ecsflow/ecsflow/internal/ecsops"
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/ecsflow/ecsflow/internal/ecsevents"
+	"github.com/ecsflow/ecsflow/internal/ecsops"
+)
 
 // Function is one step Lambda (functions/<Name>): the AWS services whose
-// clients its handler calls, and the handler. A functions/step-* main.go
-// names exactly one Function, so its binary links that step's code and
-// those services' SDK clients and nothing else. TestFunctionWiring checks,
-// from the source, that every client a handler can reach is wired.
+// clients its handler calls, the other engine dependencies it uses, and
+// the handler. A functions/step-* main.go names exactly one Function, so
+// its binary links that step's code, those services' SDK clients and
+// those dependencies, and nothing else. TestFunctionWiring checks, from
+// the source, that everything a handler can reach is wired.
 type Function struct {
 	Name     string
 	Services []ecsops.Service
+	Deps     []Dep
 	handler  func(e *Engine) Handler
 }
+
+// Dep is an engine dependency besides the target's AWS clients, built from
+// the Lambda's configuration and environment into Config.
+type Dep struct {
+	name string
+	wire func(cfg aws.Config, getenv func(string) string, c *Config)
+}
+
+// Name names the dependency ("tasks", "executions", "notifier").
+func (d Dep) Name() string { return d.name }
+
+// TaskTokens completes Step Functions task tokens (Config.Tasks).
+func TaskTokens() Dep {
+	return Dep{name: "tasks", wire: func(cfg aws.Config, _ func(string) string, c *Config) {
+		c.Tasks = ecsevents.NewSFNCompleter(sfn.NewFromConfig(cfg))
+	}}
+}
+
+// ExecutionHistory counts an execution's state transitions
+// (Config.Executions).
+func ExecutionHistory() Dep {
+	return Dep{name: "executions", wire: func(cfg aws.Config, _ func(string) string, c *Config) {
+		c.Executions = NewSFNHistory(sfn.NewFromConfig(cfg))
+	}}
+}
+
+// Notifications publishes deployment status events (Config.Notifier, from
+// EVENT_BUS_NAME and ECSFLOW_NOTIFY).
+func Notifications() Dep {
+	return Dep{name: "notifier", wire: func(cfg aws.Config, getenv func(string) string, c *Config) {
+		c.Notifier = NotifierFromEnv(cfg, getenv)
+	}}
+}
+
+// AllDeps is every dependency (FromEnv).
+func AllDeps() []Dep { return []Dep{TaskTokens(), ExecutionHistory(), Notifications()} }
+
+// ErrNoTaskTokens is what a step function built without TaskTokens gets if
+// it completes a task token; TestFunctionWiring makes sure none does.
+var ErrNoTaskTokens = errors.New("steps: this function was built without TaskTokens")
+
+// unwiredTasks is the TaskCompleter of a function without TaskTokens.
+type unwiredTasks struct{}
+
+func (unwiredTasks) SendTaskSuccess(context.Context, string, string) error { return ErrNoTaskTokens }
+
+func (unwiredTasks) SendTaskFailure(context.Context, string, string, string) error {
+	return ErrNoTaskTokens
+}
+
+func (unwiredTasks) SendTaskHeartbeat(context.Context, string) error { return ErrNoTaskTokens }
+
+var _ TaskCompleter = unwiredTasks{}
 
 // Handler returns the function's handler on e.
 func (f Function) Handler(e *Engine) Handler { return f.handler(e) }
 
 // PrepareFunction is step-prepare.
 func PrepareFunction() Function {
-	return Function{Name: FnPrepare, Services: []ecsops.Service{ecsops.ECS()},
+	return Function{Name: FnPrepare, Deps: []Dep{TaskTokens(), Notifications()}, Services: []ecsops.Service{ecsops.ECS()},
 		handler: func(e *Engine) Handler { return adapt(e.Prepare) }}
 }
 
@@ -42,7 +106,7 @@ func UpdateServiceFunction() Function {
 
 // WaitSteadyFunction is step-wait-steady.
 func WaitSteadyFunction() Function {
-	return Function{Name: FnWaitSteady, Services: []ecsops.Service{ecsops.ECS()},
+	return Function{Name: FnWaitSteady, Deps: []Dep{TaskTokens()}, Services: []ecsops.Service{ecsops.ECS()},
 		handler: func(e *Engine) Handler { return adapt(e.WaitSteady) }}
 }
 
@@ -54,13 +118,13 @@ func CheckSteadyFunction() Function {
 
 // VerifyFunction is step-verify.
 func VerifyFunction() Function {
-	return Function{Name: FnVerify, Services: []ecsops.Service{ecsops.CloudWatch()},
+	return Function{Name: FnVerify, Deps: []Dep{TaskTokens()}, Services: []ecsops.Service{ecsops.CloudWatch()},
 		handler: func(e *Engine) Handler { return adapt(e.Verify) }}
 }
 
 // ApprovalFunction is step-approval.
 func ApprovalFunction() Function {
-	return Function{Name: FnApproval, handler: func(e *Engine) Handler { return adapt(e.Approval) }}
+	return Function{Name: FnApproval, Deps: []Dep{Notifications()}, handler: func(e *Engine) Handler { return adapt(e.Approval) }}
 }
 
 // RollbackFunction is step-rollback.
@@ -71,7 +135,7 @@ func RollbackFunction() Function {
 
 // FinishFunction is step-finish.
 func FinishFunction() Function {
-	return Function{Name: FnFinish, handler: func(e *Engine) Handler { return adapt(e.Finish) }}
+	return Function{Name: FnFinish, Deps: []Dep{TaskTokens(), ExecutionHistory(), Notifications()}, handler: func(e *Engine) Handler { return adapt(e.Finish) }}
 }
 
 // SetupServiceFunction is step-setup-service.

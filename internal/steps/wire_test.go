@@ -56,9 +56,10 @@ func TestFunctionsHaveMains(t *testing.T) {
 }
 
 // TestFunctionWiring fails when a step Lambda's handler can reach a client
-// its main does not wire (the Lambda would dereference a nil client on
-// AWS), or wires a client its handler never calls (dead weight in the
-// binary). It reads the source the binaries are built from
+// or engine dependency its main does not wire (the Lambda would
+// dereference a nil client on AWS, fail to complete a task token, or
+// silently send no notification), or wires one its handler never uses
+// (dead weight in the binary). It reads the source the binaries are built from
 // (internal/lambdacalls): from each functions/step-*/main.go's main, every
 // ecsops.Clients field the code reads must be filled by the wiring it
 // reaches, and the other way round.
@@ -90,6 +91,16 @@ func TestFunctionWiring(t *testing.T) {
 					t.Errorf("functions/%s wires Clients.%s, which its handler never calls:\n  %s", name, field, path)
 				}
 			}
+			for _, d := range deps {
+				read, reads := r.Fields[stepsPath+".Engine."+d.field]
+				wired, wires := r.Funcs[stepsPath+"."+d.wire]
+				switch {
+				case reads && !wires:
+					t.Errorf("the handler uses Engine.%s, which functions/%s does not wire (steps.%s):\n  %s", d.field, name, d.wire, read)
+				case wires && !reads:
+					t.Errorf("functions/%s wires steps.%s, which its handler never uses:\n  %s", name, d.wire, wired)
+				}
+			}
 			t.Logf("%s: clients %v, AWS actions %v", name, sortedKeys(r.ClientsRead), r.SortedActions())
 		})
 	}
@@ -100,6 +111,14 @@ func TestFunctionWiring(t *testing.T) {
 			t.Errorf("no step reads Clients.%s: the analysis missed the handlers' calls", s.Field())
 		}
 	}
+}
+
+// deps are the engine's dependencies besides the AWS clients: the Engine
+// field a handler uses, and the Dep that wires it.
+var deps = []struct{ field, wire string }{
+	{"tasks", "TaskTokens"},
+	{"execs", "ExecutionHistory"},
+	{"notifier", "Notifications"},
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -40,12 +40,34 @@ var loaderStill = map[string]string{
 	"step-pipeline-stage-end": "internal/pipeline.FromEnv calls config.LoadDefaultConfig",
 }
 
+// engine are the deployment engine's packages: only the step Lambdas built
+// on them (functions/step-* that are steps.Functions) should link them;
+// any other Lambda linking them carries the client code of every AWS
+// service the engine calls (ECS, ELB, Auto Scaling, CloudWatch, Route 53,
+// EventBridge), about 2.5 MB.
+var engine = []string{
+	"github.com/ecsflow/ecsflow/internal/steps",
+	"github.com/ecsflow/ecsflow/internal/ecsops",
+}
+
+// engineStill lists the other Lambdas that still link the engine, and why;
+// like loaderStill, it only shrinks.
+var engineStill = map[string]string{
+	"api":                     "internal/pipeline imports internal/steps for the notification constants",
+	"trigger":                 "internal/pipeline imports internal/steps for the notification constants",
+	"step-pipeline-approval":  "internal/pipeline imports internal/steps for the notification constants",
+	"step-pipeline-finish":    "internal/pipeline imports internal/steps for the notification constants",
+	"step-pipeline-next":      "internal/pipeline imports internal/steps for the notification constants",
+	"step-pipeline-stage-end": "internal/pipeline imports internal/steps for the notification constants",
+}
+
 // TestLambdaImports reads every functions/* binary's dependencies (go list)
-// and fails when one links a local-only package, or the SDK's config
-// loader (outside loaderStill).
+// and fails when one links a local-only package, the SDK's config loader
+// (outside loaderStill), or, not being a step of the engine, the engine
+// (outside engineStill).
 func TestLambdaImports(t *testing.T) {
 	root := repoRoot(t)
-	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Deps \" \"}}", "./functions/...")
+	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}} | {{join .Deps \" \"}}", "./functions/...")
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
@@ -54,13 +76,14 @@ func TestLambdaImports(t *testing.T) {
 	const prefix = "github.com/ecsflow/ecsflow/functions/"
 	seen := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		fields := strings.Fields(line)
+		direct, all, _ := strings.Cut(line, " | ")
+		fields := strings.Fields(direct)
 		name, ok := strings.CutPrefix(fields[0], prefix)
 		if !ok || strings.Contains(name, "/") {
 			continue
 		}
 		seen++
-		deps := fields[1:]
+		imports, deps := fields[1:], strings.Fields(all)
 		for _, d := range deps {
 			for _, bad := range localOnly {
 				if d == bad || strings.HasPrefix(d, bad+"/") {
@@ -75,6 +98,18 @@ func TestLambdaImports(t *testing.T) {
 			t.Errorf("functions/%s links %s (use internal/awsenv)", name, sdkLoader)
 		case !links && excepted:
 			t.Errorf("functions/%s no longer links %s: remove it from loaderStill (%s)", name, sdkLoader, why)
+		}
+		// A step of the engine imports internal/steps itself.
+		if slices.Contains(imports, engine[0]) {
+			continue
+		}
+		linksEngine := slices.ContainsFunc(engine, func(p string) bool { return slices.Contains(deps, p) })
+		why, excepted = engineStill[name]
+		switch {
+		case linksEngine && !excepted:
+			t.Errorf("functions/%s links the deployment engine (%v) without being one of its steps", name, engine)
+		case !linksEngine && excepted:
+			t.Errorf("functions/%s no longer links the engine: remove it from engineStill (%s)", name, why)
 		}
 	}
 	if seen < 10 {

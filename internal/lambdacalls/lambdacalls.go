@@ -1,8 +1,9 @@
 // Package lambdacalls reads the source the Lambda binaries are built from
 // and reports, for each functions/<name> main, what its code can reach, as
 // the linker would keep it: the ecsops.Clients fields it reads and the ones
-// its wiring fills, and the AWS API operations it can call, named as IAM
-// actions ("ecs:UpdateService").
+// its wiring fills, the AWS API operations it can call, named as IAM
+// actions ("ecs:UpdateService"), and the module's struct fields it reads
+// and functions it reaches.
 //
 // The walk starts at main and follows static calls and function or method
 // values; a call through an interface reaches every method of the same name

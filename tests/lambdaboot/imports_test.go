@@ -44,7 +44,8 @@ var loaderStill = map[string]string{
 // on them (functions/step-* that are steps.Functions) should link them;
 // any other Lambda linking them carries the client code of every AWS
 // service the engine calls (ECS, ELB, Auto Scaling, CloudWatch, Route 53,
-// EventBridge), about 2.5 MB.
+// EventBridge): with the SDK loader, api grows from 10.75 to 12.3 MB and
+// the pipeline steps from 9.8 to 12.9 MB.
 var engine = []string{
 	"github.com/ecsflow/ecsflow/internal/steps",
 	"github.com/ecsflow/ecsflow/internal/ecsops",

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -132,6 +133,9 @@ func (e *Engine) setupService(ctx context.Context, r *run, in StepInput) (SetupO
 		input.DesiredCount = aws.Int32(firstScale(d, in.Index))
 		if len(input.LoadBalancers) > 0 && rv.NewTargetGroup != "" {
 			input.LoadBalancers[0].TargetGroupArn = aws.String(rv.NewTargetGroup)
+			if err := attachTargetGroup(ctx, r, c, infra.LoadBalancing, rv.NewTargetGroup); err != nil {
+				return SetupOutput{}, err
+			}
 		}
 		input.Tags = append(input.Tags, ecstypes.Tag{Key: aws.String(TagRevision), Value: aws.String(strconv.Itoa(n))})
 		if dns {
@@ -185,6 +189,41 @@ func (e *Engine) setupService(ctx context.Context, r *run, in StepInput) (SetupO
 		r.note(model.LedgerNote, "revisions: new %s (target group %s), no live revision", rv.New, shortTG(rv.NewTargetGroup))
 	}
 	return out, nil
+}
+
+// attachTargetGroup makes the production listener (or its rule) forward
+// to tg, at weight 0, when it does not yet: ECS creates a service with a
+// target group only if a load balancer uses it. A listener set up to
+// forward to one target group, or a first deployment that ended before
+// its first SET_WEIGHT (which writes both groups), leaves the other group
+// unused; the weights of the groups already there do not change. A
+// listener without a forward action is left alone (CreateService then
+// says what is wrong).
+func attachTargetGroup(ctx context.Context, r *run, c *ecsops.Clients, lb *model.LoadBalancing, tg string) error {
+	if lb == nil || lb.ProdListenerARN == "" || tg == "" {
+		return nil
+	}
+	w, err := c.ForwardWeights(ctx, lb.ProdListenerARN, lb.ProdListenerRuleARN)
+	if errors.Is(err, ecsops.ErrNoForward) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, ok := w[tg]; ok {
+		return nil
+	}
+	w[tg] = 0
+	if err := c.SetForwardWeights(ctx, lb.ProdListenerARN, lb.ProdListenerRuleARN, w); err != nil {
+		return err
+	}
+	res := lb.ProdListenerARN
+	if lb.ProdListenerRuleARN != "" {
+		res = lb.ProdListenerRuleARN
+	}
+	r.note(model.LedgerNote, "target group %s added at weight 0 to the production forward action of %s (ECS registers a service only with a target group a load balancer uses)",
+		shortTG(tg), res)
+	return nil
 }
 
 func shortTG(arn string) string {

@@ -60,6 +60,12 @@ type options struct {
 	wrap     func(name string, h steps.Handler) steps.Handler
 	// timings default to fastTimings.
 	timings *awsemu.Timings
+	// soleForward: the production listener forwards to the first target
+	// group only (as a platform team sets it up before any deployment, and
+	// as examples/ecsflow.yaml's world does) and there is no test listener,
+	// so the second target group has no load balancer until the engine
+	// puts it in the production forward action.
+	soleForward bool
 }
 
 type harness struct {
@@ -182,9 +188,16 @@ func (h *harness) world(o options) {
 	}
 	// Production forwards to blue (green at weight 0, so the load balancer
 	// uses both target groups); the test listener forwards to green.
-	for i, port := range []int32{80, 8080} {
+	ports := []int32{80, 8080}
+	if o.soleForward {
+		ports = ports[:1]
+	}
+	for i, port := range ports {
 		fwd := elbtypes.Action{Type: elbtypes.ActionTypeEnumForward, ForwardConfig: &elbtypes.ForwardActionConfig{TargetGroups: []elbtypes.TargetGroupTuple{
 			{TargetGroupArn: aws.String(h.tgs[0]), Weight: aws.Int32(100)}, {TargetGroupArn: aws.String(h.tgs[1]), Weight: aws.Int32(0)}}}}
+		if o.soleForward {
+			fwd = elbtypes.Action{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(h.tgs[0])}
+		}
 		if i == 1 {
 			fwd = elbtypes.Action{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(h.tgs[1])}
 		}

@@ -2,6 +2,7 @@ package memdynamo
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -68,6 +69,29 @@ func (v *view) visible(it item) item {
 		}
 	}
 	return out
+}
+
+// checkProjected refuses a ProjectionExpression that asks an index for
+// attributes it does not project, as DynamoDB does.
+func (v *view) checkProjected(e *exprEnv, proj *parsed) error {
+	if proj == nil || v.g == nil || v.g.proj == types.ProjectionTypeAll {
+		return nil
+	}
+	probe := item{}
+	for _, p := range proj.proj {
+		probe[e.attr(p[0])] = nil
+	}
+	var missing []string
+	for name := range probe {
+		if _, ok := v.visible(item{name: nil})[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	return validationf("One or more parameter values were invalid: Global secondary index %s does not project [%s]", v.g.name, strings.Join(missing, ", "))
 }
 
 // lastKey is the LastEvaluatedKey of e: the table's key plus the index's.
@@ -362,6 +386,9 @@ func (db *DB) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynam
 	if err != nil {
 		return nil, err
 	}
+	if err := v.checkProjected(env, proj); err != nil {
+		return nil, err
+	}
 	if filter != nil {
 		if err := checkFilterKeys(env, v, filter.cond); err != nil {
 			return nil, err
@@ -484,6 +511,9 @@ func (db *DB) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dynamod
 	defer db.mu.RUnlock()
 	v, err := db.view(in.TableName, in.IndexName, in.ConsistentRead)
 	if err != nil {
+		return nil, err
+	}
+	if err := v.checkProjected(env, proj); err != nil {
 		return nil, err
 	}
 	pg := &page{env: env, v: v, filter: filter, proj: proj, count: count, limit: int(aws.ToInt32(in.Limit)), items: []map[string]types.AttributeValue{}}

@@ -1,7 +1,7 @@
 package ecsflow
 
 import (
-	"os"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,78 +10,119 @@ import (
 	"github.com/ecsflow/ecsflow/internal/lambdacalls"
 )
 
-// pendingGrants are actions the code already calls that the function table
-// does not grant yet, each reported to whoever owns the table. The test
-// fails when one of them is granted (or no longer called), so the list only
-// shrinks; empty it by adding the actions to DefaultSpecs (and their scopes
-// to actionScopes, and to TargetAccountRole for the cross-account calls).
-var pendingGrants = map[string][]string{
-	"api":                {"events:PutEvents", "states:StopExecution"},
-	"step-approval":      {"events:PutEvents"},
-	"step-check-steady":  {"ecs:DescribeTasks", "ecs:ListTasks"},
-	"step-wait-steady":   {"ecs:DescribeTasks", "ecs:ListTasks"},
-	"step-finish":        {"events:PutEvents"},
-	"step-prepare":       {"events:PutEvents"},
-	"step-cleanup":       {"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "servicediscovery:DeleteService", "servicediscovery:DeregisterInstance", "servicediscovery:GetNamespace", "servicediscovery:GetService", "servicediscovery:ListInstances", "servicediscovery:ListServices"},
-	"step-rollback":      {"servicediscovery:DeleteService", "servicediscovery:DeregisterInstance", "servicediscovery:GetNamespace", "servicediscovery:GetService", "servicediscovery:ListInstances", "servicediscovery:ListServices"},
-	"step-setup-service": {"elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule", "route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "servicediscovery:CreateService", "servicediscovery:GetNamespace", "servicediscovery:GetService", "servicediscovery:ListServices"},
+// impliedBy names the calls that need each implied action.
+var impliedBy = map[string][]string{
+	"ecs:TagResource": {"ecs:CreateService", "ecs:RegisterTaskDefinition"},
+	"iam:PassRole":    {"ecs:RegisterTaskDefinition"},
 }
 
-// TestSpecsGrantWhatTheCodeCalls reads each function's code from its
-// functions/<name>/main.go (internal/lambdacalls: every AWS operation the
-// binary can reach, as an IAM action) and fails when the function table
-// does not grant one of them: that Lambda would get AccessDenied in AWS.
-// (The other direction, actions granted but not seen, is not checked:
-// some grants are implied by a call, such as iam:PassRole or
-// ecs:TagResource for CreateService, or made inside the SDK, such as a
-// waiter's route53:GetChange.)
-func TestSpecsGrantWhatTheCodeCalls(t *testing.T) {
+// specDiff compares a row with what its function's code calls, both ways:
+//   - an action the code calls and the row does not grant: that Lambda
+//     would get AccessDenied in AWS;
+//   - an action the row grants and the code never calls, unless AWS
+//     authorises part of a call through it (ImpliedActions, and then only
+//     where the code makes such a call): a permission too many.
+func specDiff(spec FunctionSpec, r *lambdacalls.Report) []string {
+	var out []string
+	for _, action := range r.SortedActions() {
+		if !slices.Contains(spec.Actions, action) {
+			out = append(out, fmt.Sprintf("functions/%s calls %s, which its row does not grant:\n  %s", spec.Name, action,
+				strings.ReplaceAll(r.Actions[action], "github.com/ecsflow/ecsflow/", "")))
+		}
+	}
+	for _, action := range spec.Actions {
+		if _, called := r.Actions[action]; called {
+			continue
+		}
+		if why, ok := ImpliedActions[action]; ok {
+			needs := impliedBy[action]
+			if !slices.ContainsFunc(needs, func(a string) bool { _, c := r.Actions[a]; return c }) {
+				out = append(out, fmt.Sprintf("functions/%s is granted %s (%s) but calls none of %v", spec.Name, action, why, needs))
+			}
+			continue
+		}
+		out = append(out, fmt.Sprintf("functions/%s is granted %s, which its code never calls: remove it from its row", spec.Name, action))
+	}
+	return out
+}
+
+func analyze(t *testing.T, names ...string) map[string]*lambdacalls.Report {
+	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dirs, err := os.ReadDir(filepath.Join(root, "functions"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, d := range dirs {
-		if d.IsDir() {
-			names = append(names, d.Name())
+	if len(names) == 0 {
+		if names, err = FunctionFolders(filepath.Join(root, "functions")); err != nil {
+			t.Fatal(err)
 		}
 	}
 	reports, err := lambdacalls.Analyze(root, names...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return reports
+}
+
+// TestSpecsFollowCode reads each function's code from its
+// functions/<name>/main.go (internal/lambdacalls: every AWS operation the
+// binary can reach, as an IAM action) and fails when its row differs
+// (specDiff): a call not granted, or a grant not called nor implied.
+func TestSpecsFollowCode(t *testing.T) {
+	reports := analyze(t)
 	specs := DefaultSpecs()
-	for _, name := range names {
+	for name, r := range reports {
 		spec, ok := specs[name]
 		if !ok {
 			t.Errorf("functions/%s has no row in DefaultSpecs", name)
 			continue
 		}
-		r := reports[name]
-		pending := pendingGrants[name]
-		for _, action := range r.SortedActions() {
-			granted := slices.Contains(spec.Actions, action)
-			switch {
-			case !granted && !slices.Contains(pending, action):
-				t.Errorf("functions/%s calls %s, which its spec does not grant:\n  %s", name, action,
-					strings.ReplaceAll(r.Actions[action], "github.com/ecsflow/ecsflow/", ""))
-			case granted && slices.Contains(pending, action):
-				t.Errorf("functions/%s: %s is granted now: remove it from pendingGrants", name, action)
-			}
+		if len(r.Actions) == 0 {
+			t.Errorf("functions/%s: the analysis found no AWS call at all", name)
 		}
-		for _, action := range pending {
-			if _, called := r.Actions[action]; !called {
-				t.Errorf("functions/%s no longer calls %s: remove it from pendingGrants", name, action)
-			}
+		for _, d := range specDiff(spec, r) {
+			t.Error(d)
 		}
 	}
-	for name := range pendingGrants {
-		if !slices.Contains(names, name) {
-			t.Errorf("pendingGrants names %s, which is not a functions/* folder", name)
+	if len(reports) < 20 {
+		t.Errorf("analysed %d functions, want every functions/* folder", len(reports))
+	}
+}
+
+// TestSpecDiffCatches proves both directions of specDiff can fail, on the
+// real step-next.
+func TestSpecDiffCatches(t *testing.T) {
+	for a := range ImpliedActions {
+		if len(impliedBy[a]) == 0 {
+			t.Errorf("ImpliedActions[%s] names no call that needs it (impliedBy)", a)
 		}
+	}
+	r := analyze(t, "step-next")["step-next"]
+	row := DefaultSpecs()["step-next"]
+	if d := specDiff(row, r); len(d) != 0 {
+		t.Fatalf("the real row differs: %v", d)
+	}
+	tests := []struct {
+		name string
+		edit func([]string) []string
+		want string
+	}{
+		{"a call not granted", func(a []string) []string {
+			return slices.DeleteFunc(a, func(s string) bool { return s == "ecs:DescribeServices" })
+		}, "calls ecs:DescribeServices, which its row does not grant"},
+		{"a grant never called", func(a []string) []string { return append(a, "ecs:UpdateService") },
+			"granted ecs:UpdateService, which its code never calls"},
+		{"an implied grant without its call", func(a []string) []string { return append(a, "iam:PassRole") },
+			"granted iam:PassRole"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := row
+			spec.Actions = tc.edit(slices.Clone(row.Actions))
+			d := specDiff(spec, r)
+			if len(d) != 1 || !strings.Contains(d[0], tc.want) {
+				t.Errorf("got %q, want one finding containing %q", d, tc.want)
+			}
+		})
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -40,6 +41,14 @@ import (
 // GSIs are the table's global secondary indexes; index <g> has the keys
 // <g>PK and <g>SK (strings), all attributes projected.
 var GSIs = []string{"GSI1", "GSI2"}
+
+// DefaultEventBusName is the account's default EventBridge bus.
+const DefaultEventBusName = "default"
+
+// ScheduleTickRate is how often the Scheduler schedule ticks the trigger
+// function; internal/trigger fires each scheduled Trigger whose cron
+// expression names the tick's minute, so it must be one minute.
+const ScheduleTickRate = "rate(1 minute)"
 
 // DefaultTargetRoleName is the name of the role TargetAccountRole creates in
 // each target account, and the one the steps assume.
@@ -99,6 +108,18 @@ type Props struct {
 	// NotificationEmails subscribe to the notification topic (alarms and
 	// deployment notices); each address must confirm the subscription.
 	NotificationEmails []string
+	// EventBusName is the EventBridge bus in this account and region that
+	// deployment and pipeline status events ("ecsflow Deployment Status",
+	// "ecsflow Pipeline Status") go to (default DefaultEventBusName, the
+	// account's default bus). The bus must exist.
+	EventBusName string
+	// DisableNotifications turns the status events off (ECSFLOW_NOTIFY=off
+	// on every function) and grants no events:PutEvents.
+	DisableNotifications bool
+	// DisableScheduledTriggers leaves out the EventBridge Scheduler schedule
+	// that ticks the trigger function every minute; Triggers with a
+	// schedule then never fire.
+	DisableScheduledTriggers bool
 }
 
 // Ecsflow is the deployed system.
@@ -114,6 +135,10 @@ type Ecsflow struct {
 	Dashboard awscloudwatch.Dashboard
 	// Queues are the dead-letter queues, by construct id.
 	Queues map[string]awssqs.Queue
+	// Schedule ticks the trigger function every minute (scheduled
+	// Triggers); nil without a trigger function or with
+	// Props.DisableScheduledTriggers.
+	Schedule awsscheduler.CfnSchedule
 }
 
 // MissingFunctionSpecError reports a functions/<name> folder with no row in
@@ -165,6 +190,7 @@ var (
 	repositoryRE = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
 	roleRE       = regexp.MustCompile(`^[A-Za-z0-9+=,.@_*-]{1,64}$`)
 	secretRE     = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,256}$`)
+	eventBusRE   = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,256}$`)
 )
 
 // validate checks the props that end up in names, ARNs and patterns.
@@ -197,6 +223,9 @@ func (p *Props) validate() error {
 	}
 	if !roleRE.MatchString(p.TargetRoleName) || strings.Contains(p.TargetRoleName, "*") {
 		return &InvalidPropError{"TargetRoleName", p.TargetRoleName, "an IAM role name"}
+	}
+	if !eventBusRE.MatchString(p.EventBusName) {
+		return &InvalidPropError{"EventBusName", p.EventBusName, "an EventBridge bus name (letters, digits, . - _ /), not an ARN"}
 	}
 	if !secretRE.MatchString(p.SecretPrefix) {
 		return &InvalidPropError{"SecretPrefix", p.SecretPrefix, "a Secrets Manager name prefix"}
@@ -239,6 +268,9 @@ func (p *Props) defaults() {
 	}
 	if p.CollectInterval <= 0 {
 		p.CollectInterval = 5 * time.Minute
+	}
+	if p.EventBusName == "" {
+		p.EventBusName = DefaultEventBusName
 	}
 	if p.LogRetention == "" {
 		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
@@ -331,9 +363,13 @@ func New(scope constructs.Construct, id string, props Props) (*Ecsflow, error) {
 		targetRoleName: props.TargetRoleName,
 		repositories:   props.Repositories,
 		secretPrefix:   props.SecretPrefix,
+		eventBus:       props.EventBusName,
 	}
 	for _, d := range props.Definitions {
 		b.arns.stateMachines = append(b.arns.stateMachines, b.smName(d.Name))
+		if d.Name == PipelineDefinition {
+			b.arns.pipelineMachine = b.smName(d.Name)
+		}
 	}
 	for _, n := range names {
 		if err := b.function(props.Specs[n]); err != nil {
@@ -349,6 +385,7 @@ func New(scope constructs.Construct, id string, props Props) (*Ecsflow, error) {
 	if err := b.rules(); err != nil {
 		return nil, err
 	}
+	b.schedule()
 	b.dashboard()
 	b.suppress()
 	return b.e, nil
@@ -461,7 +498,8 @@ func (b *builder) alarm(id, what string, m awscloudwatch.IMetric) {
 // function creates one Lambda with its own role, log group and alarm.
 func (b *builder) function(spec FunctionSpec) error {
 	id := pascal(spec.Name)
-	stmts, err := b.arns.statements(spec.Name, spec.Actions)
+	actions := b.actionsOf(spec)
+	stmts, err := b.arns.statements(spec.Name, actions)
 	if err != nil {
 		return err
 	}
@@ -474,7 +512,7 @@ func (b *builder) function(spec FunctionSpec) error {
 	for _, s := range stmts {
 		role.AddToPolicy(s)
 	}
-	if b.usesKey(spec.Actions) {
+	if b.usesKey(actions) {
 		role.AddToPolicy(b.keyStatement())
 	}
 	env := map[string]*string{
@@ -483,6 +521,12 @@ func (b *builder) function(spec FunctionSpec) error {
 		EnvTopicArn:              b.e.Topic.TopicArn(),
 		EnvStateMachineArnPrefix: jsii.String(b.arns.stateMachineArn(b.props.NamePrefix + "-")),
 		EnvTargetRoleName:        jsii.String(b.props.TargetRoleName),
+		// Every step, pipeline step and the API read these (status
+		// notifications); only the functions that publish may put events.
+		EnvEventBusName: jsii.String(b.props.EventBusName),
+	}
+	if b.props.DisableNotifications {
+		env[EnvNotify] = jsii.String("off")
 	}
 	if startsExecutions(spec.Actions) {
 		for _, d := range b.props.Definitions {
@@ -521,6 +565,21 @@ func (b *builder) function(spec FunctionSpec) error {
 		Period: awscdk.Duration_Minutes(jsii.Number(5)),
 	}))
 	return nil
+}
+
+// actionsOf is the function's actions as granted: without events:PutEvents
+// when notifications are off.
+func (b *builder) actionsOf(spec FunctionSpec) []string {
+	if !b.props.DisableNotifications {
+		return spec.Actions
+	}
+	out := make([]string, 0, len(spec.Actions))
+	for _, a := range spec.Actions {
+		if a != "events:PutEvents" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func startsExecutions(actions []string) bool {
@@ -635,8 +694,8 @@ func (b *builder) stateMachine(d statemachines.Definition) error {
 	// statements the functions get.
 	var direct []string
 	if strings.Contains(d.Body, "arn:aws:states:::dynamodb:") {
-		direct = append(direct, tableRead...)
-		direct = append(direct, tableWrite...)
+		direct = append(direct, tableItems...)
+		direct = append(direct, tableQuery...)
 	}
 	if strings.Contains(d.Body, "arn:aws:states:::sns:publish") {
 		direct = append(direct, "sns:Publish")

@@ -404,7 +404,7 @@ func TestNotificationsAndAlarms(t *testing.T) {
 		"Errors":                             len(DefaultSpecs()),
 		"ExecutionsFailed":                   2,
 		"ExecutionsTimedOut":                 2,
-		"ApproximateNumberOfMessagesVisible": 6, // on-failure and rule DLQ of trigger, ecs-events, collect-artifacts
+		"ApproximateNumberOfMessagesVisible": 7, // on-failure and rule DLQ of trigger, ecs-events, collect-artifacts; the schedule tick DLQ
 		"5xx":                                1,
 	}
 	for m, n := range want {

@@ -36,6 +36,14 @@ const (
 	scopeSecrets        scope = "secrets"
 	scopeTaggable       scope = "ecs-taggable"
 	scopeEventBus       scope = "event-bus"
+	// scopePipelineExecutions are the executions of the pipeline state
+	// machine only (the API stops a WAIT stage's execution).
+	scopePipelineExecutions scope = "pipeline-executions"
+	scopeCloudMapServices   scope = "cloud-map-services"
+	scopeCloudMapNamespaces scope = "cloud-map-namespaces"
+	// scopeCloudMapCreate is CreateService's pair: the namespace it is
+	// created in and the new service.
+	scopeCloudMapCreate scope = "cloud-map-create"
 )
 
 // actionScopes maps every IAM action a function may list to the resources it
@@ -57,7 +65,7 @@ var actionScopes = map[string]scope{
 	"states:DescribeStateMachine": scopeStateMachines,
 	"states:ListExecutions":       scopeStateMachines,
 	"states:DescribeExecution":    scopeExecutions,
-	"states:StopExecution":        scopeExecutions,
+	"states:StopExecution":        scopePipelineExecutions,
 	"states:GetExecutionHistory":  scopeExecutions,
 	// Task tokens carry no ARN, so the callbacks cannot be scoped.
 	"states:SendTaskSuccess":   scopeUnscoped,
@@ -66,6 +74,7 @@ var actionScopes = map[string]scope{
 
 	"ecs:DescribeServices":           scopeServices,
 	"ecs:ListServices":               scopeUnscoped,
+	"ecs:ListTasks":                  scopeUnscoped,
 	"ecs:UpdateService":              scopeServices,
 	"ecs:CreateService":              scopeServices,
 	"ecs:DeleteService":              scopeServices,
@@ -105,7 +114,20 @@ var actionScopes = map[string]scope{
 	"route53:ChangeResourceRecordSets": scopeHostedZones,
 	"route53:ListResourceRecordSets":   scopeHostedZones,
 	"route53:GetChange":                scopeDNSChanges,
+
+	"servicediscovery:CreateService":      scopeCloudMapCreate,
+	"servicediscovery:DeleteService":      scopeCloudMapServices,
+	"servicediscovery:DeregisterInstance": scopeCloudMapServices,
+	"servicediscovery:GetService":         scopeCloudMapServices,
+	"servicediscovery:ListInstances":      scopeCloudMapServices,
+	"servicediscovery:GetNamespace":       scopeCloudMapNamespaces,
+	"servicediscovery:ListServices":       scopeUnscoped,
 }
+
+// ecsTagCreateActions are the ECS calls whose tags ecs:TagResource is
+// granted for (the ecs:CreateAction condition): the steps tag only what they
+// create.
+var ecsTagCreateActions = []string{"CreateService", "RegisterTaskDefinition"}
 
 // UnknownActionError reports a function-table action that has no scope in
 // actionScopes.
@@ -132,6 +154,11 @@ type arns struct {
 	targetRoleName string
 	repositories   []string
 	secretPrefix   string
+	// pipelineMachine is the full name of the pipeline state machine ("" =
+	// none: StopExecution is granted on nothing).
+	pipelineMachine string
+	// eventBus is the name of the bus notifications go to.
+	eventBus string
 }
 
 func (a *arns) format(service, resource, name string, sep awscdk.ArnFormat) string {
@@ -196,6 +223,11 @@ func (a *arns) resources(s scope) []string {
 			out = append(out, a.format("states", "execution", n+":*", awscdk.ArnFormat_COLON_RESOURCE_NAME))
 		}
 		return out
+	case scopePipelineExecutions:
+		if a.pipelineMachine == "" {
+			return nil
+		}
+		return []string{a.format("states", "execution", a.pipelineMachine+":*", awscdk.ArnFormat_COLON_RESOURCE_NAME)}
 	case scopeServices:
 		return a.perCluster("service")
 	case scopeTaggable:
@@ -254,8 +286,17 @@ func (a *arns) resources(s scope) []string {
 	case scopeDNSChanges:
 		return []string{a.global("route53", "change", "*")}
 	case scopeEventBus:
-		// Notifications go to the account's default bus.
-		return []string{a.format("events", "event-bus", "default", awscdk.ArnFormat_SLASH_RESOURCE_NAME)}
+		bus := a.eventBus
+		if bus == "" {
+			bus = DefaultEventBusName
+		}
+		return []string{a.format("events", "event-bus", bus, awscdk.ArnFormat_SLASH_RESOURCE_NAME)}
+	case scopeCloudMapServices:
+		return []string{a.format("servicediscovery", "service", "*", awscdk.ArnFormat_SLASH_RESOURCE_NAME)}
+	case scopeCloudMapNamespaces:
+		return []string{a.format("servicediscovery", "namespace", "*", awscdk.ArnFormat_SLASH_RESOURCE_NAME)}
+	case scopeCloudMapCreate:
+		return append(a.resources(scopeCloudMapNamespaces), a.resources(scopeCloudMapServices)...)
 	}
 	return nil
 }
@@ -297,9 +338,15 @@ func (a *arns) statements(function string, actions []string) ([]awsiam.PolicySta
 			Actions:   jsii.Strings(acts...),
 			Resources: jsii.Strings(res...),
 		}
-		if scope(s) == scopePassRoles {
+		switch scope(s) {
+		case scopePassRoles:
 			props.Conditions = &map[string]interface{}{
 				"StringEquals": map[string]interface{}{"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+			}
+		case scopeTaggable:
+			// Tags only as a service or task definition is created.
+			props.Conditions = &map[string]interface{}{
+				"StringEquals": map[string]interface{}{"ecs:CreateAction": ecsTagCreateActions},
 			}
 		}
 		out = append(out, awsiam.NewPolicyStatement(props))

@@ -24,7 +24,18 @@ const (
 	EnvStateMachineArnPrefix = "ECSFLOW_STATE_MACHINE_ARN_PREFIX"
 	// EnvTargetRoleName is the role name to assume in target accounts.
 	EnvTargetRoleName = "ECSFLOW_TARGET_ROLE_NAME"
+	// EnvEventBusName is the bus status notifications go to
+	// (internal/steps and internal/pipeline EnvEventBus).
+	EnvEventBusName = "EVENT_BUS_NAME"
+	// EnvNotify, set to "off", turns status notifications off
+	// (internal/steps and internal/pipeline EnvNotify).
+	EnvNotify = "ECSFLOW_NOTIFY"
 )
+
+// PipelineDefinition is the name of the pipeline state machine's
+// definition (statemachines/pipeline.asl.json); the API may stop its
+// executions.
+const PipelineDefinition = "pipeline"
 
 // Placeholders that are not named after a function or a state machine.
 const (

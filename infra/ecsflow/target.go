@@ -59,13 +59,13 @@ var (
 )
 
 // targetScopes are the scopes that exist in a target account: ECS, load
-// balancing, auto scaling, alarms, DNS and role passing. The table, topic,
+// balancing, auto scaling, alarms, DNS, Cloud Map and role passing. The table, topic,
 // state machines and cross-account roles stay in the ecsflow account.
 var targetScopes = map[scope]bool{
 	scopeUnscoped: true, scopeServices: true, scopeTaggable: true, scopeTasks: true, scopeDeployments: true,
 	scopePassRoles: true, scopeListeners: true, scopeListenerRules: true,
 	scopeScalableTarget: true, scopeAlarms: true, scopeHostedZones: true, scopeDNSChanges: true,
-	scopeRepositories: true,
+	scopeRepositories: true, scopeCloudMapServices: true, scopeCloudMapNamespaces: true, scopeCloudMapCreate: true,
 }
 
 // TargetActions returns the actions the target role allows: every action of

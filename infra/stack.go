@@ -99,6 +99,10 @@ func propsFromContext(app constructs.Construct) ecsflow.Props {
 		NamePrefix:         contextString(app, "namePrefix"),
 		SecretPrefix:       contextString(app, "secretPrefix"),
 		NotificationEmails: contextList(app, "notifyEmails"),
+		EventBusName:       contextString(app, "eventBusName"),
+		// "-c notifications=off" / "-c scheduledTriggers=off".
+		DisableNotifications:     contextString(app, "notifications") == "off",
+		DisableScheduledTriggers: contextString(app, "scheduledTriggers") == "off",
 	}
 	if len(p.Clusters) == 0 {
 		// ECS's own default cluster, so that a bare `go run .` synthesizes.

@@ -77,25 +77,29 @@ func templateJSON(t *testing.T, stack awscdk.Stack) map[string]any {
 
 func TestPropsFromContext(t *testing.T) {
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{
-		"clusters":       "prod, staging",
-		"repositories":   "shop/web",
-		"targetAccounts": "111122223333,444455556666",
-		"jwtIssuer":      "https://id.example.com/",
-		"jwtAudience":    "ecsflow,cli",
-		"namePrefix":     "cd",
-		"notifyEmails":   "ops@example.com",
+		"clusters":          "prod, staging",
+		"repositories":      "shop/web",
+		"targetAccounts":    "111122223333,444455556666",
+		"jwtIssuer":         "https://id.example.com/",
+		"jwtAudience":       "ecsflow,cli",
+		"namePrefix":        "cd",
+		"notifyEmails":      "ops@example.com",
+		"eventBusName":      "ecsflow-notices",
+		"notifications":     "off",
+		"scheduledTriggers": "off",
 	}})
 	p := propsFromContext(app)
 	got, _ := json.Marshal(p)
 	for _, want := range []string{`"Clusters":["prod","staging"]`, `"Repositories":["shop/web"]`,
 		`"TargetAccounts":["111122223333","444455556666"]`, `"Issuer":"https://id.example.com/"`,
-		`"Audience":["ecsflow","cli"]`, `"NamePrefix":"cd"`, `"NotificationEmails":["ops@example.com"]`} {
+		`"Audience":["ecsflow","cli"]`, `"NamePrefix":"cd"`, `"NotificationEmails":["ops@example.com"]`,
+		`"EventBusName":"ecsflow-notices"`, `"DisableNotifications":true`, `"DisableScheduledTriggers":true`} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("props: got %s, want %s in it", got, want)
 		}
 	}
 	bare := propsFromContext(awscdk.NewApp(nil))
-	if len(bare.Clusters) != 1 || bare.Clusters[0] != "default" || bare.JWT != nil {
+	if len(bare.Clusters) != 1 || bare.Clusters[0] != "default" || bare.JWT != nil || bare.DisableNotifications || bare.DisableScheduledTriggers {
 		t.Errorf("props without context: got %+v, want the default cluster and no JWT", bare)
 	}
 }
@@ -127,7 +131,7 @@ func TestEcsflowStack(t *testing.T) {
 	if count["AWS::StepFunctions::StateMachine"] != len(statemachines.All()) {
 		t.Errorf("state machines: got %d, want %d", count["AWS::StepFunctions::StateMachine"], len(statemachines.All()))
 	}
-	for _, typ := range []string{"AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::SNS::Topic", "AWS::CloudWatch::Dashboard"} {
+	for _, typ := range []string{"AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::SNS::Topic", "AWS::CloudWatch::Dashboard", "AWS::Scheduler::Schedule"} {
 		if count[typ] != 1 {
 			t.Errorf("%s: got %d, want 1", typ, count[typ])
 		}

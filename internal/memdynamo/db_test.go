@@ -20,6 +20,7 @@ import (
 
 	"github.com/ecsflow/ecsflow/internal/memdynamo"
 	"github.com/ecsflow/ecsflow/internal/store"
+	"github.com/ecsflow/ecsflow/internal/store/dynamotest"
 )
 
 var _ store.DynamoDB = (*memdynamo.DB)(nil)
@@ -304,5 +305,16 @@ func TestExpireItems(t *testing.T) {
 		KeyConditionExpression: aws.String("GSI1PK = :g"), ExpressionAttributeValues: attrs{":g": s("g")}})
 	if len(out.Items) != 2 {
 		t.Errorf("GSI1 holds %d items after expiry, want 2", len(out.Items))
+	}
+}
+
+// Errors over the wire carry a request id, as DynamoDB's do.
+func TestHandlerSendsRequestIDs(t *testing.T) {
+	srv := httptest.NewServer(memdynamo.New().Handler())
+	defer srv.Close()
+	c := dynamotest.NewClient(srv.URL)
+	_, err := c.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String("nope"), Key: key("p", "a")})
+	if err == nil || !strings.Contains(err.Error(), "RequestID: memdynamo-") {
+		t.Errorf("GetItem on a missing table = %v, want an error with a memdynamo request id", err)
 	}
 }

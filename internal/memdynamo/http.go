@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -67,9 +68,12 @@ func (db *DB) Handler() http.Handler {
 type handler struct {
 	db  *DB
 	ops map[string]operation
+	seq atomic.Uint64 // request ids
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A request id, as DynamoDB sends one (the SDK puts it in its errors).
+	w.Header().Set("X-Amzn-Requestid", "memdynamo-"+strconv.FormatUint(h.seq.Add(1), 10))
 	if r.Method != http.MethodPost {
 		writeError(w, http.StatusMethodNotAllowed, "UnknownOperationException", "DynamoDB takes POST requests")
 		return

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/awsenv"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/store"
 	"github.com/ecsflow/ecsflow/internal/trigger"
@@ -65,7 +65,9 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	// The process environment, as the SDK's own loader reads it, without
+	// linking that loader (awsenv).
+	cfg, err := awsenv.Config()
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: load aws config: %w", err)
 	}

@@ -12,27 +12,27 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/ecsflow/ecsflow/internal/model"
-	"github.com/ecsflow/ecsflow/internal/steps"
+	"github.com/ecsflow/ecsflow/internal/notification"
 )
 
 // Notification detail types and source on the project's EventBridge bus.
 // Deployment notifications are published by the deployment engine for
-// every deployment (internal/steps/notify.go); the pipeline steps publish
-// the pipeline's own.
+// every deployment (internal/notification); the pipeline steps publish the
+// pipeline's own.
 const (
-	DetailTypeDeployment = steps.DetailTypeDeployment
+	DetailTypeDeployment = notification.DetailTypeDeployment
 	DetailTypePipeline   = "ecsflow Pipeline Status"
-	EventSource          = steps.NotifySource
+	EventSource          = notification.Source
 )
 
 // Notified statuses (the detail's "status").
 const (
-	NotifyStarted        = steps.NotifyStarted
-	NotifySucceeded      = steps.NotifySucceeded
-	NotifyFailed         = steps.NotifyFailed
-	NotifyRolledBack     = steps.NotifyRolledBack
-	NotifyAborted        = steps.NotifyAborted
-	NotifyApprovalNeeded = steps.NotifyApprovalNeeded
+	NotifyStarted        = notification.Started
+	NotifySucceeded      = notification.Succeeded
+	NotifyFailed         = notification.Failed
+	NotifyRolledBack     = notification.RolledBack
+	NotifyAborted        = notification.Aborted
+	NotifyApprovalNeeded = notification.ApprovalNeeded
 )
 
 // EventPutter is the part of *eventbridge.Client the notifier uses; the
@@ -80,7 +80,7 @@ type PipelineDetail struct {
 }
 
 // DeploymentDetail is the detail of an "ecsflow Deployment Status" event.
-type DeploymentDetail = steps.DeploymentDetail
+type DeploymentDetail = notification.DeploymentDetail
 
 // DeploymentStatusOf maps a deployment's status to the notified one ("" when
 // the status is not notified).
@@ -107,7 +107,7 @@ func (n *Notifier) Deployment(ctx context.Context, d *model.Deployment, status s
 	if n == nil {
 		return nil
 	}
-	return n.put(ctx, DetailTypeDeployment, d.ID, steps.DeploymentDetailOf(d, status))
+	return n.put(ctx, DetailTypeDeployment, d.ID, notification.DeploymentDetailOf(d, status))
 }
 
 // Pipeline publishes an "ecsflow Pipeline Status" event.

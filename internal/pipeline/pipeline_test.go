@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/awsenv"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
 	"github.com/ecsflow/ecsflow/internal/model"
 )
@@ -69,9 +70,22 @@ func TestFromEnvNamesWhatIsMissing(t *testing.T) {
 			}
 		})
 	}
-	e, err := FromEnv(context.Background(), func(k string) string {
-		return map[string]string{"TABLE_NAME": "t", "STATE_MACHINE_ARN_ROLLING": "arn:aws:states:us-east-1:1:stateMachine:r", "AWS_REGION": "us-east-1"}[k]
-	}, nil)
+	// The AWS configuration is the process environment's (awsenv): without
+	// credentials, FromEnv fails at once, naming them.
+	full := func(k string) string {
+		return map[string]string{"TABLE_NAME": "t", "STATE_MACHINE_ARN_ROLLING": "arn:aws:states:us-east-1:1:stateMachine:r"}[k]
+	}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		t.Setenv(k, "")
+	}
+	if _, err := FromEnv(context.Background(), full, nil); !errors.Is(err, awsenv.ErrNoCredentials) {
+		t.Fatalf("FromEnv without credentials: err = %v, want awsenv.ErrNoCredentials", err)
+	}
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "a")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "b")
+	e, err := FromEnv(context.Background(), full, nil)
 	if err != nil {
 		t.Fatalf("FromEnv: %v", err)
 	}

@@ -11,74 +11,39 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/notification"
 )
 
-// Deployment status notifications: every deployment, started by the API, a
-// trigger or a pipeline, publishes each of these once, as an "ecsflow
-// Deployment Status" event (source "ecsflow") on the project's EventBridge
-// bus (in local mode, the local bus):
-//
-//   - STARTED when PREPARE takes the lease and moves it to RUNNING;
-//   - APPROVAL_NEEDED each time an approval step starts waiting;
-//   - SUCCEEDED, FAILED, ROLLED_BACK or ABORTED when FINISH records the end
-//     (or FAILED when PREPARE refuses it under the REJECT policy).
-//
-// A deployment that never started (aborted while QUEUED, an execution that
-// did not start) publishes nothing. The event is sent after the step's
-// record is written, by the invocation that made the change, so a retried
-// step does not send it again. A notification that cannot be sent is
-// logged; it never fails a step.
+// Deployment status notifications (internal/notification has the rules):
+// the event is sent after the step's record is written, by the invocation
+// that made the change, so a retried step does not send it again. A
+// notification that cannot be sent is logged; it never fails a step.
 const (
-	DetailTypeDeployment = "ecsflow Deployment Status"
-	NotifySource         = "ecsflow"
+	DetailTypeDeployment = notification.DetailTypeDeployment
+	NotifySource         = notification.Source
 )
 
 // Notified statuses (the detail's "status").
 const (
-	NotifyStarted        = "STARTED"
-	NotifySucceeded      = "SUCCEEDED"
-	NotifyFailed         = "FAILED"
-	NotifyRolledBack     = "ROLLED_BACK"
-	NotifyAborted        = "ABORTED"
-	NotifyApprovalNeeded = "APPROVAL_NEEDED"
+	NotifyStarted        = notification.Started
+	NotifySucceeded      = notification.Succeeded
+	NotifyFailed         = notification.Failed
+	NotifyRolledBack     = notification.RolledBack
+	NotifyAborted        = notification.Aborted
+	NotifyApprovalNeeded = notification.ApprovalNeeded
 )
 
 // DeploymentDetail is the detail of an "ecsflow Deployment Status" event.
-type DeploymentDetail struct {
-	Status              string         `json:"status"`
-	DeploymentID        string         `json:"deploymentId"`
-	AppID               string         `json:"appId"`
-	WorkflowID          string         `json:"workflowId"`
-	ServiceID           string         `json:"serviceId"`
-	EnvID               string         `json:"envId"`
-	Strategy            string         `json:"strategy,omitempty"`
-	PipelineExecutionID string         `json:"pipelineExecutionId,omitempty"`
-	Reason              string         `json:"reason,omitempty"`
-	Artifact            model.Artifact `json:"artifact"`
-}
+type DeploymentDetail = notification.DeploymentDetail
 
 // DeploymentDetailOf is d's notification detail with status.
 func DeploymentDetailOf(d *model.Deployment, status string) DeploymentDetail {
-	return DeploymentDetail{Status: status, DeploymentID: d.ID, AppID: d.ApplicationID, WorkflowID: d.WorkflowID,
-		ServiceID: d.ServiceID, EnvID: d.EnvironmentID, Strategy: string(d.Strategy),
-		PipelineExecutionID: d.PipelineExecutionID, Reason: d.Reason, Artifact: d.Artifact}
+	return notification.DeploymentDetailOf(d, status)
 }
 
 // NotifyStatusOf maps a final deployment status to the notified one ("" for
 // a status that is not final).
-func NotifyStatusOf(s model.Status) string {
-	switch s {
-	case model.StatusSucceeded:
-		return NotifySucceeded
-	case model.StatusFailed:
-		return NotifyFailed
-	case model.StatusRolledBack:
-		return NotifyRolledBack
-	case model.StatusAborted:
-		return NotifyAborted
-	}
-	return ""
-}
+func NotifyStatusOf(s model.Status) string { return notification.FinalStatusOf(s) }
 
 // Notifier publishes deployment status notifications (*EventNotifier).
 type Notifier interface {

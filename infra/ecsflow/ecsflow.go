@@ -386,6 +386,7 @@ func New(scope constructs.Construct, id string, props Props) (*Ecsflow, error) {
 		return nil, err
 	}
 	b.schedule()
+	b.notices()
 	b.dashboard()
 	b.suppress()
 	return b.e, nil

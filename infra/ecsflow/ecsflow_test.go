@@ -233,8 +233,8 @@ func TestEventRules(t *testing.T) {
 		byName[rendered(r.Properties["Name"])] = r
 	}
 	want := ecsevents.Rules()
-	if len(rules) != len(want)+1 { // + the collect-artifacts schedule
-		t.Errorf("rules: got %d %v, want %d", len(rules), byName, len(want)+1)
+	if len(rules) != len(want)+2 { // + the collect-artifacts schedule and the notices rule
+		t.Errorf("rules: got %d %v, want %d", len(rules), byName, len(want)+2)
 	}
 	sched, ok := byName["ecsflow-collect-artifacts"]
 	if !ok {
@@ -404,7 +404,7 @@ func TestNotificationsAndAlarms(t *testing.T) {
 		"Errors":                             len(DefaultSpecs()),
 		"ExecutionsFailed":                   2,
 		"ExecutionsTimedOut":                 2,
-		"ApproximateNumberOfMessagesVisible": 7, // on-failure and rule DLQ of trigger, ecs-events, collect-artifacts; the schedule tick DLQ
+		"ApproximateNumberOfMessagesVisible": 8, // on-failure and rule DLQ of trigger, ecs-events, collect-artifacts; schedule tick and notices DLQs
 		"5xx":                                1,
 	}
 	for m, n := range want {

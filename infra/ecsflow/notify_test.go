@@ -204,3 +204,97 @@ func TestCloudMapAndTagScopes(t *testing.T) {
 		}
 	}
 }
+
+// TestNoticesReachTheTopic: the status events on the project's bus go to
+// the notification topic (retries, a DLQ), which EventBridge may publish to
+// and whose key it may use; none with notifications off or on a named bus
+// elsewhere.
+func TestNoticesReachTheTopic(t *testing.T) {
+	s := full(t)
+	var rule *resource
+	for _, r := range s.ofType("AWS::Events::Rule") {
+		if rendered(r.Properties["Name"]) == "ecsflow-notices" {
+			r := r
+			rule = &r
+		}
+	}
+	if rule == nil {
+		t.Fatal("no ecsflow-notices rule")
+	}
+	if got := rendered(rule.Properties["EventPattern"]); got != `{"detail-type":["ecsflow Deployment Status","ecsflow Pipeline Status"],"source":["ecsflow"]}` {
+		t.Errorf("pattern: got %s", got)
+	}
+	if bus, ok := rule.Properties["EventBusName"]; ok {
+		t.Errorf("rule on bus %v, want the default bus", bus)
+	}
+	tg := asList(rule.Properties["Targets"])
+	if len(tg) != 1 {
+		t.Fatalf("targets: got %v", tg)
+	}
+	target := tg[0].(map[string]any)
+	if got := rendered(target["Arn"]); !strings.HasPrefix(got, "<EcsflowTopic") {
+		t.Errorf("target: got %s, want the topic", got)
+	}
+	if target["DeadLetterConfig"] == nil || target["RetryPolicy"] == nil {
+		t.Errorf("target without DLQ or retry policy: %v", target)
+	}
+	var keyForEvents, topicForEvents bool
+	for id, r := range s.resources {
+		var doc any
+		switch r.Type {
+		case "AWS::KMS::Key":
+			doc = r.Properties["KeyPolicy"]
+		case "AWS::SNS::TopicPolicy":
+			doc = r.Properties["PolicyDocument"]
+		default:
+			continue
+		}
+		for _, raw := range asList(doc.(map[string]any)["Statement"]) {
+			st := raw.(map[string]any)
+			if rendered(st["Principal"]) != `{"Service":"events.amazonaws.com"}` || st["Effect"] != "Allow" {
+				continue
+			}
+			acts := rendered(st["Action"])
+			switch r.Type {
+			case "AWS::KMS::Key":
+				keyForEvents = strings.Contains(acts, "kms:GenerateDataKey") &&
+					rendered(st["Condition"]) == `{"StringEquals":{"aws:SourceAccount":{"Ref":"AWS::AccountId"}}}`
+			default:
+				topicForEvents = strings.Contains(acts, "sns:Publish") && strings.HasPrefix(id, "EcsflowTopicPolicy")
+			}
+		}
+	}
+	if !keyForEvents || !topicForEvents {
+		t.Errorf("EventBridge may use the key %v, publish to the topic %v", keyForEvents, topicForEvents)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		props   func(*Props)
+		wantBus string
+		want    int
+	}{
+		{"named bus", func(p *Props) { p.EventBusName = "ecsflow-notices" }, "ecsflow-notices", 1},
+		{"off", func(p *Props) { p.DisableNotifications = true }, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			functions, build := fakeTree(t, []string{"step-finish"}, true)
+			stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil)
+			p := Props{FunctionsDir: functions, AssetRoot: build, Clusters: []string{"prod"}, Definitions: []statemachines.Definition{}}
+			tc.props(&p)
+			e, err := New(stack, "Ecsflow", p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rules := parse(t, stack, e).ofType("AWS::Events::Rule")
+			if len(rules) != tc.want {
+				t.Fatalf("rules: got %d, want %d", len(rules), tc.want)
+			}
+			for _, r := range rules {
+				if got := rendered(r.Properties["EventBusName"]); got != tc.wantBus {
+					t.Errorf("bus: got %s, want %s", got, tc.wantBus)
+				}
+			}
+		})
+	}
+}

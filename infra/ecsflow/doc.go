@@ -55,6 +55,13 @@
 //	                                  states:StartExecution; KEY = StrategyKey
 //	                                  (ROLLING, CANARY, BLUE_GREEN, DAEMON,
 //	                                  PIPELINE)
+//	EVENT_BUS_NAME                    bus of the status events (Props.EventBusName,
+//	                                  default "default")
+//	ECSFLOW_NOTIFY                    "off" only with Props.DisableNotifications
+//
+// A test (env_test.go) runs each shipped function's configuration code on
+// the environment its Lambda gets and fails when the code reads a variable
+// the construct does not set.
 //
 // State machine ARNs are built from their fixed names, not referenced, so
 // functions and state machines never form a dependency cycle.
@@ -70,15 +77,25 @@
 // to functions/trigger and ECS task, deployment and service events whose
 // resources lie in Props.Clusters to functions/ecs-events, each with a
 // retry policy and a DLQ. Asynchronous functions get an on-failure SQS
-// destination. Alarms (to the topic) cover Lambda errors, failed and
-// timed-out executions, DLQ depth and API 5xx; a dashboard shows them.
+// destination. One EventBridge Scheduler schedule (rate(1 minute), no
+// flexible window, retry policy and DLQ) ticks functions/trigger with
+// ScheduleTickInput for scheduled Triggers (Props.DisableScheduledTriggers
+// leaves it out); its role may only invoke that function and send to that
+// DLQ. The status events the functions publish ("ecsflow Deployment
+// Status", "ecsflow Pipeline Status") go from the bus to the topic (rule
+// <NamePrefix>-notices, with a DLQ). Alarms (to the topic) cover Lambda
+// errors, failed and timed-out executions, DLQ depth and API 5xx; a
+// dashboard shows them.
 //
 // # Least privilege and cdk-nag
 //
-// Each function has its own role with only its table-row actions, each
-// scoped by iam.go: the table and its two indexes, the named state
-// machines and their executions, services/tasks/deployments in the
-// configured clusters, iam:PassRole on Props.PassRoles with
+// Each function has its own role with only its table-row actions (which
+// TestSpecsFollowCode compares, both ways, with the AWS calls its code can
+// reach: internal/lambdacalls), each scoped by iam.go: the table and its two indexes, the named state
+// machines and their executions (StopExecution: the pipeline's only),
+// services/tasks/deployments in the configured clusters, ecs:TagResource
+// only on create (ecs:CreateAction), Cloud Map namespaces and services of
+// this account and region, events:PutEvents on the project's bus, iam:PassRole on Props.PassRoles with
 // iam:PassedToService = ecs-tasks.amazonaws.com, sts:AssumeRole on the
 // TargetAccountRole of Props.TargetAccounts. Actions whose service supports
 // no resource-level permission use "*". ApplyNag runs the AwsSolutions

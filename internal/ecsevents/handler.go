@@ -25,9 +25,15 @@
 // when another deployment waits on the service. A token Step Functions no
 // longer knows (TaskTimedOut, TaskDoesNotExist, InvalidToken) is cleaned
 // up, not an error. Malformed and unknown events are logged with their id and
-// acknowledged, so EventBridge does not retry them. Failures of the store
-// or of Step Functions are returned, so EventBridge retries the event (a
-// retried event may add its ledger entry twice).
+// acknowledged, so EventBridge does not retry them.
+//
+// A completion is on the workflow's critical path: after finding the waits
+// (one query), the handler answers the tokens first and writes the ledger
+// entry and the WATCH alongside (see Handler.answer). Failures of the store
+// or of Step Functions before any wait was answered are returned, so
+// EventBridge retries the event (a retried event may add its ledger entry
+// twice); once a wait is answered, a later failure is logged with the entry
+// instead, so that no retry can answer a later wait with an old event.
 package ecsevents
 
 import (
@@ -452,7 +458,7 @@ func taskEvent(env Envelope) (*ecsEvent, error) {
 }
 
 // onECS records the event for every deployment waiting on the service and
-// acts on its STEADY waits.
+// acts on its STEADY waits (and on VERIFY waits when a task crashed).
 func (h *Handler) onECS(ctx context.Context, env Envelope, ev *ecsEvent) error {
 	waits, err := h.st.WaitsForService(ctx, ev.cluster, ev.service)
 	if err != nil {
@@ -478,28 +484,21 @@ func (h *Handler) onECS(ctx context.Context, env Envelope, ev *ecsEvent) error {
 			stale = append(stale, w)
 		}
 	}
-	for _, w := range stale {
-		if err := h.st.DeleteWait(ctx, w); err != nil {
-			h.log.WarnContext(ctx, "ecs-events: remove a watch that another deployment superseded", "deployment_id", w.DeploymentID, "error", err)
-		}
-	}
 	if len(concerned) == 0 {
+		h.dropStale(ctx, stale)
 		h.log.DebugContext(ctx, "ecs-events: no deployment waits on the service", "event_id", env.ID,
 			"cluster", ev.cluster, "service", ev.service, "event", ev.name)
 		return nil
 	}
-	if err := h.record(ctx, concerned, ev.entry); err != nil {
-		return err
-	}
-	var errs []error
+	var answers []answer
 	for _, w := range concerned {
 		if w.Kind == store.WaitVerify && ev.crash != "" {
 			// The revision under verification is crash-looping even if no
 			// alarm has noticed yet: a bake is not a pass.
-			cause := "a task stopped during verification: " + ev.crash
-			errs = append(errs, h.complete(ctx, env, w, ev.entry.At, ev.name, func() error {
-				return h.tc.SendTaskFailure(ctx, w.Token, ErrVerificationFailed, truncate(cause, maxCause))
-			}))
+			cause := truncate("a task stopped during verification: "+ev.crash, maxCause)
+			answers = append(answers, answer{w: w, final: true, what: ev.name, send: func(ctx context.Context, tc TaskCompleter) error {
+				return tc.SendTaskFailure(ctx, w.Token, ErrVerificationFailed, cause)
+			}})
 			continue
 		}
 		if w.Kind != store.WaitSteady {
@@ -517,16 +516,114 @@ func (h *Handler) onECS(ctx context.Context, env Envelope, ev *ecsEvent) error {
 		switch outcome {
 		case succeed:
 			out, _ := json.Marshal(ev.output)
-			errs = append(errs, h.complete(ctx, env, w, ev.entry.At, ev.name, func() error { return h.tc.SendTaskSuccess(ctx, w.Token, string(out)) }))
+			answers = append(answers, answer{w: w, final: true, what: ev.name, send: func(ctx context.Context, tc TaskCompleter) error {
+				return tc.SendTaskSuccess(ctx, w.Token, string(out))
+			}})
 		case fail:
-			errs = append(errs, h.complete(ctx, env, w, ev.entry.At, ev.name, func() error {
-				return h.tc.SendTaskFailure(ctx, w.Token, ErrNotStable, truncate(ev.cause, maxCause))
-			}))
+			cause := truncate(ev.cause, maxCause)
+			answers = append(answers, answer{w: w, final: true, what: ev.name, send: func(ctx context.Context, tc TaskCompleter) error {
+				return tc.SendTaskFailure(ctx, w.Token, ErrNotStable, cause)
+			}})
 		default:
-			errs = append(errs, h.heartbeat(ctx, env, w))
+			answers = append(answers, answer{w: w, what: ev.name, send: func(ctx context.Context, tc TaskCompleter) error {
+				return tc.SendTaskHeartbeat(ctx, w.Token)
+			}})
+		}
+	}
+	err = h.answer(ctx, env, concerned, ev.entry, answers)
+	h.dropStale(ctx, stale)
+	return err
+}
+
+// answer is what an event does to one wait: a final answer (success or
+// failure, which ends the wait) or a heartbeat.
+type answer struct {
+	w     store.Wait
+	final bool
+	what  string
+	send  func(ctx context.Context, tc TaskCompleter) error
+}
+
+// answer appends entry to the ledgers of the deployments among waits and
+// sends the answers. A final answer is on the workflow's critical path (its
+// next step starts when the token is completed), so the answers go first
+// and the writes that only keep the record — the ledger entry, and the
+// WATCH that keeps a completed STEADY wait's service reaching the ledger —
+// run alongside them; the answered waits are deleted after. The watch is
+// started before its answer is sent: once the task is answered, the
+// workflow may finish (and clear the deployment's waits) at any moment (a
+// watch that still lands after that expires with its TTL).
+//
+// Failures: an answer Step Functions refuses for a reason other than a
+// spent token is returned (EventBridge retries the event; a retried event
+// may add its ledger entry twice). Once a wait is answered, nothing is
+// returned for it: a retry must not answer a later wait of the same
+// service with this event, so a ledger entry or a deletion that fails after
+// an answer is logged with the entry (a left wait's token is spent: the
+// next event or the workflow's finish removes it, or its TTL does).
+func (h *Handler) answer(ctx context.Context, env Envelope, waits []store.Wait, entry model.LedgerEntry, answers []answer) error {
+	var watches []store.Wait
+	for _, a := range answers {
+		if a.final && a.w.Kind == store.WaitSteady && h.watch > 0 {
+			watches = append(watches, store.Wait{Token: store.WatchToken(a.w.DeploymentID), DeploymentID: a.w.DeploymentID,
+				Kind: store.WaitWatch, Cluster: a.w.Cluster, Service: a.w.Service, Expires: watchFrom(entry.At, h.now).Add(h.watch)})
+		}
+	}
+	recorded := make(chan error, 1)
+	go func() {
+		for _, w := range watches {
+			if err := h.st.PutWait(ctx, w); err != nil {
+				h.log.WarnContext(ctx, "ecs-events: could not keep watching the service for the ledger", "deployment_id", w.DeploymentID, "error", err)
+			}
+		}
+		recorded <- h.record(ctx, waits, entry)
+	}()
+	var errs []error
+	var done []store.Wait
+	for _, a := range answers {
+		err := a.send(ctx, h.tc)
+		switch {
+		case err == nil && a.final:
+			h.log.InfoContext(ctx, "ecs-events: wait completed", "event_id", env.ID, "deployment_id", a.w.DeploymentID,
+				"kind", a.w.Kind, "event", a.what)
+			done = append(done, a.w)
+		case err == nil:
+		case TokenSpent(err):
+			h.log.InfoContext(ctx, "ecs-events: token already spent; wait removed", "event_id", env.ID,
+				"deployment_id", a.w.DeploymentID, "kind", a.w.Kind, "error", err)
+			done = append(done, a.w)
+		case a.final:
+			errs = append(errs, fmt.Errorf("complete %s wait of %s: %w", a.w.Kind, a.w.DeploymentID, err))
+		default:
+			errs = append(errs, fmt.Errorf("heartbeat %s wait of %s: %w", a.w.Kind, a.w.DeploymentID, err))
+		}
+	}
+	answered := false
+	for _, w := range done {
+		answered = answered || w.Kind != store.WaitWatch
+		if err := h.st.DeleteWait(ctx, w); err != nil {
+			h.log.ErrorContext(ctx, "ecs-events: could not delete an answered wait (its token is spent)", "event_id", env.ID,
+				"deployment_id", w.DeploymentID, "kind", w.Kind, "error", err)
+		}
+	}
+	if err := <-recorded; err != nil {
+		if !answered {
+			errs = append(errs, err)
+		} else {
+			h.log.ErrorContext(ctx, "ecs-events: ledger entry lost after the wait was answered", "event_id", env.ID,
+				"error", err, "at", entry.At, "kind", entry.Kind, "message", entry.Message, "data", string(entry.Data))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// dropStale removes watches that another deployment's wait superseded.
+func (h *Handler) dropStale(ctx context.Context, stale []store.Wait) {
+	for _, w := range stale {
+		if err := h.st.DeleteWait(ctx, w); err != nil {
+			h.log.WarnContext(ctx, "ecs-events: remove a watch that another deployment superseded", "deployment_id", w.DeploymentID, "error", err)
+		}
+	}
 }
 
 // record appends entry once per deployment among waits.
@@ -547,53 +644,6 @@ func (h *Handler) record(ctx context.Context, waits []store.Wait, entry model.Le
 		}
 	}
 	return nil
-}
-
-// complete sends a final answer for w and deletes it; a spent token is
-// deleted too.
-// at is the event's time (zero: unknown); the watch runs from it.
-func (h *Handler) complete(ctx context.Context, env Envelope, w store.Wait, at time.Time, what string, send func() error) error {
-	// The watch goes in before the answer: once the task is answered, the
-	// workflow may finish (and clear the deployment's waits) at any moment.
-	if w.Kind == store.WaitSteady && h.watch > 0 {
-		watch := store.Wait{Token: store.WatchToken(w.DeploymentID), DeploymentID: w.DeploymentID, Kind: store.WaitWatch,
-			Cluster: w.Cluster, Service: w.Service, Expires: watchFrom(at, h.now).Add(h.watch)}
-		if err := h.st.PutWait(ctx, watch); err != nil {
-			h.log.WarnContext(ctx, "ecs-events: could not keep watching the service for the ledger", "deployment_id", w.DeploymentID, "error", err)
-		}
-	}
-	err := send()
-	switch {
-	case err == nil:
-		h.log.InfoContext(ctx, "ecs-events: wait completed", "event_id", env.ID, "deployment_id", w.DeploymentID,
-			"kind", w.Kind, "event", what)
-	case TokenSpent(err):
-		h.log.InfoContext(ctx, "ecs-events: token already spent; wait removed", "event_id", env.ID,
-			"deployment_id", w.DeploymentID, "kind", w.Kind, "error", err)
-	default:
-		return fmt.Errorf("complete %s wait of %s: %w", w.Kind, w.DeploymentID, err)
-	}
-	if err := h.st.DeleteWait(ctx, w); err != nil {
-		return fmt.Errorf("delete wait of %s: %w", w.DeploymentID, err)
-	}
-	return nil
-}
-
-func (h *Handler) heartbeat(ctx context.Context, env Envelope, w store.Wait) error {
-	err := h.tc.SendTaskHeartbeat(ctx, w.Token)
-	switch {
-	case err == nil:
-		return nil
-	case TokenSpent(err):
-		h.log.InfoContext(ctx, "ecs-events: token already spent; wait removed", "event_id", env.ID,
-			"deployment_id", w.DeploymentID, "kind", w.Kind, "error", err)
-		if err := h.st.DeleteWait(ctx, w); err != nil {
-			return fmt.Errorf("delete wait of %s: %w", w.DeploymentID, err)
-		}
-		return nil
-	default:
-		return fmt.Errorf("heartbeat %s wait of %s: %w", w.Kind, w.DeploymentID, err)
-	}
 }
 
 type alarmState struct {
@@ -640,16 +690,14 @@ func (h *Handler) onAlarm(ctx context.Context, env Envelope) error {
 	entry := model.LedgerEntry{At: eventTime(d.State.Timestamp, env.Time), Kind: model.LedgerNote, Message: msg,
 		Data: mustJSON(map[string]any{"eventId": env.ID, "detailType": env.DetailType, "alarmName": d.AlarmName,
 			"state": d.State.Value, "previousState": d.PreviousState.Value, "reason": d.State.Reason})}
-	if err := h.record(ctx, verify, entry); err != nil {
-		return err
-	}
-	var errs []error
+	answers := make([]answer, 0, len(verify))
+	cause := truncate(msg, maxCause)
 	for _, w := range verify {
-		errs = append(errs, h.complete(ctx, env, w, entry.At, "ALARM "+d.AlarmName, func() error {
-			return h.tc.SendTaskFailure(ctx, w.Token, ErrVerificationFailed, truncate(msg, maxCause))
-		}))
+		answers = append(answers, answer{w: w, final: true, what: "ALARM " + d.AlarmName, send: func(ctx context.Context, tc TaskCompleter) error {
+			return tc.SendTaskFailure(ctx, w.Token, ErrVerificationFailed, cause)
+		}})
 	}
-	return errors.Join(errs...)
+	return h.answer(ctx, env, verify, entry, answers)
 }
 
 // watchFrom is the event's time, or now when the event had none.

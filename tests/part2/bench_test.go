@@ -20,6 +20,9 @@ var benchTimings = awsemu.Timings{Provision: time.Second, PullMin: 4 * time.Seco
 // figures are one deployment's measurements; times are simulated seconds.
 type figures struct {
 	waits, overhead float64 // steady waits and verifications; orchestration time around them
+	// steady, steadyOverhead: the steady waits alone (ECS steady → the
+	// wait's step closed by the next step), the part internal/ecsevents is on.
+	steady, steadyOverhead float64
 	transitions     int64
 	calls           map[string]int64
 	cost            float64
@@ -49,6 +52,8 @@ func measure(b testing.TB, d *model.Deployment, ledger []model.LedgerEntry, plan
 			}
 			f.waits++
 			f.overhead += s.EndedAt.Sub(steady).Seconds()
+			f.steady++
+			f.steadyOverhead += s.EndedAt.Sub(steady).Seconds()
 		case "VERIFY":
 			bake := 0.0
 			if verify < len(plan) {
@@ -70,12 +75,14 @@ func measure(b testing.TB, d *model.Deployment, ledger []model.LedgerEntry, plan
 }
 
 func report(b *testing.B, all []figures) {
-	var waits, overhead, swap, cost float64
+	var waits, overhead, swap, cost, steady, steadyOverhead float64
 	var transitions, calls int64
 	ops := map[string]int64{}
 	for _, f := range all {
 		waits += f.waits
 		overhead += f.overhead
+		steady += f.steady
+		steadyOverhead += f.steadyOverhead
 		swap += f.swap
 		cost += f.cost
 		transitions += f.transitions
@@ -86,6 +93,9 @@ func report(b *testing.B, all []figures) {
 	}
 	n := float64(len(all))
 	b.ReportMetric(overhead/waits, "sim-s-overhead/wait")
+	if steady > 0 {
+		b.ReportMetric(steadyOverhead/steady, "sim-s-overhead/steady-wait")
+	}
 	b.ReportMetric(float64(transitions)/n, "transitions/deploy")
 	b.ReportMetric(float64(calls)/n, "aws-calls/deploy")
 	b.ReportMetric(cost/n*1e6, "µUSD/deploy")

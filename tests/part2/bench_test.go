@@ -23,10 +23,10 @@ type figures struct {
 	// steady, steadyOverhead: the steady waits alone (ECS steady → the
 	// wait's step closed by the next step), the part internal/ecsevents is on.
 	steady, steadyOverhead float64
-	transitions     int64
-	calls           map[string]int64
-	cost            float64
-	swap            float64 // SET_WEIGHT 100 started → the weight written
+	transitions            int64
+	calls                  map[string]int64
+	cost                   float64
+	swap                   float64 // SET_WEIGHT 100 started → the weight written
 }
 
 // measure reads a finished deployment: for each steady wait, the time from

@@ -165,12 +165,31 @@ func buildOpenAPI() obj {
 		"responses":  with(common("400", "404"), "200", okResp("the deployment and its ledger", ref("DeploymentBody"), true)),
 	})
 	for _, a := range []string{"approve", "reject", "rollback", "abort"} {
-		put("/v1/deployments/{id}/"+a, http.MethodPost, obj{
+		op := obj{
 			"summary": strings.ToUpper(a[:1]) + a[1:] + " a deployment", "operationId": a + "Deployment",
 			"parameters":  []obj{pathParam("id")},
 			"requestBody": obj{"required": false, "content": jsonContent(ref("ControlRequest"))},
 			"responses":   with(common("400", "404", "409", "413", "415"), "200", okResp("the deployment after the request", ref("Deployment"), true)),
-		})
+		}
+		if a == "rollback" {
+			// internal/api/rollback.go: a deployment that has not ended is
+			// rolled back in place (200); one that ended SUCCEEDED is rolled
+			// back by redeploying the last known good revision before it,
+			// as a new deployment (202).
+			op["summary"] = "Roll a deployment back: in place while it runs (200), or, once it has ended SUCCEEDED, " +
+				"by starting a new deployment of the last known good revision before it (202)"
+			op["description"] = "A running deployment is rolled back in place and answered 200. For a deployment that ended " +
+				"SUCCEEDED, a new deployment (triggeredBy ROLLBACK, the same workflow, the last known good artifact) is recorded, " +
+				"started and answered 202 with its Location; both ledgers say so. 409 when there is nothing earlier to go back to, " +
+				"the deployment ended otherwise, a later deployment of the same service exists, or it is already being rolled back."
+			resp := op["responses"].(obj)
+			accepted := okResp("the new deployment that rolls back by redeploying the last known good revision (QUEUED or later)", ref("Deployment"), true)
+			accepted["headers"].(obj)["Location"] = obj{"description": "the new deployment: /v1/deployments/{its id}", "schema": obj{"type": "string"}}
+			resp["202"] = accepted
+			resp["502"] = errResp("the redeploy was recorded, but its execution did not start; it is FAILED")
+			resp["503"] = errResp("the redeploy was recorded, but no deployment engine is connected; it is FAILED")
+		}
+		put("/v1/deployments/{id}/"+a, http.MethodPost, op)
 	}
 	put("/v1/openapi.json", http.MethodGet, obj{
 		"summary": "This document", "operationId": "openAPI",

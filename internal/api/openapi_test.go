@@ -100,3 +100,43 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIDocumentsTheRollbackRedeploy: POST .../rollback answers 200
+// (rolled back in place) or 202 with the new deployment and its Location
+// (rollback.go), and the document says both.
+func TestOpenAPIDocumentsTheRollbackRedeploy(t *testing.T) {
+	e := onMinidyn(t)
+	r := e.must(http.StatusOK, http.MethodGet, "/v1/openapi.json", nil)
+	doc, err := openapi3.NewLoader().LoadFromData(r.Raw)
+	if err != nil {
+		t.Fatalf("load the document: %v", err)
+	}
+	op := doc.Paths.Find("/v1/deployments/{id}/rollback").Post
+	if op == nil {
+		t.Fatal("no POST /v1/deployments/{id}/rollback")
+	}
+	for code, headers := range map[int][]string{200: {"ETag"}, 202: {"ETag", "Location"}} {
+		resp := op.Responses.Status(code)
+		if resp == nil || resp.Value == nil {
+			t.Fatalf("rollback does not document %d", code)
+		}
+		mt := resp.Value.Content.Get("application/json")
+		if mt == nil || mt.Schema == nil || mt.Schema.Ref != "#/components/schemas/Deployment" {
+			t.Errorf("rollback %d body %+v, want a Deployment", code, mt)
+		}
+		for _, h := range headers {
+			if _, ok := resp.Value.Headers[h]; !ok {
+				t.Errorf("rollback %d documents no %s header", code, h)
+			}
+		}
+	}
+	for _, code := range []int{409, 502, 503} {
+		if op.Responses.Status(code) == nil {
+			t.Errorf("rollback does not document %d", code)
+		}
+	}
+	// Only rollback starts a new deployment.
+	if doc.Paths.Find("/v1/deployments/{id}/approve").Post.Responses.Status(202) != nil {
+		t.Error("approve documents a 202")
+	}
+}

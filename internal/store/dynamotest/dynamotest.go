@@ -25,6 +25,7 @@
 package dynamotest
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -224,6 +225,10 @@ func Dir() string {
 	return filepath.Join(home, ".cache", "ecsflow", "dynamodb-local-"+Version, "package", "emulator")
 }
 
+// errPortTaken: the free port picked for DynamoDB Local was taken by
+// another process before the JVM bound it.
+var errPortTaken = errors.New("port taken before dynamodb local bound it")
+
 func startLocal() (*Backend, error) {
 	dir := Dir()
 	if err := ensureJar(dir); err != nil {
@@ -232,7 +237,23 @@ func startLocal() (*Backend, error) {
 	if _, err := exec.LookPath("java"); err != nil {
 		return nil, fmt.Errorf("java (17+) not found: %w", err)
 	}
-	port, err := freePort()
+	// A port found free can be taken by another process (other test
+	// binaries bind ephemeral ports all the time) before the JVM binds
+	// it: then try another one.
+	for attempt := 1; ; attempt++ {
+		b, err := startLocalOn(dir)
+		if errors.Is(err, errPortTaken) && attempt < 5 {
+			continue
+		}
+		return b, err
+	}
+}
+
+// pickPort finds the port for DynamoDB Local (a variable for tests).
+var pickPort = freePort
+
+func startLocalOn(dir string) (*Backend, error) {
+	port, err := pickPort()
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +321,15 @@ func startLocal() (*Backend, error) {
 			return nil, fmt.Errorf("dynamodb local exited (%v): %s", err, tail(out))
 		default:
 		}
-		if ready(client) {
+		// The launcher says when it listens; until then whatever answers on
+		// the port is not ours. A failed bind leaves the JVM running (its
+		// other threads), so the log says it, not the exit.
+		out, _ := os.ReadFile(logf.Name())
+		if bytes.Contains(out, []byte("Address already in use")) {
+			stop()
+			return nil, fmt.Errorf("dynamodb local on port %d: %w", port, errPortTaken)
+		}
+		if bytes.Contains(out, []byte("DynamoDB Local listening on")) && ready(client) {
 			localStop = stop
 			return &Backend{Name: DynamoDBLocal, Endpoint: endpoint, Client: client, DB: client}, nil
 		}

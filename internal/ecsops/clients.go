@@ -1,7 +1,12 @@
 // Package ecsops is ecsflow's gateway to the AWS APIs a deployment drives:
 // ECS, ELBv2, Application Auto Scaling, CloudWatch and Route 53, through
-// aws-sdk-go-v2. Cloud Map needs no client of its own: a service joins its
-// registry through ECS (CreateService's serviceRegistries).
+// aws-sdk-go-v2, and Cloud Map. ECS registers a service's tasks in its
+// Cloud Map service itself (CreateService's serviceRegistries); ecsflow's
+// own few Cloud Map calls (cloudmap.go: each revision's Cloud Map service in
+// DNS blue/green, found, created and deleted) are signed AWS JSON 1.1
+// requests made with the ECS client's region, credentials and HTTP client
+// rather than the servicediscovery SDK client, to keep the step binaries
+// small; they are counted and retried (throttling, 5xx) like the SDK's.
 //
 // A Factory builds a Clients per deployment target, with the clients of the
 // services it was wired with (wire.go): a Lambda wires only what its handler

@@ -102,6 +102,12 @@ const (
 	TriggeredByAPI      = "API"
 	TriggeredByTrigger  = "TRIGGER"
 	TriggeredByPipeline = "PIPELINE"
+	// TriggeredByRollback is a deployment that rolls an ended deployment
+	// (TriggeredBy.ID) back by redeploying the last known good revision
+	// before it: internal/deploycontrol creates it, and the engine's
+	// register step reuses that revision's task definition instead of
+	// rendering a new one.
+	TriggeredByRollback = "ROLLBACK"
 )
 
 // TriggeredBy records who or what started a deployment.

@@ -12,12 +12,6 @@ import (
 	"github.com/ecsflow/ecsflow/internal/model"
 )
 
-// TriggeredByRollback is the TriggeredBy.Kind of a deployment that rolls an
-// ended deployment (TriggeredBy.ID) back by redeploying the last known good
-// revision before it. internal/deploycontrol creates such deployments and
-// keeps the same string.
-const TriggeredByRollback = "ROLLBACK"
-
 // reuseLastKnownGood is REGISTER_TASK_DEFINITION for a rollback redeploy:
 // the new revision is the very task definition of the last known good
 // revision before the deployment being rolled back, not a new rendering
@@ -26,7 +20,7 @@ const TriggeredByRollback = "ROLLBACK"
 // (deregistered): then the deployment's artifact (that revision's image) is
 // rendered and registered as usual.
 func (e *Engine) reuseLastKnownGood(ctx context.Context, r *run, d *model.Deployment, t model.Target) (RegisterOutput, bool, error) {
-	if d.TriggeredBy.Kind != TriggeredByRollback || d.TriggeredBy.ID == "" {
+	if d.TriggeredBy.Kind != model.TriggeredByRollback || d.TriggeredBy.ID == "" {
 		return RegisterOutput{}, false, nil
 	}
 	orig, err := e.load(ctx, d.TriggeredBy.ID)

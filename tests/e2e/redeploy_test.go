@@ -19,7 +19,7 @@ func TestRollingRollbackAfterSuccessRedeploysLastKnownGood(t *testing.T) {
 
 	var rb model.Deployment
 	code, raw := h.call(http.MethodPost, "/v1/deployments/"+d2.ID+"/rollback", api.ControlRequest{Comment: "v2 is slow"}, &rb)
-	if code != http.StatusAccepted || rb.ID == "" || rb.TriggeredBy.Kind != "ROLLBACK" || rb.TriggeredBy.ID != d2.ID {
+	if code != http.StatusAccepted || rb.ID == "" || rb.TriggeredBy.Kind != model.TriggeredByRollback || rb.TriggeredBy.ID != d2.ID {
 		t.Fatalf("POST rollback after success: %d %s, want 202 with a rollback of %s", code, raw, d2.ID)
 	}
 	r, ledger := h.finish(rb.ID, model.StatusSucceeded)

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ecsflow/ecsflow/internal/deploycontrol"
 	"github.com/ecsflow/ecsflow/internal/model"
 )
 
@@ -39,7 +38,7 @@ func TestBlueGreenRollbackAfterBakeRedeploysLastKnownGood(t *testing.T) {
 	if code != http.StatusAccepted || rb.ID == "" || rb.ID == d2.ID {
 		t.Fatalf("POST rollback after the bake: %d %s, want 202 with a new deployment", code, raw)
 	}
-	if rb.TriggeredBy.Kind != deploycontrol.TriggeredByRollback || rb.TriggeredBy.ID != d2.ID || rb.TriggeredBy.Principal == "" {
+	if rb.TriggeredBy.Kind != model.TriggeredByRollback || rb.TriggeredBy.ID != d2.ID || rb.TriggeredBy.Principal == "" {
 		t.Fatalf("redeploy triggered by %+v, want a rollback of %s by someone", rb.TriggeredBy, d2.ID)
 	}
 	if rb.Artifact.Tag != "v1" || rb.Artifact.Reference() != d1.Artifact.Reference() {

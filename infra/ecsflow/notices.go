@@ -3,9 +3,7 @@ package ecsflow
 import (
 	"slices"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -17,10 +15,22 @@ const NotifySource = "ecsflow"
 // NoticeDetailTypes are the detail types of the status events.
 var NoticeDetailTypes = []string{"ecsflow Deployment Status", "ecsflow Pipeline Status"}
 
+// Retry policy of the notices rule's target.
+const (
+	noticeRetries   = 4
+	noticeMaxAgeSec = 7200
+)
+
 // notices sends the status events on the project's bus to the notification
 // topic (so NotificationEmails get deployment and pipeline notices, approval
 // requests included), with retries and a DLQ. Nothing when notifications
 // are off or no function publishes.
+//
+// EventBridge publishes with a role of its own that may publish to the
+// topic and use its key, nothing else: neither the topic policy nor the
+// key policy names EventBridge, so no other account's rule can reach the
+// topic. (The CDK's SnsTopic target would grant kms:GenerateDataKey*, a
+// wildcard action, hence the target is written out here.)
 func (b *builder) notices() {
 	if b.props.DisableNotifications {
 		return
@@ -45,19 +55,32 @@ func (b *builder) notices() {
 			DetailType: jsii.Strings(NoticeDetailTypes...),
 		},
 	})
-	rule.AddTarget(awseventstargets.NewSnsTopic(b.e.Topic, &awseventstargets.SnsTopicProps{
-		DeadLetterQueue: b.queue("NoticesDlq", "status notifications for the topic"),
-		RetryAttempts:   jsii.Number(4),
-		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
+	role := awsiam.NewRole(b.scope, jsii.String("NoticesRole"), &awsiam.RoleProps{
+		Description: jsii.String("ecsflow: EventBridge publishes status events to the notification topic"),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+	})
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("PublishNotices"), Actions: jsii.Strings("sns:Publish"), Resources: &[]*string{b.e.Topic.TopicArn()},
 	}))
-	// EventBridge publishes to the encrypted topic.
-	b.e.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("AllowEventBridgeToUseTheKey"),
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("TopicKey"), Actions: jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"), Resources: &[]*string{b.e.Key.KeyArn()},
+	}))
+	dlq := b.queue("NoticesDlq", "status notifications for the topic")
+	dlq.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("NoticesRuleDeadLetters"),
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
-		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]interface{}{
-			"StringEquals": map[string]interface{}{"aws:SourceAccount": awscdk.Stack_Of(b.scope).Account()},
-		},
-	}), nil)
+		Actions:    jsii.Strings("sqs:SendMessage"),
+		Resources:  &[]*string{dlq.QueueArn()},
+		Conditions: &map[string]interface{}{"ArnEquals": map[string]interface{}{"aws:SourceArn": rule.RuleArn()}},
+	}))
+	cfn := rule.Node().DefaultChild().(awsevents.CfnRule)
+	cfn.AddPropertyOverride(jsii.String("Targets"), []any{map[string]any{
+		"Id":               "Topic",
+		"Arn":              b.e.Topic.TopicArn(),
+		"RoleArn":          role.RoleArn(),
+		"RetryPolicy":      map[string]any{"MaximumRetryAttempts": noticeRetries, "MaximumEventAgeInSeconds": noticeMaxAgeSec},
+		"DeadLetterConfig": map[string]any{"Arn": dlq.QueueArn()},
+	}})
+	// The role's policy exists before the first event is delivered.
+	rule.Node().AddDependency(role)
 }

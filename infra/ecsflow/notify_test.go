@@ -238,13 +238,46 @@ func TestNoticesReachTheTopic(t *testing.T) {
 	if target["DeadLetterConfig"] == nil || target["RetryPolicy"] == nil {
 		t.Errorf("target without DLQ or retry policy: %v", target)
 	}
-	var keyForEvents, topicForEvents bool
+	// EventBridge publishes with its own role: sns:Publish on the topic and
+	// the topic key, nothing else; no resource policy names EventBridge
+	// except the DLQ's, for this rule only.
+	roleRef := rendered(target["RoleArn"])
+	roleID := strings.TrimSuffix(strings.TrimPrefix(roleRef, "<"), ".Arn>")
+	if role, ok := s.resources[roleID]; !ok || role.Type != "AWS::IAM::Role" ||
+		!strings.Contains(rendered(role.Properties["AssumeRolePolicyDocument"]), `"Principal":{"Service":"events.amazonaws.com"}`) {
+		t.Fatalf("target role %s: not a role EventBridge assumes", roleRef)
+	}
+	got := map[string]string{}
+	for _, st := range s.identityStatements() {
+		if !strings.HasPrefix(st.where, strings.TrimSuffix(roleID, roleID[len(roleID)-8:])+"DefaultPolicy") {
+			continue
+		}
+		for _, a := range st.Actions {
+			for _, r := range st.Resources {
+				got[a] += rendered(r)
+			}
+		}
+	}
+	want := map[string]string{"sns:Publish": "<" + s.logicalID(t, "AWS::SNS::Topic", "EcsflowTopic") + ">"}
+	key := "<" + s.logicalID(t, "AWS::KMS::Key", "EcsflowKey") + ".Arn>"
+	want["kms:Decrypt"], want["kms:GenerateDataKey"] = key, key
+	if rendered(got) != rendered(want) {
+		t.Errorf("notices role:\n got %v\nwant %v", got, want)
+	}
+	dlqID := strings.TrimSuffix(strings.TrimPrefix(rendered(target["DeadLetterConfig"].(map[string]any)["Arn"]), "<"), ".Arn>")
+	ruleID := ""
+	for id, r := range s.ofType("AWS::Events::Rule") {
+		if rendered(r.Properties["Name"]) == "ecsflow-notices" {
+			ruleID = id
+		}
+	}
+	var dlqAllowed bool
 	for id, r := range s.resources {
 		var doc any
 		switch r.Type {
 		case "AWS::KMS::Key":
 			doc = r.Properties["KeyPolicy"]
-		case "AWS::SNS::TopicPolicy":
+		case "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy":
 			doc = r.Properties["PolicyDocument"]
 		default:
 			continue
@@ -254,18 +287,19 @@ func TestNoticesReachTheTopic(t *testing.T) {
 			if rendered(st["Principal"]) != `{"Service":"events.amazonaws.com"}` || st["Effect"] != "Allow" {
 				continue
 			}
-			acts := rendered(st["Action"])
-			switch r.Type {
-			case "AWS::KMS::Key":
-				keyForEvents = strings.Contains(acts, "kms:GenerateDataKey") &&
-					rendered(st["Condition"]) == `{"StringEquals":{"aws:SourceAccount":{"Ref":"AWS::AccountId"}}}`
-			default:
-				topicForEvents = strings.Contains(acts, "sns:Publish") && strings.HasPrefix(id, "EcsflowTopicPolicy")
+			queues := rendered(r.Properties["Queues"])
+			if r.Type == "AWS::SQS::QueuePolicy" && strings.Contains(queues, dlqID) &&
+				rendered(st["Condition"]) == `{"ArnEquals":{"aws:SourceArn":{"Fn::GetAtt":["`+ruleID+`","Arn"]}}}` {
+				dlqAllowed = true
+				continue
+			}
+			if r.Type != "AWS::SQS::QueuePolicy" {
+				t.Errorf("%s lets EventBridge %s", id, rendered(st["Action"]))
 			}
 		}
 	}
-	if !keyForEvents || !topicForEvents {
-		t.Errorf("EventBridge may use the key %v, publish to the topic %v", keyForEvents, topicForEvents)
+	if !dlqAllowed {
+		t.Errorf("EventBridge may not send this rule's failures to %s", dlqID)
 	}
 
 	for _, tc := range []struct {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -26,7 +28,7 @@ var approvalActions = []string{"approve", "reject"}
 var controlShort = map[string]string{
 	"approve":  "Approve a deployment waiting for approval",
 	"reject":   "Reject a deployment waiting for approval (it rolls back)",
-	"rollback": "Roll a deployment back to the last known good revision",
+	"rollback": "Roll a deployment back to the last known good revision (in place while it runs; by a new deployment once it has succeeded)",
 	"abort":    "Abort a deployment where it stands",
 }
 
@@ -34,6 +36,7 @@ var controlShort = map[string]string{
 func newControlCmd(g *apiFlags, action string) *cobra.Command {
 	var comment string
 	var wait time.Duration
+	var follow bool
 	cmd := &cobra.Command{
 		Use:   action + " <deployment-id|pipeline-execution-id> [--comment text]",
 		Short: controlShort[action],
@@ -62,16 +65,52 @@ func newControlCmd(g *apiFlags, action string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), d)
+			out := cmd.OutOrStdout()
+			// A rollback of a deployment that ended SUCCEEDED is answered
+			// 202 with a new deployment, which redeploys the last known
+			// good revision; any other answer is the deployment itself.
+			redeploy := action == "rollback" && d.ID != args[0]
+			if follow {
+				if redeploy && !asJSON {
+					fmt.Fprintf(out, "rolled back by redeploying %s: deployment %s (%s)\n", d.Artifact.Reference(), d.ID, d.Status)
+				}
+				return followRollback(ctx, g, c, d.ID, redeploy, out)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s accepted: deployment %s is %s\n", action, d.ID, d.Status)
+			switch {
+			case asJSON:
+				return writeJSON(out, d)
+			case redeploy:
+				fmt.Fprintf(out, "rolled back by redeploying %s: deployment %s (%s); follow it with ecsflow status %s --watch\n",
+					d.Artifact.Reference(), d.ID, d.Status, d.ID)
+			default:
+				fmt.Fprintf(out, "%s accepted: deployment %s is %s\n", action, d.ID, d.Status)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&comment, "comment", "", "comment recorded in the deployment's ledger")
 	cmd.Flags().DurationVar(&wait, "wait", 30*time.Second, "keep retrying while the API answers that a step is running (409 ... retry)")
+	if action == "rollback" {
+		cmd.Flags().BoolVar(&follow, "watch", false, "follow the rollback to its end, as status --watch: the new deployment when a "+
+			"deployment that ended SUCCEEDED is rolled back by redeploying (exit non-zero unless it succeeds), else the "+
+			"deployment rolled back in place (exit non-zero unless it ends ROLLED_BACK)")
+	}
 	return cmd
+}
+
+// followRollback watches the deployment a rollback answered with to its
+// end (watchDeployment). A redeploy must succeed; a deployment rolled back
+// in place must end ROLLED_BACK, which status --watch reports as an error.
+func followRollback(ctx context.Context, g *apiFlags, c *client.Client, id string, redeploy bool, w io.Writer) error {
+	err := watchDeployment(ctx, g, c, id, w)
+	if err == nil || redeploy || ctx.Err() != nil {
+		return err
+	}
+	d, gerr := c.Deployment(ctx, id)
+	if gerr == nil && d.Status == model.StatusRolledBack {
+		return nil
+	}
+	return err
 }
 
 // retryInterval is how often a control action is retried.

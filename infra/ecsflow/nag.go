@@ -108,7 +108,7 @@ func (b *builder) suppress() {
 	for _, q := range b.e.Queues {
 		s := []*cdknag.NagPackSuppression{{
 			Id:     jsii.String("AwsSolutions-SQS3"),
-			Reason: jsii.String("This queue is itself a dead-letter queue (a Lambda on-failure destination or an EventBridge target DLQ); cdk-nag only recognises DLQs named in another queue's redrive policy."),
+			Reason: jsii.String("This queue is itself a dead-letter queue (a Lambda on-failure destination, an EventBridge rule target DLQ or the Scheduler schedule DLQ); cdk-nag only recognises DLQs named in another queue's redrive policy."),
 		}}
 		cdknag.NagSuppressions_AddResourceSuppressions(q, &s, jsii.Bool(false))
 	}

@@ -1,6 +1,6 @@
 // Command step-finish is the step-finish Lambda of the deployment state machines. All
 // logic lives in internal/steps; this wires the step's AWS clients (only
-// those its handler calls, steps.FinishFunction) from the environment and
+// those its handler calls, steps.FinishFunction, and its notifier) from the environment and
 // starts the Lambda runtime.
 package main
 
@@ -11,11 +11,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/ecsflow/ecsflow/internal/notification/ebnotify"
 	"github.com/ecsflow/ecsflow/internal/steps"
 )
 
 func main() {
-	f := steps.FinishFunction()
+	// It publishes deployment status events on EventBridge.
+	f := steps.WithNotifier(steps.FinishFunction(), ebnotify.NewFromConfig)
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", f.Name)
 	h, err := steps.FunctionFromEnv(context.Background(), os.Getenv, log, f)
 	if err != nil {

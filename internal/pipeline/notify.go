@@ -2,17 +2,12 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/notification"
+	"github.com/ecsflow/ecsflow/internal/notification/ebnotify"
 )
 
 // Notification detail types and source on the project's EventBridge bus.
@@ -37,19 +32,13 @@ const (
 
 // EventPutter is the part of *eventbridge.Client the notifier uses; the
 // local bus (internal/eventbus, served over HTTP) answers the same calls.
-type EventPutter interface {
-	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
-}
-
-var _ EventPutter = (*eventbridge.Client)(nil)
+type EventPutter = ebnotify.EventPutter
 
 // Notifier publishes deployment and pipeline status events. A nil
 // *Notifier publishes nothing.
 type Notifier struct {
-	client EventPutter
-	bus    string
+	events *ebnotify.Notifier
 	log    *slog.Logger
-	now    func() time.Time
 }
 
 // NewNotifier returns a notifier putting events on bus (a name or ARN;
@@ -58,10 +47,7 @@ func NewNotifier(client EventPutter, bus string, log *slog.Logger, now func() ti
 	if log == nil {
 		log = slog.Default()
 	}
-	if now == nil {
-		now = time.Now
-	}
-	return &Notifier{client: client, bus: bus, log: log, now: now}
+	return &Notifier{events: ebnotify.New(client, bus, now), log: log}
 }
 
 // PipelineDetail is the detail of an "ecsflow Pipeline Status" event.
@@ -107,7 +93,7 @@ func (n *Notifier) Deployment(ctx context.Context, d *model.Deployment, status s
 	if n == nil {
 		return nil
 	}
-	return n.put(ctx, DetailTypeDeployment, d.ID, notification.DeploymentDetailOf(d, status))
+	return n.events.NotifyDeployment(ctx, d, status)
 }
 
 // Pipeline publishes an "ecsflow Pipeline Status" event.
@@ -115,29 +101,7 @@ func (n *Notifier) Pipeline(ctx context.Context, detail PipelineDetail) error {
 	if n == nil {
 		return nil
 	}
-	return n.put(ctx, DetailTypePipeline, detail.PipelineExecutionID, detail)
-}
-
-func (n *Notifier) put(ctx context.Context, detailType, resource string, detail any) error {
-	b, err := json.Marshal(detail)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", detailType, err)
-	}
-	e := ebtypes.PutEventsRequestEntry{
-		Source: aws.String(EventSource), DetailType: aws.String(detailType), Detail: aws.String(string(b)),
-		Time: aws.Time(n.now()), Resources: []string{resource},
-	}
-	if n.bus != "" {
-		e.EventBusName = aws.String(n.bus)
-	}
-	out, err := n.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{e}})
-	if err != nil {
-		return fmt.Errorf("put %s event: %w", detailType, err)
-	}
-	if out.FailedEntryCount > 0 && len(out.Entries) > 0 {
-		return fmt.Errorf("put %s event: %s: %s", detailType, aws.ToString(out.Entries[0].ErrorCode), aws.ToString(out.Entries[0].ErrorMessage))
-	}
-	return nil
+	return n.events.Put(ctx, DetailTypePipeline, detail.PipelineExecutionID, detail)
 }
 
 // publish sends and logs a failure: a notification never fails a stage.

@@ -26,10 +26,12 @@ const (
 )
 
 // FromEnv builds the engine a step Lambda runs, from its environment, with
-// every AWS service's client (ecsops.NewFactory). A step Lambda uses
-// FunctionFromEnv instead, which wires only the clients its handler calls.
+// every AWS service's client (ecsops.NewFactory) and every dependency, but
+// no notifier factory: its notifications fail with ErrNoNotifier. A step
+// Lambda uses FunctionFromEnv instead, which wires only the clients its
+// handler calls.
 func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Engine, error) {
-	return engineFromEnv(ctx, getenv, log, ecsops.NewFactory, AllDeps())
+	return engineFromEnv(ctx, getenv, log, ecsops.NewFactory, AllDeps(), nil)
 }
 
 // FunctionFromEnv builds f's handler from the environment, on an engine
@@ -38,7 +40,7 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 func FunctionFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, f Function) (Handler, error) {
 	e, err := engineFromEnv(ctx, getenv, log, func(cfg aws.Config, opts ...ecsops.Option) *ecsops.Factory {
 		return ecsops.NewFactoryFor(cfg, f.Services, opts...)
-	}, f.Deps)
+	}, f.Deps, f.newNotifier)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +50,8 @@ func FunctionFromEnv(ctx context.Context, getenv func(string) string, log *slog.
 // engineFromEnv is the configuration every step Lambda shares; newFactory
 // builds its AWS client factory, deps wire the rest (wire.go).
 func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger,
-	newFactory func(cfg aws.Config, opts ...ecsops.Option) *ecsops.Factory, deps []Dep) (*Engine, error) {
+	newFactory func(cfg aws.Config, opts ...ecsops.Option) *ecsops.Factory, deps []Dep,
+	newNotifier func(cfg aws.Config, bus string) Notifier) (*Engine, error) {
 	table := getenv(EnvTableName)
 	if table == "" {
 		return nil, fmt.Errorf("steps: %s is not set", EnvTableName)
@@ -71,7 +74,7 @@ func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 		Logger: log,
 	}
 	for _, d := range deps {
-		d.wire(cfg, getenv, &c)
+		d.wire(wiring{cfg: cfg, getenv: getenv, newNotifier: newNotifier}, &c)
 	}
 	if v := getenv(EnvMemoryMB); v != "" {
 		n, err := strconv.Atoi(v)

@@ -2,16 +2,11 @@ package steps
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/notification"
+	"github.com/ecsflow/ecsflow/internal/notification/ebnotify"
 )
 
 // Deployment status notifications (internal/notification has the rules):
@@ -45,67 +40,25 @@ func DeploymentDetailOf(d *model.Deployment, status string) DeploymentDetail {
 // a status that is not final).
 func NotifyStatusOf(s model.Status) string { return notification.FinalStatusOf(s) }
 
-// Notifier publishes deployment status notifications (*EventNotifier).
+// Notifier publishes deployment status notifications (*ebnotify.Notifier,
+// wired by steps.WithNotifier).
 type Notifier interface {
 	NotifyDeployment(ctx context.Context, d *model.Deployment, status string) error
 }
 
-// EventPutter is the part of *eventbridge.Client a notifier uses; the
-// local bus (internal/eventbus, served over HTTP) answers the same call.
-type EventPutter interface {
-	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
-}
+// EventPutter, EventNotifier and NewEventNotifier are the EventBridge
+// notifier, now internal/notification/ebnotify, for the callers that still
+// build one through this package (internal/localstack, tests/pipeline).
+// While they are here, every step Lambda links the EventBridge client:
+// once those callers use ebnotify.New, delete them.
+type (
+	EventPutter   = ebnotify.EventPutter
+	EventNotifier = ebnotify.Notifier
+)
 
-var _ EventPutter = (*eventbridge.Client)(nil)
-
-// EventNotifier puts notifications on an EventBridge bus.
-type EventNotifier struct {
-	client EventPutter
-	bus    string
-	now    func() time.Time
-}
-
-var _ Notifier = (*EventNotifier)(nil)
-
-// NewEventNotifier returns a notifier putting events on bus (a name or ARN;
-// "" is the account's default bus); now may be nil (time.Now).
+// NewEventNotifier is ebnotify.New.
 func NewEventNotifier(client EventPutter, bus string, now func() time.Time) *EventNotifier {
-	if now == nil {
-		now = time.Now
-	}
-	return &EventNotifier{client: client, bus: bus, now: now}
-}
-
-// NotifyDeployment puts d's status as an "ecsflow Deployment Status" event.
-func (n *EventNotifier) NotifyDeployment(ctx context.Context, d *model.Deployment, status string) error {
-	if n == nil {
-		return nil
-	}
-	return n.Put(ctx, DetailTypeDeployment, d.ID, DeploymentDetailOf(d, status))
-}
-
-// Put puts one event of source "ecsflow" with detail as its JSON detail and
-// resource as its only resource.
-func (n *EventNotifier) Put(ctx context.Context, detailType, resource string, detail any) error {
-	b, err := json.Marshal(detail)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", detailType, err)
-	}
-	e := ebtypes.PutEventsRequestEntry{
-		Source: aws.String(NotifySource), DetailType: aws.String(detailType), Detail: aws.String(string(b)),
-		Time: aws.Time(n.now()), Resources: []string{resource},
-	}
-	if n.bus != "" {
-		e.EventBusName = aws.String(n.bus)
-	}
-	out, err := n.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{e}})
-	if err != nil {
-		return fmt.Errorf("put %s event: %w", detailType, err)
-	}
-	if out.FailedEntryCount > 0 && len(out.Entries) > 0 {
-		return fmt.Errorf("put %s event: %s: %s", detailType, aws.ToString(out.Entries[0].ErrorCode), aws.ToString(out.Entries[0].ErrorMessage))
-	}
-	return nil
+	return ebnotify.New(client, bus, now)
 }
 
 // notify publishes d's status, logging a failure.
@@ -145,12 +98,3 @@ const (
 	EnvEventBus = "EVENT_BUS_NAME"
 	EnvNotify   = "ECSFLOW_NOTIFY"
 )
-
-// NotifierFromEnv is the notifier a step Lambda uses: an EventNotifier on
-// EVENT_BUS_NAME, or nil when ECSFLOW_NOTIFY is "off".
-func NotifierFromEnv(cfg aws.Config, getenv func(string) string) Notifier {
-	if getenv(EnvNotify) == "off" {
-		return nil
-	}
-	return NewEventNotifier(eventbridge.NewFromConfig(cfg), getenv(EnvEventBus), nil)
-}

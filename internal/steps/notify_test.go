@@ -5,83 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-
-	"github.com/ecsflow/ecsflow/internal/eventbus"
 	"github.com/ecsflow/ecsflow/internal/model"
 )
-
-// busWithLog is the local bus served over HTTP, with the notification rule
-// delivering to a NotificationLog, and a real EventBridge client on it.
-func busWithLog(t *testing.T) (*eventbus.Bus, *NotificationLog, *eventbridge.Client) {
-	t.Helper()
-	bus := eventbus.New(eventbus.Options{Logger: slog.New(slog.DiscardHandler)})
-	t.Cleanup(bus.Close)
-	log := NewNotificationLog(0)
-	const fn = "arn:aws:lambda:us-east-1:123456789012:function:notification-log"
-	bus.RegisterLambda(fn, log.Deliver)
-	if _, err := bus.PutRule(eventbus.Rule{Name: "ecsflow-notifications", EventPattern: NotificationPattern}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.PutTargets("ecsflow-notifications", "", []eventbus.Target{{Id: "log", Arn: fn}}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(bus)
-	t.Cleanup(srv.Close)
-	c := eventbridge.New(eventbridge.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
-	return bus, log, c
-}
-
-func TestEventNotifierPutsTheDeploymentDetailOnTheBus(t *testing.T) {
-	bus, log, c := busWithLog(t)
-	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	n := NewEventNotifier(c, "", func() time.Time { return at })
-	d := &model.Deployment{Meta: model.Meta{ID: "dep-1"}, ApplicationID: "app-1", WorkflowID: "wf-1", ServiceID: "svc-1",
-		EnvironmentID: "env-1", Strategy: model.StrategyRolling, PipelineExecutionID: "plx-1", Reason: "alarm",
-		Artifact: model.Artifact{Image: "web", Tag: "v1"}}
-	ctx := context.Background()
-	for _, st := range []string{NotifyStarted, NotifyRolledBack} {
-		if err := n.NotifyDeployment(ctx, d, st); err != nil {
-			t.Fatalf("notify %s: %v", st, err)
-		}
-		if err := bus.Drain(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	page := log.Since(0)
-	if len(page.Events) != 2 || page.Next != 2 {
-		t.Fatalf("logged %d events (next %d), want 2", len(page.Events), page.Next)
-	}
-	for i, want := range []string{NotifyStarted, NotifyRolledBack} {
-		ev := page.Events[i]
-		var got DeploymentDetail
-		if err := json.Unmarshal(ev.Detail, &got); err != nil {
-			t.Fatal(err)
-		}
-		wantDetail := DeploymentDetailOf(d, want)
-		if ev.Seq != int64(i+1) || ev.Source != NotifySource || ev.DetailType != DetailTypeDeployment ||
-			len(ev.Resources) != 1 || ev.Resources[0] != "dep-1" || !ev.Time.Equal(at) {
-			t.Errorf("event %d: %+v", i, ev)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(wantDetail) {
-			t.Errorf("detail %d = %+v, want %+v", i, got, wantDetail)
-		}
-	}
-	var nilNotifier *EventNotifier
-	if err := nilNotifier.NotifyDeployment(ctx, d, NotifyStarted); err != nil {
-		t.Fatalf("a nil notifier: %v", err)
-	}
-}
 
 func TestNotifyStatusOf(t *testing.T) {
 	tests := []struct {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/model"
 )
 
 // Function is one step Lambda (functions/<Name>): the AWS services whose
@@ -22,13 +23,25 @@ type Function struct {
 	Services []ecsops.Service
 	Deps     []Dep
 	handler  func(e *Engine) Handler
+	// newNotifier builds the Notifications dependency's notifier
+	// (WithNotifier).
+	newNotifier func(cfg aws.Config, bus string) Notifier
 }
 
 // Dep is an engine dependency besides the target's AWS clients, built from
 // the Lambda's configuration and environment into Config.
 type Dep struct {
 	name string
-	wire func(cfg aws.Config, getenv func(string) string, c *Config)
+	wire func(w wiring, c *Config)
+}
+
+// wiring is what a Dep is built from: the Lambda's AWS configuration, its
+// environment and the function's notifier factory (nil without
+// WithNotifier).
+type wiring struct {
+	cfg         aws.Config
+	getenv      func(string) string
+	newNotifier func(cfg aws.Config, bus string) Notifier
 }
 
 // Name names the dependency ("tasks", "executions", "notifier").
@@ -36,26 +49,61 @@ func (d Dep) Name() string { return d.name }
 
 // TaskTokens completes Step Functions task tokens (Config.Tasks).
 func TaskTokens() Dep {
-	return Dep{name: "tasks", wire: func(cfg aws.Config, _ func(string) string, c *Config) {
-		c.Tasks = ecsevents.NewSFNCompleter(sfn.NewFromConfig(cfg))
+	return Dep{name: "tasks", wire: func(w wiring, c *Config) {
+		c.Tasks = ecsevents.NewSFNCompleter(sfn.NewFromConfig(w.cfg))
 	}}
 }
 
 // ExecutionHistory counts an execution's state transitions
 // (Config.Executions).
 func ExecutionHistory() Dep {
-	return Dep{name: "executions", wire: func(cfg aws.Config, _ func(string) string, c *Config) {
-		c.Executions = NewSFNHistory(sfn.NewFromConfig(cfg))
+	return Dep{name: "executions", wire: func(w wiring, c *Config) {
+		c.Executions = NewSFNHistory(sfn.NewFromConfig(w.cfg))
 	}}
 }
 
-// Notifications publishes deployment status events (Config.Notifier, from
-// EVENT_BUS_NAME and ECSFLOW_NOTIFY).
+// Notifications publishes deployment status events (Config.Notifier) on
+// EVENT_BUS_NAME ("" = the account's default bus), or none when
+// ECSFLOW_NOTIFY is "off", with the notifier the function's WithNotifier
+// factory builds. This package does not link the EventBridge client
+// (ebnotify does), so the steps that never notify do not carry it. A
+// function without a factory gets a notifier whose every notification
+// fails with ErrNoNotifier (logged, never failing a step);
+// TestFunctionWiring makes sure every notifying main has one.
 func Notifications() Dep {
-	return Dep{name: "notifier", wire: func(cfg aws.Config, getenv func(string) string, c *Config) {
-		c.Notifier = NotifierFromEnv(cfg, getenv)
+	return Dep{name: "notifier", wire: func(w wiring, c *Config) {
+		if w.getenv(EnvNotify) == "off" {
+			return
+		}
+		bus := w.getenv(EnvEventBus)
+		if w.newNotifier == nil {
+			c.Notifier = unwiredNotifier{}
+			return
+		}
+		c.Notifier = w.newNotifier(w.cfg, bus)
 	}}
 }
+
+// WithNotifier returns f with newNotifier building its notifier (the
+// Notifications dependency) from the Lambda's AWS configuration and bus;
+// a notifying step's main passes ebnotify.NewFromConfig.
+func WithNotifier[N Notifier](f Function, newNotifier func(cfg aws.Config, bus string) N) Function {
+	f.newNotifier = func(cfg aws.Config, bus string) Notifier { return newNotifier(cfg, bus) }
+	return f
+}
+
+// ErrNoNotifier is what a notification of a step function built without
+// WithNotifier returns.
+var ErrNoNotifier = errors.New("steps: this function was built without a notifier (steps.WithNotifier)")
+
+// unwiredNotifier is the Notifier of a function without WithNotifier.
+type unwiredNotifier struct{}
+
+func (unwiredNotifier) NotifyDeployment(context.Context, *model.Deployment, string) error {
+	return ErrNoNotifier
+}
+
+var _ Notifier = unwiredNotifier{}
 
 // AllDeps is every dependency (FromEnv).
 func AllDeps() []Dep { return []Dep{TaskTokens(), ExecutionHistory(), Notifications()} }

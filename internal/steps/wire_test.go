@@ -114,11 +114,14 @@ func TestFunctionWiring(t *testing.T) {
 }
 
 // deps are the engine's dependencies besides the AWS clients: the Engine
-// field a handler uses, and the Dep that wires it.
+// field a handler uses, and what wires it (a field may need several): a
+// notifying function needs the Notifications Dep and, from its main,
+// WithNotifier's notifier factory.
 var deps = []struct{ field, wire string }{
 	{"tasks", "TaskTokens"},
 	{"execs", "ExecutionHistory"},
 	{"notifier", "Notifications"},
+	{"notifier", "WithNotifier"},
 }
 
 func sortedKeys(m map[string]string) []string {

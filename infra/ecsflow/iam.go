@@ -44,6 +44,10 @@ const (
 	// scopeCloudMapCreate is CreateService's pair: the namespace it is
 	// created in and the new service.
 	scopeCloudMapCreate scope = "cloud-map-create"
+	// scopeClusterLists are the ECS list calls, which take no resource
+	// ARN: Resource "*" with the condition ecs:cluster = the configured
+	// clusters.
+	scopeClusterLists scope = "ecs-cluster-lists"
 )
 
 // actionScopes maps every IAM action a function may list to the resources it
@@ -73,8 +77,8 @@ var actionScopes = map[string]scope{
 	"states:SendTaskHeartbeat": scopeUnscoped,
 
 	"ecs:DescribeServices":           scopeServices,
-	"ecs:ListServices":               scopeUnscoped,
-	"ecs:ListTasks":                  scopeUnscoped,
+	"ecs:ListServices":               scopeClusterLists,
+	"ecs:ListTasks":                  scopeClusterLists,
 	"ecs:UpdateService":              scopeServices,
 	"ecs:CreateService":              scopeServices,
 	"ecs:DeleteService":              scopeServices,
@@ -205,6 +209,11 @@ func (a *arns) resources(s scope) []string {
 	switch s {
 	case scopeUnscoped:
 		return []string{"*"}
+	case scopeClusterLists:
+		if len(a.clusters) == 0 {
+			return nil
+		}
+		return []string{"*"}
 	case scopeTable:
 		out := []string{a.tableArn}
 		for _, g := range GSIs {
@@ -301,6 +310,15 @@ func (a *arns) resources(s scope) []string {
 	return nil
 }
 
+// clusterArns are the configured clusters' ARNs.
+func (a *arns) clusterArns() []string {
+	out := make([]string, 0, len(a.clusters))
+	for _, c := range a.clusters {
+		out = append(out, a.format("ecs", "cluster", c, awscdk.ArnFormat_SLASH_RESOURCE_NAME))
+	}
+	return out
+}
+
 func (a *arns) perCluster(kind string) []string {
 	out := make([]string, 0, len(a.clusters))
 	for _, c := range a.clusters {
@@ -342,6 +360,10 @@ func (a *arns) statements(function string, actions []string) ([]awsiam.PolicySta
 		case scopePassRoles:
 			props.Conditions = &map[string]interface{}{
 				"StringEquals": map[string]interface{}{"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+			}
+		case scopeClusterLists:
+			props.Conditions = &map[string]interface{}{
+				"ArnEquals": map[string]interface{}{"ecs:cluster": a.clusterArns()},
 			}
 		case scopeTaggable:
 			// Tags only as a service or task definition is created.

@@ -62,7 +62,17 @@ func unscopedReason(actions []string, extra string) string {
 		}
 	}
 	sort.Strings(un)
+	var lists []string
+	for _, a := range actions {
+		if actionScopes[a] == scopeClusterLists {
+			lists = append(lists, a)
+		}
+	}
+	sort.Strings(lists)
 	parts := []string{}
+	if len(lists) > 0 {
+		parts = append(parts, fmt.Sprintf("%s take no resource ARN and are limited to the configured clusters by the condition ecs:cluster", strings.Join(lists, ", ")))
+	}
 	if len(un) > 0 {
 		parts = append(parts, fmt.Sprintf("%s support no resource-level permissions (task tokens and describe calls carry no ARN)", strings.Join(un, ", ")))
 	}

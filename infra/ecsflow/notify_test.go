@@ -332,3 +332,51 @@ func TestNoticesReachTheTopic(t *testing.T) {
 		})
 	}
 }
+
+// TestECSListsLimitedToClusters: ListServices and ListTasks take no
+// resource ARN; they are granted on "*" only with the condition ecs:cluster
+// = the configured clusters, in a statement of their own.
+func TestECSListsLimitedToClusters(t *testing.T) {
+	s := full(t)
+	want := `{"ArnEquals":{"ecs:cluster":["arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:cluster/prod","arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:cluster/staging"]}}`
+	var n int
+	for _, st := range s.identityStatements() {
+		lists := slices.ContainsFunc(st.Actions, func(a string) bool { return a == "ecs:ListServices" || a == "ecs:ListTasks" })
+		if !lists {
+			continue
+		}
+		n++
+		for _, a := range st.Actions {
+			if a != "ecs:ListServices" && a != "ecs:ListTasks" {
+				t.Errorf("%s: %s shares the ecs:cluster condition with the list calls", st.where, a)
+			}
+		}
+		eq, _ := st.Condition["ArnEquals"].(map[string]any)
+		var clusters []string
+		for _, v := range asList(eq["ecs:cluster"]) {
+			clusters = append(clusters, rendered(v))
+		}
+		if got := `{"ArnEquals":{"ecs:cluster":["` + strings.Join(clusters, `","`) + `"]}}`; len(st.Condition) != 1 || got != want {
+			t.Errorf("%s: condition %v, want %s", st.where, st.Condition, want)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no ECS list grant found")
+	}
+	// The target role's list calls are limited to its clusters too.
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("T"), nil)
+	if _, err := NewTargetAccountRole(stack, "Role", TargetAccountRoleProps{EcsflowAccount: "111122223333", ExternalID: "x", Clusters: []string{"web"}}); err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, st := range parse(t, stack, nil).identityStatements() {
+		if slices.Contains(st.Actions, "ecs:ListTasks") {
+			eq, _ := st.Condition["ArnEquals"].(map[string]any)
+			c := asList(eq["ecs:cluster"])
+			found = len(c) == 1 && strings.HasSuffix(rendered(c[0]), ":cluster/web")
+		}
+	}
+	if !found {
+		t.Error("target role: ecs:ListTasks without the ecs:cluster condition")
+	}
+}

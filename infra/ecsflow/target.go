@@ -66,6 +66,7 @@ var targetScopes = map[scope]bool{
 	scopePassRoles: true, scopeListeners: true, scopeListenerRules: true,
 	scopeScalableTarget: true, scopeAlarms: true, scopeHostedZones: true, scopeDNSChanges: true,
 	scopeRepositories: true, scopeCloudMapServices: true, scopeCloudMapNamespaces: true, scopeCloudMapCreate: true,
+	scopeClusterLists: true,
 }
 
 // TargetActions returns the actions the target role allows: every action of

@@ -93,7 +93,8 @@
 // TestSpecsFollowCode compares, both ways, with the AWS calls its code can
 // reach: internal/lambdacalls), each scoped by iam.go: the table and its two indexes, the named state
 // machines and their executions (StopExecution: the pipeline's only),
-// services/tasks/deployments in the configured clusters, ecs:TagResource
+// services/tasks/deployments in the configured clusters (ListServices and
+// ListTasks on "*" with the condition ecs:cluster), ecs:TagResource
 // only on create (ecs:CreateAction), Cloud Map namespaces and services of
 // this account and region, events:PutEvents on the project's bus, iam:PassRole on Props.PassRoles with
 // iam:PassedToService = ecs-tasks.amazonaws.com, sts:AssumeRole on the

@@ -584,9 +584,16 @@ func (p *parser) update() (*updateExpr, error) {
 	return u, nil
 }
 
+// maxExprLen is DynamoDB's limit on an expression string (4 KB); it also
+// bounds the parser's recursion.
+const maxExprLen = 4096
+
 func parse(kind exprKind, src string) (*parsed, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, validationf("Invalid %s: The expression can not be empty;", kind)
+	}
+	if len(src) > maxExprLen {
+		return nil, validationf("Invalid %s: Expression size has exceeded the maximum allowed size; expression size: %d", kind, len(src))
 	}
 	toks, err := lex(kind, src)
 	if err != nil {

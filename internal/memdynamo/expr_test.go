@@ -69,6 +69,7 @@ func TestParseRefusesWithAValidationError(t *testing.T) {
 		{"bare placeholder sign", kindCondition, "# = :v", "Syntax error"},
 		{"attribute_exists of a value", kindCondition, "attribute_exists(:v)", "requires a document path"},
 		{"ADD without value", kindUpdate, "ADD a b", "Syntax error"},
+		{"longer than 4 KB", kindCondition, strings.Repeat("(", 5000) + "a = :v" + strings.Repeat(")", 5000), "exceeded the maximum allowed size"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -156,54 +156,79 @@ func typeName(v types.AttributeValue) string {
 
 // checkNumber validates a DynamoDB number without allocating: optional
 // sign, digits with an optional decimal point, optional exponent, at most
-// 38 significant digits; no spaces, as DynamoDB refuses them.
+// 38 significant digits, magnitude from 1E-130 to below 1E+126; no spaces,
+// as DynamoDB refuses them. (Bounding the exponent here also keeps
+// big.Rat from being asked for 10^999999999.)
 func checkNumber(s string) error {
-	t := s
+	bad := func() error { return validationf("A value provided cannot be converted into a number") }
 	i := 0
-	if i < len(t) && (t[i] == '+' || t[i] == '-') {
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
 		i++
 	}
-	digits, first, last, dot := 0, -1, -1, false
-	for ; i < len(t); i++ {
-		c := t[i]
-		switch {
-		case c >= '0' && c <= '9':
+	digits, firstSig, lastSig, pointAt := 0, -1, -1, -1
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' {
 			if c != '0' {
-				if first < 0 {
-					first = digits
+				if firstSig < 0 {
+					firstSig = digits
 				}
-				last = digits
+				lastSig = digits
 			}
 			digits++
 			continue
-		case c == '.' && !dot:
-			dot = true
+		}
+		if c == '.' && pointAt < 0 {
+			pointAt = digits
 			continue
 		}
 		break
 	}
 	if digits == 0 {
-		return validationf("A value provided cannot be converted into a number")
+		return bad()
 	}
-	if i < len(t) {
-		if t[i] != 'e' && t[i] != 'E' {
-			return validationf("A value provided cannot be converted into a number")
+	if pointAt < 0 {
+		pointAt = digits
+	}
+	exp := 0
+	if i < len(s) {
+		if s[i] != 'e' && s[i] != 'E' {
+			return bad()
 		}
 		i++
-		if i < len(t) && (t[i] == '+' || t[i] == '-') {
+		neg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			neg = s[i] == '-'
 			i++
 		}
-		if i == len(t) {
-			return validationf("A value provided cannot be converted into a number")
+		if i == len(s) {
+			return bad()
 		}
-		for ; i < len(t); i++ {
-			if t[i] < '0' || t[i] > '9' {
-				return validationf("A value provided cannot be converted into a number")
+		for ; i < len(s); i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return bad()
+			}
+			if exp < 1_000_000 {
+				exp = exp*10 + int(c-'0')
 			}
 		}
+		if neg {
+			exp = -exp
+		}
 	}
-	if first >= 0 && last-first+1 > 38 {
+	if firstSig < 0 {
+		return nil // zero
+	}
+	if lastSig-firstSig+1 > 38 {
 		return validationf("Attempting to store more than 38 significant digits in a Number")
+	}
+	// The decimal exponent of the first significant digit.
+	switch e10 := pointAt - firstSig - 1 + exp; {
+	case e10 > 125:
+		return validationf("Number overflow. Attempting to store a number with magnitude larger than supported range")
+	case e10 < -130:
+		return validationf("Number underflow. Attempting to store a number with magnitude smaller than supported range")
 	}
 	return nil
 }
@@ -291,7 +316,7 @@ func formatNumber(r *big.Rat) string {
 	if r.IsInt() {
 		return r.Num().String()
 	}
-	s := r.FloatString(130)
+	s := r.FloatString(170) // 1E-130 with 38 significant digits needs 168
 	s = strings.TrimRight(s, "0")
 	return strings.TrimSuffix(s, ".")
 }

@@ -44,6 +44,19 @@ func ss(vs ...string) av {
 }
 func ns(vs ...string) av { return &types.AttributeValueMemberNS{Value: vs} }
 
+// nest is a value of depth maps and lists, alternating, around a string.
+func nest(depth int) av {
+	var v av = s("core")
+	for i := range depth {
+		if i%2 == 0 {
+			v = m("k", v)
+		} else {
+			v = l(v)
+		}
+	}
+	return v
+}
+
 // outcome renders a result or an error so that backends can be compared:
 // error codes (and cancellation reasons) rather than messages.
 func outcome(out any, err error) string {
@@ -177,6 +190,8 @@ var steps = []step{
 	{"get numbers", get(key("p", "num"))},
 	{"put number set duplicates", put(with(key("p", "num2"), "f", ns("1", "1.0")))},
 	{"put bad numbers", put(with(key("p", "num"), "a", n("1e")))},
+	{"put 31 levels", put(with(key("p", "deep"), "a", nest(31)))},
+	{"put 32 levels", put(with(key("p", "deep2"), "a", nest(32)))},
 	{"put number overflow", put(with(key("p", "num3"), "a", n("1E+126")))},
 	{"put number underflow", put(with(key("p", "num3"), "a", n("1E-131")))},
 	{"put huge exponent", put(with(key("p", "num3"), "a", n("1e999999999")))},

@@ -497,21 +497,34 @@ func makeSet(typ string, elems []types.AttributeValue) types.AttributeValue {
 
 // checkValue validates a value written to the table: numbers parse, sets
 // are non-empty without duplicates, nothing is nil.
-func checkValue(v types.AttributeValue) error {
+func checkValue(v types.AttributeValue) error { return checkNested(v, 0) }
+
+// maxNesting is DynamoDB's limit of 32 levels, the item itself being the
+// first: a top-level attribute's value holds at most 31 nested maps and
+// lists (checked against DynamoDB Local).
+const maxNesting = 31
+
+func checkNested(v types.AttributeValue, depth int) error {
 	switch x := v.(type) {
 	case nil:
 		return validationf("Supplied AttributeValue is empty, must contain exactly one of the supported datatypes")
 	case *types.AttributeValueMemberN:
 		return checkNumber(x.Value)
 	case *types.AttributeValueMemberM:
+		if depth >= maxNesting {
+			return validationf("Nesting Levels have exceeded supported limits")
+		}
 		for _, e := range x.Value {
-			if err := checkValue(e); err != nil {
+			if err := checkNested(e, depth+1); err != nil {
 				return err
 			}
 		}
 	case *types.AttributeValueMemberL:
+		if depth >= maxNesting {
+			return validationf("Nesting Levels have exceeded supported limits")
+		}
 		for _, e := range x.Value {
-			if err := checkValue(e); err != nil {
+			if err := checkNested(e, depth+1); err != nil {
 				return err
 			}
 		}

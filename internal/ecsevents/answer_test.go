@@ -21,8 +21,20 @@ type faultyStore struct {
 	mu        sync.Mutex
 	ledgerErr error
 	deleteErr error
-	// hold, when set, blocks AppendLedger until it is closed.
-	hold chan struct{}
+	// hold, when set, blocks AppendLedger until it is closed; holdWatch
+	// blocks PutWait of a WATCH.
+	hold, holdWatch chan struct{}
+}
+
+func (s *faultyStore) PutWait(ctx context.Context, w store.Wait) error {
+	if w.Kind == store.WaitWatch && s.holdWatch != nil {
+		select {
+		case <-s.holdWatch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.Store.PutWait(ctx, w)
 }
 
 var _ ecsevents.Store = (*faultyStore)(nil)
@@ -145,6 +157,39 @@ func TestAnswerDoesNotWaitForTheLedger(t *testing.T) {
 	}
 	if n := f.steadyWaits(t); n != 0 {
 		t.Fatalf("%d STEADY waits left, want the answered one deleted", n)
+	}
+}
+
+// TestAnsweredWaitStaysUntilTheWatchIsIn: another event of the service
+// (ECS sends SERVICE_STEADY_STATE and SERVICE_DEPLOYMENT_COMPLETED
+// together) must find the answered wait or the watch that replaces it, so
+// the wait is deleted only once the watch is in.
+func TestAnsweredWaitStaysUntilTheWatchIsIn(t *testing.T) {
+	f := newAnswerFixture(t)
+	f.st.holdWatch = make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- f.h.Handle(context.Background(), sample(t, "ecs-service-action.json")) }()
+	select {
+	case <-f.tc.answered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the token was not completed while the watch was held")
+	}
+	// Time enough for the handler to delete the wait if it did not wait
+	// for the watch.
+	time.Sleep(100 * time.Millisecond)
+	if n := f.steadyWaits(t); n != 1 {
+		t.Fatalf("%d STEADY waits while the watch is not in yet, want the answered one kept", n)
+	}
+	close(f.st.holdWatch)
+	if err := <-done; err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	ws, err := f.st.WaitsForDeployment(context.Background(), f.dep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].Kind != store.WaitWatch {
+		t.Fatalf("waits after the answer %+v, want only the watch", ws)
 	}
 }
 

@@ -549,10 +549,11 @@ type answer struct {
 // next step starts when the token is completed), so the answers go first
 // and the writes that only keep the record — the ledger entry, and the
 // WATCH that keeps a completed STEADY wait's service reaching the ledger —
-// run alongside them; the answered waits are deleted after. The watch is
-// started before its answer is sent: once the task is answered, the
-// workflow may finish (and clear the deployment's waits) at any moment (a
-// watch that still lands after that expires with its TTL).
+// run alongside them; the answered waits are deleted once the watches are
+// in (so another event of the service always finds the wait or the watch).
+// The watch is started before its answer is sent: once the task is
+// answered, the workflow may finish (and clear the deployment's waits) at
+// any moment (a watch that still lands after that expires with its TTL).
 //
 // Failures: an answer Step Functions refuses for a reason other than a
 // spent token is returned (EventBridge retries the event; a retried event
@@ -569,6 +570,7 @@ func (h *Handler) answer(ctx context.Context, env Envelope, waits []store.Wait, 
 				Kind: store.WaitWatch, Cluster: a.w.Cluster, Service: a.w.Service, Expires: watchFrom(entry.At, h.now).Add(h.watch)})
 		}
 	}
+	watching := make(chan struct{})
 	recorded := make(chan error, 1)
 	go func() {
 		for _, w := range watches {
@@ -576,6 +578,7 @@ func (h *Handler) answer(ctx context.Context, env Envelope, waits []store.Wait, 
 				h.log.WarnContext(ctx, "ecs-events: could not keep watching the service for the ledger", "deployment_id", w.DeploymentID, "error", err)
 			}
 		}
+		close(watching)
 		recorded <- h.record(ctx, waits, entry)
 	}()
 	var errs []error
@@ -598,6 +601,10 @@ func (h *Handler) answer(ctx context.Context, env Envelope, waits []store.Wait, 
 			errs = append(errs, fmt.Errorf("heartbeat %s wait of %s: %w", a.w.Kind, a.w.DeploymentID, err))
 		}
 	}
+	// The watches are in before an answered wait goes: an event of the
+	// service handled in between finds one or the other, and reaches the
+	// ledger.
+	<-watching
 	answered := false
 	for _, w := range done {
 		answered = answered || w.Kind != store.WaitWatch

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,16 +15,23 @@ import (
 func newDeployCmd(g *apiFlags) *cobra.Command {
 	var env, image, workflow string
 	var watch bool
+	var vars []string
 	cmd := &cobra.Command{
-		Use:   "deploy <app>/<service> --env <env> --image <tag|uri> [--workflow <name>] [--watch]",
+		Use:   "deploy <app>/<service> --env <env> --image <tag|uri> [--workflow <name>] [--var NAME=VALUE]... [--watch]",
 		Short: "Start a deployment of an image",
 		Long: `Deploy starts the workflow that deploys the service to the environment. --image is a
 tag (v1.2.3), a digest (sha256:...) or a full image URI (with a tag or @digest). Without
---workflow, the environment's one workflow for the service is used. --watch follows it
-to the end, like status --watch, and exits non-zero unless it succeeded.`,
+--workflow, the environment's one workflow for the service is used. --var NAME=VALUE
+(repeatable) sets the deployment's workflow variables: ${workflow.variables.NAME} in the
+service's container definitions. --watch follows it to the end, like status --watch,
+and exits non-zero unless it succeeded.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			variables, err := parseVars(vars)
+			if err != nil {
+				return err
+			}
 			c, asJSON, err := g.session(ctx)
 			if err != nil {
 				return err
@@ -40,7 +48,10 @@ to the end, like status --watch, and exits non-zero unless it succeeded.`,
 			if err != nil {
 				return err
 			}
-			d, err := c.StartDeployment(ctx, client.DeploymentRequest{AppID: t.app.ID, WorkflowID: wf.ID, ServiceID: t.svc.ID, Artifact: art})
+			d, err := startDeployment(ctx, c, deployRequest{
+				DeploymentRequest: client.DeploymentRequest{AppID: t.app.ID, WorkflowID: wf.ID, ServiceID: t.svc.ID, Artifact: art},
+				Variables:         variables,
+			})
 			if err != nil {
 				return err
 			}
@@ -62,8 +73,25 @@ to the end, like status --watch, and exits non-zero unless it succeeded.`,
 	f.StringVar(&env, "env", "", "environment name (required)")
 	f.StringVar(&image, "image", "", "image tag, digest or URI (required)")
 	f.StringVar(&workflow, "workflow", "", "workflow name (default: the environment's one workflow for the service)")
+	f.StringArrayVar(&vars, "var", nil, "workflow variable NAME=VALUE (repeatable): ${workflow.variables.NAME} in the service's container definitions")
 	f.BoolVar(&watch, "watch", false, "follow the deployment to its end")
 	return cmd
+}
+
+// deployRequest is POST /v1/deployments with the deployment's variables
+// (client.DeploymentRequest has no field for them yet).
+type deployRequest struct {
+	client.DeploymentRequest
+	Variables map[string]string `json:"variables,omitempty"`
+}
+
+// startDeployment is client.StartDeployment for a deployRequest.
+func startDeployment(ctx context.Context, c *client.Client, req deployRequest) (*model.Deployment, error) {
+	var d model.Deployment
+	if _, err := c.DoJSON(ctx, http.MethodPost, "/v1/deployments", req, nil, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
 }
 
 // pickWorkflow finds the named workflow, or the only one in the environment

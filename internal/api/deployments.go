@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,12 +16,16 @@ import (
 // DeploymentRequest is the body of POST /v1/deployments. ServiceID may be
 // omitted when the workflow fixes its service. The artifact needs a tag, a
 // digest or an image; the image, when given, must be the one the service's
-// artifact server and repository resolve to.
+// artifact server and repository resolve to. Variables are the
+// deployment's workflow variables (${workflow.variables.NAME} in the
+// service's container definitions), named and sized as a pipeline
+// execution's.
 type DeploymentRequest struct {
-	AppID      string          `json:"appId"`
-	WorkflowID string          `json:"workflowId"`
-	ServiceID  string          `json:"serviceId,omitempty"`
-	Artifact   ArtifactRequest `json:"artifact"`
+	AppID      string            `json:"appId"`
+	WorkflowID string            `json:"workflowId"`
+	ServiceID  string            `json:"serviceId,omitempty"`
+	Artifact   ArtifactRequest   `json:"artifact"`
+	Variables  map[string]string `json:"variables,omitempty"`
 }
 
 // ArtifactRequest names the image to deploy.
@@ -98,6 +103,7 @@ func (h *Handler) graphFor(ctx context.Context, req DeploymentRequest, who strin
 		Status:      model.StatusQueued,
 		Artifact:    model.Artifact{Tag: req.Artifact.Tag, Digest: req.Artifact.Digest, Image: req.Artifact.Image},
 		TriggeredBy: model.TriggeredBy{Kind: model.TriggeredByAPI, Principal: who},
+		Variables:   maps.Clone(req.Variables),
 	}
 	if err := d.Validate(); err != nil {
 		var ve *model.ValidationError
@@ -106,6 +112,7 @@ func (h *Handler) graphFor(ctx context.Context, req DeploymentRequest, who strin
 		}
 		fe = append(fe, ve.Fields...)
 	}
+	fe = append(fe, variableProblems(req.Variables)...)
 	if req.AppID != "" {
 		if _, err := load("appId", model.KindApplication, req.AppID); err != nil {
 			return nil, err
@@ -219,6 +226,29 @@ func (h *Handler) graphFor(ctx context.Context, req DeploymentRequest, who strin
 		}
 	}
 	return d, nil
+}
+
+// variableProblems checks a deployment's variables by the rule a pipeline
+// execution's variables follow (model.PipelineExecution.Validate: a name of
+// at most 64 letters, digits and '_' not starting with a digit, a value of
+// at most 4096 bytes), since a pipeline stage hands its execution's
+// variables to its deployment: each problem names variables.<name>.
+func variableProblems(vars map[string]string) []model.FieldError {
+	if len(vars) == 0 {
+		return nil
+	}
+	err := (&model.PipelineExecution{Variables: vars}).Validate()
+	var ve *model.ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	var out []model.FieldError
+	for _, f := range ve.Fields {
+		if strings.HasPrefix(f.Field, "variables.") {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (h *Handler) createDeployment(w http.ResponseWriter, r *http.Request) {

@@ -138,12 +138,20 @@ func TestDeploymentRefused(t *testing.T) {
 		{"unknown service", map[string]any{"appId": g.app, "workflowId": g.rolling, "serviceId": "svc-00000000000000000000000000000000", "artifact": map[string]any{"tag": "v1"}}, "serviceId"},
 		{"daemon strategy for a replica service", deployReq(g, daemonID, map[string]any{"tag": "v1"}), "workflow.strategy.type"},
 		{"unknown field", `{"appId":"x","workflowId":"y","artifact":{"tag":"v1"},"force":true}`, "force"},
+		{"variable name with a dash", withVars(deployReq(g, g.rolling, map[string]any{"tag": "v1"}), map[string]any{"ok": "1", "bad-name": "x"}), "variables.bad-name"},
+		{"variable name starting with a digit", withVars(deployReq(g, g.rolling, map[string]any{"tag": "v1"}), map[string]any{"9lives": "x"}), "variables.9lives"},
+		{"variable name of 65 characters", withVars(deployReq(g, g.rolling, map[string]any{"tag": "v1"}), map[string]any{strings.Repeat("v", 65): "x"}), "variables." + strings.Repeat("v", 65)},
+		{"variable value over 4096 bytes", withVars(deployReq(g, g.rolling, map[string]any{"tag": "v1"}), map[string]any{"BIG": strings.Repeat("x", 4097)}), "variables.BIG"},
+		{"variable value not a string", withVars(deployReq(g, g.rolling, map[string]any{"tag": "v1"}), map[string]any{"N": 3}), ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.do(http.MethodPost, "/v1/deployments", c.body)
 			if r.Status != http.StatusBadRequest {
 				t.Fatalf("got %d, want 400: %s", r.Status, r.Raw)
+			}
+			if c.field == "" {
+				return // a body that does not decode: 400 without fields
 			}
 			if _, ok := r.fields()[c.field]; !ok {
 				t.Errorf("fields %v do not name %s", r.fields(), c.field)
@@ -162,6 +170,48 @@ func TestDeploymentRefused(t *testing.T) {
 		if _, ok := r.fields()[field]; !ok {
 			t.Errorf("GET /v1/deployments?%s: fields %v do not name %s", q, r.fields(), field)
 		}
+	}
+}
+
+func withVars(req map[string]any, vars map[string]any) map[string]any {
+	req["variables"] = vars
+	return req
+}
+
+// TestDeploymentVariables: a standalone deployment's variables are
+// recorded on it, reach the engine and come back on GET.
+func TestDeploymentVariables(t *testing.T) {
+	e := onMinidyn(t)
+	g := e.seed()
+	vars := map[string]any{"REPLICA_ZONE": "eu-west-1a", "_flag": "", "LONG": strings.Repeat("y", 4096)}
+	r := e.must(http.StatusCreated, http.MethodPost, "/v1/deployments", withVars(deployReq(g, g.rolling, map[string]any{"tag": "v1"}), vars))
+	id := r.str("id")
+	for k, want := range vars {
+		if got := r.str("variables", k); got != want {
+			t.Errorf("POST answer variables.%s = %.20q, want %.20q", k, got, want)
+		}
+	}
+	if n := len(e.starter.started); n != 1 {
+		t.Fatalf("starter got %d deployments, want 1", n)
+	}
+	started := e.starter.started[0].Variables
+	if len(started) != len(vars) {
+		t.Errorf("engine got variables %v, want %d of them", started, len(vars))
+	}
+	for k, want := range vars {
+		if got, ok := started[k]; !ok || got != want {
+			t.Errorf("engine got variables[%s] = %.20q (present %v), want %.20q", k, got, ok, want)
+		}
+	}
+	got := e.must(http.StatusOK, http.MethodGet, "/v1/deployments/"+id, nil)
+	if v := got.str("variables", "REPLICA_ZONE"); v != "eu-west-1a" {
+		t.Errorf("GET variables.REPLICA_ZONE = %q, want eu-west-1a", v)
+	}
+
+	// Without variables, none are recorded.
+	r = e.must(http.StatusCreated, http.MethodPost, "/v1/deployments", deployReq(g, g.rolling, map[string]any{"tag": "v2"}))
+	if _, ok := r.Body["variables"]; ok {
+		t.Errorf("deployment without variables answers variables %v", r.Body["variables"])
 	}
 }
 

@@ -140,3 +140,26 @@ func TestOpenAPIDocumentsTheRollbackRedeploy(t *testing.T) {
 		t.Error("approve documents a 202")
 	}
 }
+
+// TestOpenAPIDocumentsDeploymentVariables: the deployment request takes
+// variables (a map of strings), as the handler does.
+func TestOpenAPIDocumentsDeploymentVariables(t *testing.T) {
+	e := onMinidyn(t)
+	r := e.must(http.StatusOK, http.MethodGet, "/v1/openapi.json", nil)
+	doc, err := openapi3.NewLoader().LoadFromData(r.Raw)
+	if err != nil {
+		t.Fatalf("load the document: %v", err)
+	}
+	req := doc.Components.Schemas["DeploymentRequest"]
+	if req == nil || req.Value == nil {
+		t.Fatal("no DeploymentRequest schema")
+	}
+	v := req.Value.Properties["variables"]
+	if v == nil || v.Value == nil || !v.Value.Type.Is("object") {
+		t.Fatalf("DeploymentRequest.variables = %+v, want an object", v)
+	}
+	ap := v.Value.AdditionalProperties.Schema
+	if ap == nil || ap.Value == nil || !ap.Value.Type.Is("string") {
+		t.Errorf("DeploymentRequest.variables values = %+v, want strings", ap)
+	}
+}

@@ -104,3 +104,65 @@ func TestLambdaImports(t *testing.T) {
 		t.Fatalf("go list found %d functions, want every functions/* folder:\n%s", seen, out)
 	}
 }
+
+// stepServices are SDK service packages only some step Lambdas call, with
+// those steps. Every binary linking one of these packages carries its
+// schema tables, built at start (0.2 to 0.3 MB each, called or not), so
+// the other steps must not import it, even indirectly.
+var stepServices = map[string][]string{
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch":  {"step-verify"},
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge": {"step-prepare", "step-approval", "step-finish"},
+}
+
+// servicesStill lists the packages of stepServices that every step still
+// links, and why. The test fails when the other steps stop linking one, so
+// the list only shrinks.
+var servicesStill = map[string]string{
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch": "internal/ecsops imports it for Clients.CloudWatch " +
+		"(the alarm reader belongs in its own package, wired by step-verify's main; the tests and local mode use Clients.CloudWatch)",
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge": "internal/steps keeps the EventNotifier aliases of ebnotify " +
+		"for internal/localstack and tests/pipeline",
+}
+
+// TestStepServices fails when a step Lambda (a functions/* main importing
+// internal/steps) links a package of stepServices it does not call
+// (outside servicesStill).
+func TestStepServices(t *testing.T) {
+	root := repoRoot(t)
+	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}} | {{join .Deps \" \"}}", "./functions/...")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const prefix = "github.com/ecsflow/ecsflow/functions/"
+	others := map[string][]string{} // package -> other steps linking it
+	steps := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		direct, all, _ := strings.Cut(line, " | ")
+		fields := strings.Fields(direct)
+		name, ok := strings.CutPrefix(fields[0], prefix)
+		if !ok || strings.Contains(name, "/") || !slices.Contains(fields[1:], engine[0]) {
+			continue
+		}
+		steps++
+		deps := strings.Fields(all)
+		for pkg, users := range stepServices {
+			if slices.Contains(deps, pkg) && !slices.Contains(users, name) {
+				others[pkg] = append(others[pkg], name)
+			}
+		}
+	}
+	if steps < 10 {
+		t.Fatalf("go list found %d step Lambdas, want every functions/step-* of the engine:\n%s", steps, out)
+	}
+	for pkg, users := range stepServices {
+		why, excepted := servicesStill[pkg]
+		switch {
+		case len(others[pkg]) > 0 && !excepted:
+			t.Errorf("%v link %s, which only %v call", others[pkg], pkg, users)
+		case len(others[pkg]) == 0 && excepted:
+			t.Errorf("only %v link %s now: remove it from servicesStill (%s)", users, pkg, why)
+		}
+	}
+}

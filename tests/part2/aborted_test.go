@@ -50,9 +50,19 @@ func (h *harness) abortInSteadyWait(id string) (*model.Deployment, []model.Ledge
 // as an abort leaves it, so the next canary's revision goes to the second
 // target group, which no listener used yet: ECS refuses a target group
 // without a load balancer, so the setup must put it in the production
-// forward action (weight 0) first. The second canary then succeeds.
+// forward action (weight 0) first. The second canary then succeeds. The
+// production forward is the listener's default action, or a rule's.
 func TestCanaryAfterAbortedFirstDeploymentSucceeds(t *testing.T) {
-	h := newHarness(t, options{workflow: canary, soleForward: true})
+	for _, tc := range []struct {
+		name string
+		rule bool
+	}{{"listener default action", false}, {"listener rule", true}} {
+		t.Run(tc.name, func(t *testing.T) { canaryAfterAbortedFirst(t, tc.rule) })
+	}
+}
+
+func canaryAfterAbortedFirst(t *testing.T, rule bool) {
+	h := newHarness(t, options{workflow: canary, soleForward: true, prodRule: rule})
 	// v1's tasks take an hour to start: the steady wait lasts until the abort.
 	h.faults(awsemu.FaultRule{Image: "*:v1", Behavior: awsemu.BehaviorSlowStart, AfterSeconds: 3600})
 	d1, ledger1 := h.abortInSteadyWait(h.start("v1"))

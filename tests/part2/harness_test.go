@@ -66,6 +66,10 @@ type options struct {
 	// so the second target group has no load balancer until the engine
 	// puts it in the production forward action.
 	soleForward bool
+	// prodRule: production traffic goes through a rule of the production
+	// listener (path /*), whose default action is a fixed 404; the rule
+	// forwards as the default action would otherwise.
+	prodRule bool
 }
 
 type harness struct {
@@ -79,6 +83,7 @@ type harness struct {
 	ids   struct{ app, cp, as, svc, env, infra, wf string }
 	tgs   []string
 	prod  string // production listener
+	rule  string // production rule (options.prodRule), or ""
 	test  string // test listener
 	zone  string
 	// registry is the service's Cloud Map service (DNS blue/green), in
@@ -201,11 +206,23 @@ func (h *harness) world(o options) {
 		if i == 1 {
 			fwd = elbtypes.Action{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(h.tgs[1])}
 		}
+		def := fwd
+		if i == 0 && o.prodRule {
+			def = elbtypes.Action{Type: elbtypes.ActionTypeEnumFixedResponse,
+				FixedResponseConfig: &elbtypes.FixedResponseActionConfig{StatusCode: aws.String("404")}}
+		}
 		l, err := h.aws.ELB.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn,
-			Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(port), DefaultActions: []elbtypes.Action{fwd}})
+			Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(port), DefaultActions: []elbtypes.Action{def}})
 		h.must(err, "CreateListener")
 		if i == 0 {
 			h.prod = aws.ToString(l.Listeners[0].ListenerArn)
+			if o.prodRule {
+				r, err := h.aws.ELB.CreateRule(ctx, &elb.CreateRuleInput{ListenerArn: aws.String(h.prod), Priority: aws.Int32(10),
+					Conditions: []elbtypes.RuleCondition{{Field: aws.String("path-pattern"), Values: []string{"/*"}}},
+					Actions:    []elbtypes.Action{fwd}})
+				h.must(err, "CreateRule")
+				h.rule = aws.ToString(r.Rules[0].RuleArn)
+			}
 		} else {
 			h.test = aws.ToString(l.Listeners[0].ListenerArn)
 		}
@@ -229,7 +246,7 @@ func (h *harness) entities(o options) {
 		inf.LoadBalancing = nil
 		inf.DNS = &model.DNS{HostedZoneID: h.zone, RecordName: recordName, TTL: 30}
 	} else {
-		inf.LoadBalancing = &model.LoadBalancing{TargetGroupARNs: h.tgs, ProdListenerARN: h.prod, TestListenerARN: h.test}
+		inf.LoadBalancing = &model.LoadBalancing{TargetGroupARNs: h.tgs, ProdListenerARN: h.prod, ProdListenerRuleARN: h.rule, TestListenerARN: h.test}
 	}
 	h.ids.infra = h.create(inf)
 	wf := modeltest.RollingWorkflow(h.ids.app, h.ids.env, h.ids.infra)
@@ -438,7 +455,11 @@ func (h *harness) weights(listener string) map[string]int32 {
 	h.tb.Helper()
 	ctx, cancel := h.ctx()
 	defer cancel()
-	w, err := h.aws.ForwardWeights(ctx, listener, "")
+	rule := ""
+	if listener == h.prod {
+		rule = h.rule
+	}
+	w, err := h.aws.ForwardWeights(ctx, listener, rule)
 	h.must(err, "ForwardWeights")
 	return w
 }

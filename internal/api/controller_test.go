@@ -44,7 +44,7 @@ func (f *fakeController) Abort(_ context.Context, id, p, c string) error {
 // TestControlDelegatesToController: every action route hands the request to
 // the configured Controller (the engine, later) and maps its errors.
 func TestControlDelegatesToController(t *testing.T) {
-	base := onMinidyn(t)
+	base := onMem(t)
 	g := base.seed()
 	dep := base.must(http.StatusCreated, http.MethodPost, "/v1/deployments", deployReq(g, g.rolling, map[string]any{"tag": "v1"})).str("id")
 	ctrl := &fakeController{}

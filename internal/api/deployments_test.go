@@ -113,7 +113,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 }
 
 func TestDeploymentRefused(t *testing.T) {
-	e := onMinidyn(t)
+	e := onMem(t)
 	g := e.seed()
 	daemonWF := modeltest.RollingWorkflow(g.app, g.env, g.infra)
 	daemonWF.Name = "daemon"
@@ -181,7 +181,7 @@ func withVars(req map[string]any, vars map[string]any) map[string]any {
 // TestDeploymentVariables: a standalone deployment's variables are
 // recorded on it, reach the engine and come back on GET.
 func TestDeploymentVariables(t *testing.T) {
-	e := onMinidyn(t)
+	e := onMem(t)
 	g := e.seed()
 	vars := map[string]any{"REPLICA_ZONE": "eu-west-1a", "_flag": "", "LONG": strings.Repeat("y", 4096)}
 	r := e.must(http.StatusCreated, http.MethodPost, "/v1/deployments", withVars(deployReq(g, g.rolling, map[string]any{"tag": "v1"}), vars))
@@ -216,7 +216,7 @@ func TestDeploymentVariables(t *testing.T) {
 }
 
 func TestDeploymentStartFailureMarksFailed(t *testing.T) {
-	e := onMinidyn(t)
+	e := onMem(t)
 	g := e.seed()
 	e.starter.err = errors.New("ThrottlingException: rate exceeded")
 	r := e.must(http.StatusBadGateway, http.MethodPost, "/v1/deployments", deployReq(g, g.rolling, map[string]any{"tag": "v1"}))
@@ -240,7 +240,7 @@ func TestDeploymentStartFailureMarksFailed(t *testing.T) {
 }
 
 func TestDeploymentWithoutEngine(t *testing.T) {
-	b := onMinidyn(t)
+	b := onMem(t)
 	g := b.seed()
 	h := api.New(b.store, api.UnavailableStarter{Reason: "no runner here"})
 	e := &env{t: t, store: b.store, starter: b.starter, logs: b.logs}
@@ -327,7 +327,7 @@ func (f fakeDigests) ResolveDigest(_ context.Context, _ *model.ArtifactServer, r
 
 func TestDeploymentPinsTagToDigest(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("cd", 32)
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b), api.WithDigestResolver(fakeDigests{digests: map[string]string{"web:v1": digest}}))
 	g := e.seed()
 	r := e.must(http.StatusCreated, http.MethodPost, "/v1/deployments", deployReq(g, g.rolling, map[string]any{"tag": "v1"}))

@@ -77,7 +77,7 @@ func TestEntityLifecycle(t *testing.T) {
 }
 
 func TestCreateAnswers(t *testing.T) {
-	e := onMinidyn(t)
+	e := onMem(t)
 	r := e.must(http.StatusCreated, http.MethodPost, "/v1/applications", map[string]any{"name": "shop", "id": "app-ignored", "version": 7})
 	id := r.str("id")
 	if !strings.HasPrefix(id, "app-") || id == "app-ignored" {
@@ -95,7 +95,7 @@ func TestCreateAnswers(t *testing.T) {
 }
 
 func TestAppScoping(t *testing.T) {
-	e := onMinidyn(t)
+	e := onMem(t)
 	g := e.seed()
 	other := e.create("/v1/applications", mustApp("other"))
 	otherEnv := e.create("/v1/applications/"+other+"/environments", envOf(other))
@@ -184,7 +184,7 @@ func TestPaging(t *testing.T) {
 // An update that would leave a workflow unable to deploy is refused, naming
 // the field and the workflow.
 func TestUpdateKeepsWorkflowsDeployable(t *testing.T) {
-	e := onMinidyn(t)
+	e := onMem(t)
 	g := e.seed()
 	infraPath := g.appPath() + "/environments/" + g.env + "/infrastructures/" + g.infra
 	inf := e.must(http.StatusOK, http.MethodGet, infraPath, nil)

@@ -70,7 +70,7 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t *testing.T, b dynamotest.Backend, table string, opts ...api.Option) *env {
 	t.Helper()
-	st := store.New(b.Client, table)
+	st := store.New(b.DB, table)
 	e := &env{t: t, store: st, starter: &fakeStarter{}, logs: &syncBuffer{}}
 	h := api.New(st, e.starter, append([]api.Option{api.WithLogger(slog.New(slog.NewJSONHandler(e.logs, nil)))}, opts...)...)
 	e.srv = httptest.NewServer(h)
@@ -78,17 +78,18 @@ func newEnv(t *testing.T, b dynamotest.Backend, table string, opts ...api.Option
 	return e
 }
 
-// forEachBackend runs f on DynamoDB Local and on minidyn's HTTP server.
+// forEachBackend runs f on every dynamotest backend (DynamoDB Local,
+// minidyn's HTTP server, memdynamo in process and over HTTP).
 func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
 	dynamotest.ForEach(t, func(t *testing.T, b dynamotest.Backend, table string) {
 		f(t, newEnv(t, b, table))
 	})
 }
 
-// onMinidyn runs f on minidyn's HTTP server only (for error paths that do
-// not depend on the backend).
-func onMinidyn(t *testing.T) *env {
-	b := dynamotest.Mini()
+// onMem runs f on memdynamo's HTTP handler only (for error paths that do
+// not depend on the backend), with the real SDK client.
+func onMem(t *testing.T) *env {
+	b := dynamotest.MemHTTP()
 	return newEnv(t, b, dynamotest.Table(t, b))
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 func TestAccessLog(t *testing.T) {
-	e := onMinidyn(t)
+	e := onMem(t)
 	r := e.must(http.StatusCreated, http.MethodPost, "/v1/applications", map[string]any{"name": "secret-name-xyz"})
 	id := r.Header.Get("X-Request-Id")
 	e.must(http.StatusNotFound, http.MethodGet, "/v1/applications/app-00000000000000000000000000000000", nil)

@@ -10,16 +10,15 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	minidyn "github.com/truora/minidyn/aws-v2/client"
-
 	"github.com/ecsflow/ecsflow/internal/api"
+	"github.com/ecsflow/ecsflow/internal/memdynamo"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
 	"github.com/ecsflow/ecsflow/internal/store"
 )
 
-// memAPI is the handler on the real store over minidyn's in-memory aws-v2
-// client: no network, for fuzzing and benchmarks.
+// memAPI is the handler on the real store over memdynamo in process (the
+// embedded store of local mode): no network, for fuzzing and benchmarks.
 type memAPI struct {
 	h *api.Handler
 	g graph
@@ -27,7 +26,7 @@ type memAPI struct {
 
 func newMemAPI(tb testing.TB) *memAPI {
 	tb.Helper()
-	db := minidyn.NewClient()
+	db := memdynamo.New()
 	if err := store.CreateTable(context.Background(), db, "ecsflow"); err != nil {
 		tb.Fatalf("create table: %v", err)
 	}

@@ -18,7 +18,7 @@ import (
 // fails when either has an operation the other lacks, and checks that every
 // route is really served (not answered by the router's 404 or 405).
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	e := onMinidyn(t)
+	e := onMem(t)
 	r := e.must(http.StatusOK, http.MethodGet, "/v1/openapi.json", nil)
 	var doc struct {
 		OpenAPI string                                `json:"openapi"`
@@ -105,7 +105,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 // (rolled back in place) or 202 with the new deployment and its Location
 // (rollback.go), and the document says both.
 func TestOpenAPIDocumentsTheRollbackRedeploy(t *testing.T) {
-	e := onMinidyn(t)
+	e := onMem(t)
 	r := e.must(http.StatusOK, http.MethodGet, "/v1/openapi.json", nil)
 	doc, err := openapi3.NewLoader().LoadFromData(r.Raw)
 	if err != nil {
@@ -144,7 +144,7 @@ func TestOpenAPIDocumentsTheRollbackRedeploy(t *testing.T) {
 // TestOpenAPIDocumentsDeploymentVariables: the deployment request takes
 // variables (a map of strings), as the handler does.
 func TestOpenAPIDocumentsDeploymentVariables(t *testing.T) {
-	e := onMinidyn(t)
+	e := onMem(t)
 	r := e.must(http.StatusOK, http.MethodGet, "/v1/openapi.json", nil)
 	doc, err := openapi3.NewLoader().LoadFromData(r.Raw)
 	if err != nil {

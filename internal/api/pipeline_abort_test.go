@@ -27,7 +27,7 @@ func (f *abortingPipelines) AbortExecution(_ context.Context, id, principal, com
 var _ api.PipelineAborter = (*abortingPipelines)(nil)
 
 func TestAbortPipelineExecutionRoute(t *testing.T) {
-	e := onMinidyn(t)
+	e := onMem(t)
 	g := e.seed()
 	f := &abortingPipelines{}
 	eng := *e

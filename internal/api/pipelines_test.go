@@ -47,7 +47,7 @@ func (f *fakePipelines) decide(action, id, principal, comment string) error {
 }
 
 func TestPipelineExecutionRoutes(t *testing.T) {
-	e := onMinidyn(t)
+	e := onMem(t)
 	g := e.seed()
 	start := func(e *env, pl string, body any) resp {
 		return e.do(http.MethodPost, "/v1/pipelines/"+pl+"/executions", body)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	minidyn "github.com/truora/minidyn/aws-v2/client"
-
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
 	"github.com/ecsflow/ecsflow/internal/store"
@@ -20,8 +18,9 @@ type benchBackend struct {
 	open func(b *testing.B) (*store.Store, *store.CountingDB)
 }
 
-// benchBackends: DynamoDB Local and minidyn's server over HTTP with the real
-// SDK client, and minidyn's in-memory aws-v2 client (no HTTP at all).
+// benchBackends: every dynamotest backend (DynamoDB Local and minidyn's
+// server over HTTP with the real SDK client, memdynamo in process and over
+// HTTP).
 func benchBackends(b *testing.B) []benchBackend {
 	b.Helper()
 	var out []benchBackend
@@ -31,14 +30,6 @@ func benchBackends(b *testing.B) []benchBackend {
 			return store.New(cnt, dynamotest.Table(b, be)), cnt
 		}})
 	}
-	out = append(out, benchBackend{name: "MinidynInMemory", open: func(b *testing.B) (*store.Store, *store.CountingDB) {
-		mem := minidyn.NewClient()
-		if err := store.CreateTable(context.Background(), mem, "bench"); err != nil {
-			b.Fatal(err)
-		}
-		cnt := store.NewCountingDB(mem)
-		return store.New(cnt, "bench"), cnt
-	}})
 	return out
 }
 

@@ -9,15 +9,14 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/truora/minidyn/server"
-
+	"github.com/ecsflow/ecsflow/internal/memdynamo"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
 	"github.com/ecsflow/ecsflow/internal/store"
 	"github.com/ecsflow/ecsflow/internal/store/dynamotest"
 )
 
-// conflicting serves minidyn, but answers the first `left`
+// conflicting serves memdynamo, but answers the first `left`
 // TransactWriteItems with DynamoDB's wire-format TransactionCanceledException
 // carrying a TransactionConflict reason, as DynamoDB does when another
 // transaction holds an item.
@@ -44,7 +43,7 @@ func (c *conflicting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestTransactionConflictIsRetried(t *testing.T) {
 	ctx := context.Background()
-	h := &conflicting{next: server.NewServer()}
+	h := &conflicting{next: memdynamo.New().Handler()}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	b := dynamotest.Backend{Name: "conflicting", Endpoint: srv.URL, Client: dynamotest.NewClient(srv.URL)}

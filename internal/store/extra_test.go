@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	minidyn "github.com/truora/minidyn/aws-v2/client"
-
+	"github.com/ecsflow/ecsflow/internal/memdynamo"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
 	"github.com/ecsflow/ecsflow/internal/store"
@@ -32,7 +31,7 @@ func TestCreateTableIsIdempotent(t *testing.T) {
 			t.Errorf("the table lost its items: %v", err)
 		}
 	})
-	mem := minidyn.NewClient()
+	mem := memdynamo.New()
 	for i := range 2 {
 		if err := store.CreateTable(context.Background(), mem, "t"); err != nil {
 			t.Fatalf("in-memory CreateTable #%d: %v", i+1, err)
@@ -103,7 +102,7 @@ func TestDeploymentStatusMovesInFilter(t *testing.T) {
 // or says ErrBadCursor.
 func FuzzListCursor(f *testing.F) {
 	ctx := context.Background()
-	mem := minidyn.NewClient()
+	mem := memdynamo.New()
 	if err := store.CreateTable(ctx, mem, "fuzz"); err != nil {
 		f.Fatal(err)
 	}

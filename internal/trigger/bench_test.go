@@ -167,12 +167,12 @@ func BenchmarkDuplicateDelivery(b *testing.B) {
 	}
 }
 
-// BenchmarkBusToStartOnMemdynamo is issue 7's trigger latency: from an ECR
+// BenchmarkBusToStart is issue 7's trigger latency: from an ECR
 // push event entering the local bus (PutEnvelope) to the starter's
 // StartExecution returning, through the bus's rule and Lambda target, the
 // trigger handler and the API's creation path, on memdynamo (in process,
 // and over loopback HTTP as `ecsflow local` runs it).
-func BenchmarkBusToStartOnMemdynamo(b *testing.B) {
+func BenchmarkBusToStart(b *testing.B) {
 	for _, be := range benchDBs(b) {
 		b.Run(be.name, func(b *testing.B) {
 			raw, table := be.open(b)

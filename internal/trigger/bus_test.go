@@ -3,13 +3,11 @@ package trigger_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
 	"github.com/ecsflow/ecsflow/internal/model"
@@ -38,7 +36,7 @@ func newBus(t testing.TB, h *trigger.Handler) *eventbus.Bus {
 }
 
 func TestEmulatorPushThroughTheLocalBusStartsOnce(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	e.addTrigger(t, g, g.server, "release", releaseFilter, false)
@@ -106,33 +104,4 @@ func (s *signallingStarter) Start(ctx context.Context, d *model.Deployment) (str
 	arn, err := s.recordingStarter.Start(ctx, d)
 	s.started <- struct{}{}
 	return arn, err
-}
-
-// BenchmarkBusToStart is the trigger latency from an ECR push event
-// entering the local bus to the starter's StartExecution returning, on the
-// embedded store (minidyn over loopback).
-func BenchmarkBusToStart(b *testing.B) {
-	m := dynamotest.Mini()
-	e := newEnv(b, m, dynamotest.Table(b, m))
-	g := e.seed(b)
-	e.addTrigger(b, g, g.server, "release", releaseFilter, false)
-	st := &signallingStarter{started: make(chan struct{}, 1)}
-	h := trigger.New(e.st, trigger.NewAPICreator(e.st, st, api.WithLogger(e.log), api.WithClock(e.clock.Now)), st, trigger.WithLogger(e.log), trigger.WithClock(e.clock.Now))
-	bus := newBus(b, h)
-	ctx := context.Background()
-	var ds []time.Duration
-	for i := 0; b.Loop(); i++ {
-		raw := pushEvent(fmt.Sprintf("bus-%d", i), "web", "v1.0.0", digestOf(byte(i)))
-		start := time.Now()
-		if _, err := bus.PutEnvelope(ctx, raw); err != nil {
-			b.Fatal(err)
-		}
-		select {
-		case <-st.started:
-		case <-time.After(10 * time.Second):
-			b.Fatalf("event %d: no start within 10s", i)
-		}
-		ds = append(ds, time.Since(start))
-	}
-	reportLatency(b, ds)
 }

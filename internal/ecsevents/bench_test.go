@@ -63,3 +63,60 @@ func BenchmarkHandleOnDynamoDB(b *testing.B) {
 	}
 	b.ReportMetric(float64(cnt.Total())/float64(n), "ddb-calls/event")
 }
+
+// stamp is a TaskCompleter that notes when the first answer of an event
+// was sent.
+type stamp struct{ at time.Time }
+
+func (s *stamp) SendTaskSuccess(context.Context, string, string) error {
+	if s.at.IsZero() {
+		s.at = time.Now()
+	}
+	return nil
+}
+func (s *stamp) SendTaskFailure(context.Context, string, string, string) error { return nil }
+func (s *stamp) SendTaskHeartbeat(context.Context, string) error               { return nil }
+
+// BenchmarkCompletionOnDynamoDB is a completing event (SERVICE_STEADY_STATE
+// for a STEADY wait) against the real store on minidyn over HTTP: the real
+// time from the event to SendTaskSuccess (the workflow's next step waits for
+// it) and the whole handling, and the DynamoDB calls per event.
+func BenchmarkCompletionOnDynamoDB(b *testing.B) {
+	be := dynamotest.Mini()
+	table := dynamotest.Table(b, be)
+	cnt := store.NewCountingDB(be.Client)
+	now := func() time.Time { return sampleNow }
+	st := store.New(cnt, table, store.WithClock(now))
+	deps := seedDeploymentTB(b, st, 1)
+	tc := &stamp{}
+	h := ecsevents.New(st, tc, ecsevents.WithLogger(discard), ecsevents.WithClock(now))
+	raw := sample(b, "ecs-service-action.json")
+	ctx := context.Background()
+	var toAnswer, total time.Duration
+	calls := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		if err := st.PutWait(ctx, store.Wait{Token: "tok", DeploymentID: deps[0], Kind: store.WaitSteady,
+			Cluster: "prod", Service: "web", Expires: sampleNow.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+		tc.at = time.Time{}
+		before := cnt.Total()
+		b.StartTimer()
+		start := time.Now()
+		if err := h.Handle(ctx, raw); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(start)
+		if tc.at.IsZero() {
+			b.Fatal("the wait was not completed")
+		}
+		toAnswer += tc.at.Sub(start)
+		calls += cnt.Total() - before
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(toAnswer.Microseconds())/n, "µs-to-answer")
+	b.ReportMetric(float64(total.Microseconds())/n, "µs-handled")
+	b.ReportMetric(float64(calls)/n, "ddb-calls/event")
+}

@@ -173,6 +173,8 @@ type Stack struct {
 	notes *steps.NotificationLog
 	// stopSchedule stops the scheduled triggers' minute ticks.
 	stopSchedule func()
+	// stopExpiry stops the embedded table's TTL expiry (nil without one).
+	stopExpiry func()
 }
 
 // strategyMachines maps the embedded definitions to the strategies they run.
@@ -274,6 +276,15 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := store.CreateTable(ctx, db, cfg.Table); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("create table %s at %s: %w", cfg.Table, ddbURL, err)
+	}
+	if table != nil {
+		// Claims, leases and waits expire through TTL, as on AWS: the
+		// embedded table removes them every simulated minute.
+		if err := enableTTL(ctx, table, cfg.Table); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.stopExpiry = runExpiry(s.clock, table, ExpiryInterval, cfg.Logger)
 	}
 	s.store = store.New(db, cfg.Table, store.WithClock(s.clock.Now), store.WithLogger(cfg.Logger))
 
@@ -693,6 +704,9 @@ func (s *Stack) close() error {
 	var errs []error
 	if s.stopSchedule != nil {
 		s.stopSchedule()
+	}
+	if s.stopExpiry != nil {
+		s.stopExpiry()
 	}
 	if s.apiSrv != nil {
 		if err := s.apiSrv.Shutdown(ctx); err != nil {

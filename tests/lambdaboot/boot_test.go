@@ -107,14 +107,20 @@ func build(t testing.TB, root, name string) (string, int64) {
 	return out, st.Size()
 }
 
-func freePort(t testing.TB) string {
+// freePorts returns n distinct loopback addresses that were free: all are
+// held open until all are chosen, so two never get the same port.
+func freePorts(t testing.TB, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	addrs := make([]string, n)
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		addrs[i] = l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs
 }
 
 // fakeDynamoDB answers Query with an empty page and GetItem with no item,
@@ -244,11 +250,31 @@ type booted struct {
 	stop  func()
 }
 
+// errPortTaken is bootOnce's answer when the emulator could not listen on
+// a port chosen free (another process took it in between).
+var errPortTaken = errors.New("emulator port taken")
+
 // boot starts the emulator with bootstrap and invokes event until the first
 // response; every AWS endpoint points at ddbURL or a closed loopback port.
+// When another process takes a port the emulator was given before it
+// listens, boot starts again on new ports (at most three times).
 func boot(tb testing.TB, rie, bootstrap, name, ddbURL string, event []byte) *booted {
 	tb.Helper()
-	rieAddr, apiAddr := freePort(tb), freePort(tb)
+	for attempt := 1; ; attempt++ {
+		b, err := bootOnce(tb, rie, bootstrap, name, ddbURL, event)
+		if err == nil {
+			return b
+		}
+		if attempt == 3 {
+			tb.Fatalf("boot: %v after %d attempts", err, attempt)
+		}
+	}
+}
+
+func bootOnce(tb testing.TB, rie, bootstrap, name, ddbURL string, event []byte) (*booted, error) {
+	tb.Helper()
+	addrs := freePorts(tb, 2)
+	rieAddr, apiAddr := addrs[0], addrs[1]
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr, "--log-level", "info", bootstrap)
 	cmd.Dir = filepath.Dir(bootstrap)
 	cmd.Env = []string{
@@ -273,9 +299,14 @@ func boot(tb testing.TB, rie, bootstrap, name, ddbURL string, event []byte) *boo
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start emulator: %v", err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
 	b.stop = func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
+		<-exited
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -287,6 +318,15 @@ func boot(tb testing.TB, rie, bootstrap, name, ddbURL string, event []byte) *boo
 			break
 		}
 		var op *net.OpError
+		select {
+		case <-exited:
+			b.stop()
+			if strings.Contains(b.logs.String(), "address already in use") {
+				return nil, fmt.Errorf("%w: %s or %s", errPortTaken, rieAddr, apiAddr)
+			}
+			tb.Fatalf("emulator exited before answering: %v\nemulator output:\n%s", err, b.logs.String())
+		default:
+		}
 		if !errors.As(err, &op) || ctx.Err() != nil {
 			b.stop()
 			tb.Fatalf("first invocation: %v\nemulator output:\n%s", err, b.logs.String())
@@ -294,7 +334,7 @@ func boot(tb testing.TB, rie, bootstrap, name, ddbURL string, event []byte) *boo
 		time.Sleep(time.Millisecond)
 	}
 	b.cold = time.Since(start)
-	return b
+	return b, nil
 }
 
 func bootFunction() string {

@@ -632,6 +632,10 @@ func (s *Stack) Store() *store.Store { return s.store }
 // Handler is the stack's API handler.
 func (s *Stack) Handler() *api.Handler { return s.handler }
 
+// PipelineStateMachineARN is the pipeline state machine's ARN ("" when the
+// pipeline definition cannot run here).
+func (s *Stack) PipelineStateMachineARN() string { return s.pipelineARN }
+
 // Clock is the shared simulated clock.
 func (s *Stack) Clock() *simclock.Scaled { return s.clock }
 

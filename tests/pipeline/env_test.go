@@ -7,98 +7,51 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/ecsflow/ecsflow/internal/api"
-	"github.com/ecsflow/ecsflow/internal/awsemu"
-	"github.com/ecsflow/ecsflow/internal/deploycontrol"
-	"github.com/ecsflow/ecsflow/internal/ecsevents"
-	"github.com/ecsflow/ecsflow/internal/ecsevents/localrules"
+	"github.com/ecsflow/ecsflow/internal/ecsops"
 	"github.com/ecsflow/ecsflow/internal/ecsops/ecsopstest"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
+	"github.com/ecsflow/ecsflow/internal/localstack"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
 	"github.com/ecsflow/ecsflow/internal/pipeline"
 	"github.com/ecsflow/ecsflow/internal/sfnlocal"
-	"github.com/ecsflow/ecsflow/internal/steps"
+	"github.com/ecsflow/ecsflow/internal/simclock"
 	"github.com/ecsflow/ecsflow/internal/store"
-	"github.com/ecsflow/ecsflow/internal/store/dynamotest"
-	"github.com/ecsflow/ecsflow/internal/trigger"
-	"github.com/ecsflow/ecsflow/statemachines"
 )
 
 var discard = slog.New(slog.DiscardHandler)
 
+// The emulated account (localstack's defaults).
 const (
-	region  = "us-east-1"
-	account = "123456789012"
+	region  = localstack.DefaultRegion
+	account = localstack.DefaultAccountID
 )
 
-func localARN(fn string) string {
-	return "arn:aws:lambda:" + region + ":" + account + ":function:ecsflow-" + fn
-}
-
-func pascal(name string) string {
-	var b strings.Builder
-	for _, part := range strings.Split(name, "-") {
-		if part != "" {
-			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-		}
-	}
-	return b.String()
-}
-
-// definition is the named real ASL with its function placeholders filled
-// with local ARNs.
-func definition(t testing.TB, name string) string {
-	t.Helper()
-	d, ok := statemachines.Get(name)
-	if !ok {
-		t.Fatalf("no state machine %s", name)
-	}
-	vals := map[string]string{}
-	for _, p := range d.Placeholders {
-		fn := strings.TrimSuffix(p, "Arn")
-		for _, name := range append([]string{steps.FnPrepare, steps.FnNext, steps.FnRegister, steps.FnUpdateService, steps.FnWaitSteady,
-			steps.FnCheckSteady, steps.FnVerify, steps.FnApproval, steps.FnRollback, steps.FnFinish}, pipeline.Functions...) {
-			if pascal(name) == fn {
-				vals[p] = localARN(name)
-			}
-		}
-	}
-	body, err := statemachines.Substitute(d.Body, vals)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return body
-}
-
-// stack is the engine on one machine: the AWS emulator over HTTP, the store
-// on minidyn, sfnlocal (served over HTTP too) running the real rolling and
-// pipeline ASL with the real step handlers, the local event bus (over HTTP)
-// carrying ECS events to ecs-events and the notifications to a recorder,
-// and the REST API on an httptest server.
+// stack is the whole local system of `ecsflow local` (internal/localstack:
+// the AWS emulator, sfnlocal running the real strategy and pipeline ASL
+// with the real step handlers, the local event bus carrying ECS events to
+// ecs-events and ecsflow's notifications to a log, memdynamo, the REST API
+// over HTTP), with ecsopstest's helpers on its emulator, and this
+// package's application, environments and pipeline in its store.
 type stack struct {
-	w   *ecsopstest.World
-	st  *store.Store
-	sfn *sfnlocal.Service
-	bus *eventbus.Bus
-	api *httptest.Server
-	ids ids
+	local *localstack.Stack
+	w     *ecsopstest.World
+	st    *store.Store
+	sfn   *sfnlocal.Service
+	bus   *eventbus.Bus
+	// apiURL is the REST API's base URL.
+	apiURL string
+	ids    ids
 	// launcher starts pipeline executions as triggers do.
 	launcher *pipeline.Launcher
-	mu       sync.Mutex
-	sent     []notification
 }
 
 type ids struct {
@@ -116,105 +69,28 @@ type notification struct {
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
-	s := &stack{}
-	var bus *eventbus.Bus
-	sink := awsemu.SinkFunc(func(ctx context.Context, ev awsemu.Event) {
-		raw, err := json.Marshal(ev)
-		if err == nil && bus != nil {
-			_, err = bus.PutEnvelope(ctx, raw)
-		}
-		if err != nil {
-			t.Errorf("put emulator event on the bus: %v", err)
+	clock := simclock.NewScaled(ecsopstest.Start, 200)
+	t.Cleanup(clock.Close)
+	ls, err := localstack.Start(context.Background(), localstack.Config{Clock: clock, Timings: ecsopstest.FastTimings, Seed: 11, Logger: discard})
+	if err != nil {
+		t.Fatalf("start the local stack: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := ls.Close(); err != nil {
+			t.Errorf("close the local stack: %v", err)
 		}
 	})
-	s.w = ecsopstest.New(t, ecsopstest.Options{Scale: 200, Sink: sink})
-	clock := s.w.Clock
-	b := dynamotest.Mini()
-	s.st = store.New(b.Client, dynamotest.Table(t, b), store.WithClock(clock.Now), store.WithLogger(discard))
-	s.sfn = sfnlocal.New(sfnlocal.Options{Clock: clock, Logger: discard, Region: region, AccountID: account})
-	t.Cleanup(s.sfn.Close)
-	bus = eventbus.New(eventbus.Options{Clock: clock, Logger: discard})
-	s.bus = bus
-	t.Cleanup(bus.Close)
-	evFn := localARN(ecsevents.FunctionECSEvents)
-	bus.RegisterLambda(evFn, ecsevents.New(s.st, s.sfn, ecsevents.WithLogger(discard)).Handle)
-	if err := localrules.Install(bus, func(f string) string {
-		if f == ecsevents.FunctionECSEvents {
-			return evFn
-		}
-		return ""
-	}); err != nil {
-		t.Fatal(err)
+	if ls.PipelineStateMachineARN() == "" {
+		t.Fatal("the local stack runs no pipeline state machine")
 	}
-	// Notifications: a rule on the ecsflow source, delivered to a recorder.
-	recFn := localARN("notification-recorder")
-	bus.RegisterLambda(recFn, func(_ context.Context, ev json.RawMessage) error {
-		var n notification
-		if err := json.Unmarshal(ev, &n); err != nil {
-			return err
-		}
-		s.mu.Lock()
-		s.sent = append(s.sent, n)
-		s.mu.Unlock()
-		return nil
-	})
-	if _, err := bus.PutRule(eventbus.Rule{Name: "ecsflow-status", EventPattern: `{"source":["ecsflow"]}`}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.PutTargets("ecsflow-status", "", []eventbus.Target{{Id: "recorder", Arn: recFn}}); err != nil {
-		t.Fatal(err)
-	}
-
-	// Step Functions and EventBridge are reached with the real SDK clients.
-	creds := credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")
-	busSrv := httptest.NewServer(bus)
-	t.Cleanup(busSrv.Close)
-	ebClient := eventbridge.New(eventbridge.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(busSrv.URL)})
-
-	eng, err := steps.New(steps.Config{Store: s.st, AWS: s.w.Factory, Tasks: s.sfn, Now: clock.Now, Logger: discard,
-		Notifier: steps.NewEventNotifier(ebClient, "", clock.Now),
-		Executions: steps.ExecutionsFunc(func(ctx context.Context, arn string) (int64, error) {
-			x, err := s.sfn.DescribeExecution(ctx, arn)
-			return int64(x.StateTransitions), err
-		})})
+	f := ecsops.NewFactory(ls.AWSConfig(), ecsops.WithLocalEndpoint(ls.AWSURL()))
+	clients, err := f.Clients(context.Background(), ecsops.Target{Region: ls.Region()})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("clients: %v", err)
 	}
-	for name, h := range eng.Handlers() {
-		s.sfn.RegisterLambda(localARN(name), sfnlocal.LambdaHandler(h))
-	}
-	ctx := context.Background()
-	rolling, err := s.sfn.CreateStateMachine(ctx, "ecsflow-rolling", definition(t, "rolling"))
-	if err != nil {
-		t.Fatalf("create rolling: %v", err)
-	}
-	machines := map[model.StrategyType]string{model.StrategyRolling: rolling}
-
-	sfnSrv := httptest.NewServer(s.sfn)
-	t.Cleanup(sfnSrv.Close)
-	sfnClient := sfn.New(sfn.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(sfnSrv.URL)})
-
-	creator := trigger.NewAPICreator(s.st, pipeline.NewNestedStarter(machines), api.WithLogger(discard), api.WithClock(clock.Now))
-	pe, err := pipeline.New(pipeline.Config{Store: s.st, Creator: creator, StateMachines: machines,
-		Notifier: pipeline.NewNotifier(ebClient, "", discard, clock.Now), Now: clock.Now, Logger: discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, h := range pe.Handlers() {
-		s.sfn.RegisterLambda(localARN(name), sfnlocal.LambdaHandler(h))
-	}
-	plSM, err := s.sfn.CreateStateMachine(ctx, "ecsflow-pipeline", definition(t, "pipeline"))
-	if err != nil {
-		t.Fatalf("create pipeline: %v", err)
-	}
-	h := api.New(s.st, api.NewSFNStarter(sfnClient, machines),
-		api.WithController(deploycontrol.New(s.st, s.sfn, deploycontrol.WithClock(clock.Now))),
-		api.WithPipelines(pipeline.NewSFNStarter(sfnClient, plSM), pipeline.NewController(s.st, s.sfn, clock.Now).
-			WithAbort(deploycontrol.New(s.st, s.sfn, deploycontrol.WithClock(clock.Now)), sfnClient, pipeline.NewNotifier(ebClient, "", discard, clock.Now))),
-		api.WithClock(clock.Now), api.WithLogger(discard))
-	s.launcher = pipeline.NewLauncher(s.st, pipeline.NewSFNStarter(sfnClient, plSM), clock.Now)
-	s.api = httptest.NewServer(h)
-	t.Cleanup(s.api.Close)
+	s := &stack{local: ls, st: ls.Store(), sfn: ls.StepFunctions(), bus: ls.Bus(), apiURL: ls.URL(),
+		w: &ecsopstest.World{Emu: ls.Emulator(), URL: ls.AWSURL(), Clock: clock, Factory: f, Clients: clients}}
+	s.launcher = pipeline.NewLauncher(s.st, pipeline.NewSFNStarter(sfn.NewFromConfig(ls.AWSConfig()), ls.PipelineStateMachineARN()), clock.Now)
 
 	s.w.Cluster(t, "dev")
 	s.w.Cluster(t, "prod")
@@ -282,7 +158,7 @@ func (s *stack) seed(t testing.TB, tgs []string) {
 // call sends a JSON request to the API and decodes the answer into out.
 func (s *stack) call(t *testing.T, method, path string, body any, out any) int {
 	t.Helper()
-	return s.callURL(t, s.api.URL, method, path, body, out)
+	return s.callURL(t, s.apiURL, method, path, body, out)
 }
 
 // callURL sends a JSON request to the API at base.
@@ -404,7 +280,9 @@ func (s *stack) notifications(t *testing.T) []notification {
 	if err := s.bus.Drain(ctx); err != nil {
 		t.Fatalf("drain the bus: %v", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]notification(nil), s.sent...)
+	var out []notification
+	for _, ev := range s.local.Notifications().Since(0).Events {
+		out = append(out, notification{DetailType: ev.DetailType, Source: ev.Source, Detail: ev.Detail})
+	}
+	return out
 }

@@ -65,8 +65,9 @@ func ExecutionHistory() Dep {
 // Notifications publishes deployment status events (Config.Notifier) on
 // EVENT_BUS_NAME ("" = the account's default bus), or none when
 // ECSFLOW_NOTIFY is "off", with the notifier the function's WithNotifier
-// factory builds. This package does not link the EventBridge client
-// (ebnotify does), so the steps that never notify do not carry it. A
+// factory builds. The EventBridge client is ebnotify's, linked by the
+// mains that notify, so the steps that never notify do not carry it (once
+// the EventNotifier aliases in notify.go are gone). A
 // function without a factory gets a notifier whose every notification
 // fails with ErrNoNotifier (logged, never failing a step);
 // TestFunctionWiring makes sure every notifying main has one.

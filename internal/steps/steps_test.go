@@ -114,10 +114,16 @@ func TestStepsAreIdempotentWhenRetried(t *testing.T) {
 		t.Fatalf("the wait did not complete itself on a steady service: %v", rec.successes)
 	}
 	ws, _ := e.st.WaitsForDeployment(ctx, d.ID)
+	watching := false
 	for _, w := range ws {
 		if w.Kind == store.WaitSteady {
 			t.Fatalf("the completed STEADY wait was kept: %+v", w)
 		}
+		watching = watching || (w.Kind == store.WaitWatch && w.Token == store.WatchToken(d.ID) && w.Service != "")
+	}
+	if !watching {
+		// ECS's events of the settled rollout still reach the ledger.
+		t.Fatalf("no WATCH left on the service after the wait completed itself: %+v", ws)
 	}
 
 	// Finish twice: the second records nothing new and still succeeds.

@@ -85,15 +85,17 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 		// The same wait again after a heartbeat check: its record is open.
 		r.result = "waiting again for " + shortTD(want)
 	}
-	if err := e.clearWaits(ctx, r, d.ID, store.WaitSteady); err != nil {
-		return WaitSteadyOutput{}, err
-	}
 	w := store.Wait{Token: in.Token, DeploymentID: d.ID, Cluster: t.Cluster, Service: svcName,
 		Kind: store.WaitSteady, Expires: deadline.Add(time.Minute)}
 	if err := e.store.PutWait(ctx, w); err != nil {
 		return WaitSteadyOutput{}, err
 	}
 	r.writes++
+	// The wait a heartbeat check replaced goes after the new one is in: an
+	// ECS event handled in between finds one of them and reaches the ledger.
+	if err := e.clearOtherSteadyWaits(ctx, r, d.ID, in.Token); err != nil {
+		return WaitSteadyOutput{}, err
+	}
 	c, err := e.clients(ctx, t)
 	if err != nil {
 		return WaitSteadyOutput{}, err
@@ -117,6 +119,7 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 			r.skipRecord = true
 		}
 		r.after(func(ctx context.Context) error {
+			e.keepWatching(ctx, w)
 			_ = e.store.DeleteWait(ctx, w)
 			// A spent token: the heartbeat timed out first and the
 			// check-steady path carries on.
@@ -129,6 +132,7 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 	case ecsops.Failed:
 		r.result = "failed: " + st.Reason
 		r.after(func(ctx context.Context) error {
+			e.keepWatching(ctx, w)
 			_ = e.store.DeleteWait(ctx, w)
 			if err := e.tasks.SendTaskFailure(ctx, in.Token, ErrNotStable, st.Reason); err != nil && !ecsevents.TokenSpent(err) {
 				return fmt.Errorf("fail steady wait: %w", err)
@@ -145,6 +149,37 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 		r.skipRecord = true
 	}
 	return WaitSteadyOutput{Waiting: true, State: st}, nil
+}
+
+// clearOtherSteadyWaits deletes the deployment's STEADY waits other than
+// the one with token keep.
+func (e *Engine) clearOtherSteadyWaits(ctx context.Context, r *run, id, keep string) error {
+	ws, err := e.store.WaitsForDeployment(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, w := range ws {
+		if w.Kind != store.WaitSteady || w.Token == keep {
+			continue
+		}
+		if err := e.store.DeleteWait(ctx, w); err != nil {
+			return err
+		}
+		r.writes++
+	}
+	return nil
+}
+
+// keepWatching leaves a WATCH on the service of a steady wait this step
+// answers itself (the service settled before the wait was stored), as
+// internal/ecsevents does for the waits it answers: the events ECS sends
+// as it settles still reach the deployment's ledger.
+func (e *Engine) keepWatching(ctx context.Context, w store.Wait) {
+	watch := store.Wait{Token: store.WatchToken(w.DeploymentID), DeploymentID: w.DeploymentID, Kind: store.WaitWatch,
+		Cluster: w.Cluster, Service: w.Service, Expires: e.clock().Add(ecsevents.DefaultWatch)}
+	if err := e.store.PutWait(ctx, watch); err != nil {
+		e.log.WarnContext(ctx, "could not keep watching the service for the ledger", "deployment_id", w.DeploymentID, "error", err)
+	}
 }
 
 func deadlineKey(index int, rollback bool) string {

@@ -1,5 +1,6 @@
 // Package ecsops is ecsflow's gateway to the AWS APIs a deployment drives:
-// ECS, ELBv2, Application Auto Scaling, CloudWatch and Route 53, through
+// ECS, ELBv2, Application Auto Scaling, CloudWatch (alarm states, through
+// internal/ecsops/cwalarms) and Route 53, through
 // aws-sdk-go-v2, and Cloud Map. ECS registers a service's tasks in its
 // Cloud Map service itself (CreateService's serviceRegistries); ecsflow's
 // own few Cloud Map calls (cloudmap.go: each revision's Cloud Map service in
@@ -31,7 +32,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -50,11 +50,12 @@ type Target struct {
 // Clients are the SDK clients for one target. A client of a service the
 // factory was not wired with is nil.
 type Clients struct {
-	ECS        *ecs.Client
-	ELB        *elbv2.Client
-	AutoScale  *applicationautoscaling.Client
-	CloudWatch *cloudwatch.Client
-	Route53    *route53.Client
+	ECS       *ecs.Client
+	ELB       *elbv2.Client
+	AutoScale *applicationautoscaling.Client
+	// Alarms reads CloudWatch alarms (cwalarms.Service).
+	Alarms  AlarmReader
+	Route53 *route53.Client
 }
 
 // Factory builds and caches Clients per target. It is safe for concurrent use.

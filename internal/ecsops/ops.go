@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
@@ -191,6 +189,18 @@ func Assess(s *ecstypes.Service, wantTaskDef string) SteadyState {
 // ErrUnknownAlarms is wrapped by AlarmsFiring when an alarm does not exist.
 var ErrUnknownAlarms = errors.New("unknown alarms")
 
+// AlarmReader reads CloudWatch alarm states (*cwalarms.Reader). It is an
+// interface so that only the Lambdas that read alarms link the CloudWatch
+// client (cwalarms.Service wires it).
+type AlarmReader interface {
+	// AlarmsFiring is as Clients.AlarmsFiring.
+	AlarmsFiring(ctx context.Context, names []string) ([]string, error)
+}
+
+// ErrNoAlarmReader is returned by AlarmsFiring on clients built without
+// cwalarms.Service.
+var ErrNoAlarmReader = errors.New("these clients have no alarm reader (wire cwalarms.Service)")
+
 // AlarmsFiring returns the named alarms that are in ALARM. Names that match
 // no alarm are an error wrapping ErrUnknownAlarms, so a typo cannot pass
 // verification silently.
@@ -198,40 +208,10 @@ func (c *Clients) AlarmsFiring(ctx context.Context, names []string) ([]string, e
 	if len(names) == 0 {
 		return nil, nil
 	}
-	seen := map[string]cwtypes.StateValue{}
-	for start := 0; start < len(names); start += 100 {
-		end := min(start+100, len(names))
-		p := cloudwatch.NewDescribeAlarmsPaginator(c.CloudWatch, &cloudwatch.DescribeAlarmsInput{
-			AlarmNames: names[start:end],
-			AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm},
-		})
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("describe alarms: %w", err)
-			}
-			for _, a := range out.MetricAlarms {
-				seen[aws.ToString(a.AlarmName)] = a.StateValue
-			}
-			for _, a := range out.CompositeAlarms {
-				seen[aws.ToString(a.AlarmName)] = a.StateValue
-			}
-		}
+	if c.Alarms == nil {
+		return nil, fmt.Errorf("alarms: %w", ErrNoAlarmReader)
 	}
-	var firing, missing []string
-	for _, n := range names {
-		st, ok := seen[n]
-		switch {
-		case !ok:
-			missing = append(missing, n)
-		case st == cwtypes.StateValueAlarm:
-			firing = append(firing, n)
-		}
-	}
-	if len(missing) > 0 {
-		return firing, fmt.Errorf("%w: %s", ErrUnknownAlarms, strings.Join(missing, ", "))
-	}
-	return firing, nil
+	return c.Alarms.AlarmsFiring(ctx, names)
 }
 
 // IsNotFound reports whether err says the resource does not exist.

@@ -3,7 +3,6 @@ package ecsops
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -19,7 +18,7 @@ type Service struct {
 }
 
 // Field is the name of the Clients field the service's client goes in
-// ("ECS", "ELB", "AutoScale", "CloudWatch", "Route53").
+// ("ECS", "ELB", "AutoScale", "Route53", "Alarms").
 func (s Service) Field() string { return s.field }
 
 // ECS is the Amazon ECS client (Clients.ECS).
@@ -39,19 +38,24 @@ func AutoScaling() Service {
 	}}
 }
 
-// CloudWatch is the CloudWatch client (Clients.CloudWatch).
-func CloudWatch() Service {
-	return Service{field: "CloudWatch", build: func(cfg aws.Config, c *Clients) { c.CloudWatch = cloudwatch.NewFromConfig(cfg) }}
-}
-
 // Route53 is the Route 53 client (Clients.Route53).
 func Route53() Service {
 	return Service{field: "Route53", build: func(cfg aws.Config, c *Clients) { c.Route53 = route53.NewFromConfig(cfg) }}
 }
 
-// AllServices is every service Clients has a field for (local mode, tests).
+// AllServices is every service of this package (Clients' fields but
+// Alarms, which cwalarms.Service fills: cwalarms.NewFactory builds them
+// all, for local mode and tests).
 func AllServices() []Service {
-	return []Service{ECS(), ELB(), AutoScaling(), CloudWatch(), Route53()}
+	return []Service{ECS(), ELB(), AutoScaling(), Route53()}
+}
+
+// NewService is a service whose build fills field, the name of the Clients
+// field it sets, for services built outside this package
+// (cwalarms.Service): a Lambda linking this package then does not link
+// their SDK clients.
+func NewService(field string, build func(cfg aws.Config, c *Clients)) Service {
+	return Service{field: field, build: build}
 }
 
 // Services names the Clients fields the factory fills, in wiring order.

@@ -2,6 +2,7 @@ package ecsops_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/ecsops/cwalarms"
 )
 
 // setFields names the non-nil fields of c.
@@ -38,10 +40,11 @@ func TestNewFactoryForBuildsOnlyWiredClients(t *testing.T) {
 		{"ecs", []ecsops.Service{ecsops.ECS()}, []string{"ECS"}},
 		{"elb", []ecsops.Service{ecsops.ELB()}, []string{"ELB"}},
 		{"auto scaling", []ecsops.Service{ecsops.AutoScaling()}, []string{"AutoScale"}},
-		{"cloudwatch", []ecsops.Service{ecsops.CloudWatch()}, []string{"CloudWatch"}},
+		{"cloudwatch alarms", []ecsops.Service{cwalarms.Service()}, []string{"Alarms"}},
 		{"route 53", []ecsops.Service{ecsops.Route53()}, []string{"Route53"}},
 		{"ecs and route 53", []ecsops.Service{ecsops.Route53(), ecsops.ECS()}, []string{"ECS", "Route53"}},
-		{"all", ecsops.AllServices(), []string{"ECS", "ELB", "AutoScale", "CloudWatch", "Route53"}},
+		{"all of ecsops", ecsops.AllServices(), []string{"ECS", "ELB", "AutoScale", "Route53"}},
+		{"all", append(ecsops.AllServices(), cwalarms.Service()), []string{"ECS", "ELB", "AutoScale", "Alarms", "Route53"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,8 +67,9 @@ func TestNewFactoryForBuildsOnlyWiredClients(t *testing.T) {
 	}
 }
 
-// Every Clients field has a Service, and NewFactory (local mode, tests)
-// still builds them all.
+// Every Clients field has a Service (the alarm reader's is cwalarms'),
+// cwalarms.NewFactory (local mode, tests) builds them all, and
+// ecsops.NewFactory all but the alarm reader.
 func TestAllServicesCoverClients(t *testing.T) {
 	var fields []string
 	ty := reflect.TypeFor[ecsops.Clients]()
@@ -73,18 +77,36 @@ func TestAllServicesCoverClients(t *testing.T) {
 		fields = append(fields, ty.Field(i).Name)
 	}
 	var wired []string
-	for _, s := range ecsops.AllServices() {
+	for _, s := range append(ecsops.AllServices(), cwalarms.Service()) {
 		wired = append(wired, s.Field())
 	}
-	if !slices.Equal(wired, fields) {
-		t.Fatalf("AllServices fields = %v, want every Clients field %v", wired, fields)
+	slices.Sort(wired)
+	sorted := slices.Sorted(slices.Values(fields))
+	if !slices.Equal(wired, sorted) {
+		t.Fatalf("AllServices and cwalarms.Service fields = %v, want every Clients field %v", wired, sorted)
 	}
-	c, err := ecsops.NewFactory(aws.Config{}).Clients(context.Background(), ecsops.Target{Region: "eu-west-1"})
+	c, err := cwalarms.NewFactory(aws.Config{}).Clients(context.Background(), ecsops.Target{Region: "eu-west-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := setFields(c); !slices.Equal(got, fields) {
-		t.Fatalf("NewFactory built %v, want %v", got, fields)
+		t.Fatalf("cwalarms.NewFactory built %v, want %v", got, fields)
+	}
+	c, err = ecsops.NewFactory(aws.Config{}).Clients(context.Background(), ecsops.Target{Region: "eu-west-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.DeleteFunc(slices.Clone(fields), func(f string) bool { return f == cwalarms.Field })
+	if got := setFields(c); !slices.Equal(got, want) {
+		t.Fatalf("ecsops.NewFactory built %v, want %v", got, want)
+	}
+	// Without the reader, reading alarms is a typed error, not a nil
+	// dereference; no names need no reader.
+	if _, err := c.AlarmsFiring(context.Background(), []string{"web-5xx"}); !errors.Is(err, ecsops.ErrNoAlarmReader) {
+		t.Errorf("AlarmsFiring without a reader: err = %v, want ErrNoAlarmReader", err)
+	}
+	if got, err := c.AlarmsFiring(context.Background(), nil); got != nil || err != nil {
+		t.Errorf("AlarmsFiring of no names = %v, %v; want nothing", got, err)
 	}
 }
 

@@ -52,9 +52,11 @@ import (
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/internal/ecsevents/localrules"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/ecsops/cwalarms"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
 	"github.com/ecsflow/ecsflow/internal/memdynamo"
 	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/notification/ebnotify"
 	"github.com/ecsflow/ecsflow/internal/pipeline"
 	"github.com/ecsflow/ecsflow/internal/sfnlocal"
 	"github.com/ecsflow/ecsflow/internal/simclock"
@@ -327,13 +329,13 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	completer := ecsevents.NewSFNCompleter(sfnClient)
 	s.engine, err = steps.New(steps.Config{
 		Store:            s.store,
-		AWS:              ecsops.NewFactory(s.awsCfg, ecsops.WithLocalEndpoint(s.awsURL)),
+		AWS:              cwalarms.NewFactory(s.awsCfg, ecsops.WithLocalEndpoint(s.awsURL)),
 		Tasks:            completer,
 		Executions:       steps.NewSFNHistory(sfnClient),
 		Now:              s.clock.Now,
 		HeartbeatSeconds: cfg.HeartbeatSeconds,
 		Logger:           cfg.Logger,
-		Notifier:         steps.NewEventNotifier(eventbridge.NewFromConfig(s.awsCfg), "", s.clock.Now),
+		Notifier:         ebnotify.New(eventbridge.NewFromConfig(s.awsCfg), "", s.clock.Now),
 	})
 	if err != nil {
 		s.Close()

@@ -2,11 +2,9 @@ package steps
 
 import (
 	"context"
-	"time"
 
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/notification"
-	"github.com/ecsflow/ecsflow/internal/notification/ebnotify"
 )
 
 // Deployment status notifications (internal/notification has the rules):
@@ -44,21 +42,6 @@ func NotifyStatusOf(s model.Status) string { return notification.FinalStatusOf(s
 // wired by steps.WithNotifier).
 type Notifier interface {
 	NotifyDeployment(ctx context.Context, d *model.Deployment, status string) error
-}
-
-// EventPutter, EventNotifier and NewEventNotifier are the EventBridge
-// notifier, now internal/notification/ebnotify, for the callers that still
-// build one through this package (internal/localstack, tests/pipeline).
-// While they are here, every step Lambda links the EventBridge client:
-// once those callers use ebnotify.New, delete them.
-type (
-	EventPutter   = ebnotify.EventPutter
-	EventNotifier = ebnotify.Notifier
-)
-
-// NewEventNotifier is ebnotify.New.
-func NewEventNotifier(client EventPutter, bus string, now func() time.Time) *EventNotifier {
-	return ebnotify.New(client, bus, now)
 }
 
 // notify publishes d's status, logging a failure.

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -65,9 +66,8 @@ func ExecutionHistory() Dep {
 // Notifications publishes deployment status events (Config.Notifier) on
 // EVENT_BUS_NAME ("" = the account's default bus), or none when
 // ECSFLOW_NOTIFY is "off", with the notifier the function's WithNotifier
-// factory builds. The EventBridge client is ebnotify's, linked by the
-// mains that notify, so the steps that never notify do not carry it (once
-// the EventNotifier aliases in notify.go are gone). A
+// factory builds. The EventBridge client is ebnotify's, linked only by
+// the mains that notify, so the steps that never notify do not carry it. A
 // function without a factory gets a notifier whose every notification
 // fails with ErrNoNotifier (logged, never failing a step);
 // TestFunctionWiring makes sure every notifying main has one.
@@ -90,6 +90,14 @@ func Notifications() Dep {
 // a notifying step's main passes ebnotify.NewFromConfig.
 func WithNotifier[N Notifier](f Function, newNotifier func(cfg aws.Config, bus string) N) Function {
 	f.newNotifier = func(cfg aws.Config, bus string) Notifier { return newNotifier(cfg, bus) }
+	return f
+}
+
+// WithServices returns f also building the clients of services (those
+// built outside internal/ecsops, such as cwalarms.Service, which a main
+// adds so that only its binary links them).
+func WithServices(f Function, services ...ecsops.Service) Function {
+	f.Services = append(slices.Clone(f.Services), services...)
 	return f
 }
 
@@ -165,9 +173,11 @@ func CheckSteadyFunction() Function {
 		handler: func(e *Engine) Handler { return adapt(e.CheckSteady) }}
 }
 
-// VerifyFunction is step-verify.
+// VerifyFunction is step-verify. It reads alarms: its main adds the
+// CloudWatch alarm reader (WithServices(f, cwalarms.Service())), which
+// this package does not link.
 func VerifyFunction() Function {
-	return Function{Name: FnVerify, Deps: []Dep{TaskTokens()}, Services: []ecsops.Service{ecsops.CloudWatch()},
+	return Function{Name: FnVerify, Deps: []Dep{TaskTokens()},
 		handler: func(e *Engine) Handler { return adapt(e.Verify) }}
 }
 

@@ -117,12 +117,7 @@ var stepServices = map[string][]string{
 // servicesStill lists the packages of stepServices that every step still
 // links, and why. The test fails when the other steps stop linking one, so
 // the list only shrinks.
-var servicesStill = map[string]string{
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch": "internal/ecsops imports it for Clients.CloudWatch " +
-		"(the alarm reader belongs in its own package, wired by step-verify's main; the tests and local mode use Clients.CloudWatch)",
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge": "internal/steps keeps the EventNotifier aliases of ebnotify " +
-		"for internal/localstack and tests/pipeline",
-}
+var servicesStill = map[string]string{}
 
 // TestStepServices fails when a step Lambda (a functions/* main importing
 // internal/steps) links a package of stepServices it does not call

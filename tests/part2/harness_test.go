@@ -31,6 +31,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/client"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/ecsops/cwalarms"
 	"github.com/ecsflow/ecsflow/internal/localstack"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
@@ -131,7 +132,7 @@ func newHarness(tb testing.TB, o options) *harness {
 		}
 		clock.Close()
 	})
-	f := ecsops.NewFactory(s.AWSConfig(), ecsops.WithLocalEndpoint(s.AWSURL()))
+	f := cwalarms.NewFactory(s.AWSConfig(), ecsops.WithLocalEndpoint(s.AWSURL()))
 	c, err := f.Clients(context.Background(), ecsops.Target{Region: s.Region()})
 	if err != nil {
 		tb.Fatal(err)
@@ -165,7 +166,7 @@ func (h *harness) world(o options) {
 	defer cancel()
 	_, err := h.aws.ECS.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)})
 	h.must(err, "CreateCluster")
-	_, err = h.aws.CloudWatch.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
+	_, err = cwalarms.Client(h.aws).PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
 		AlarmName: aws.String(alarm), Namespace: aws.String("AWS/ApplicationELB"), MetricName: aws.String("HTTPCode_Target_5XX_Count"),
 		Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(5),
 		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold})

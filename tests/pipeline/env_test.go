@@ -16,6 +16,7 @@ import (
 
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/ecsops/cwalarms"
 	"github.com/ecsflow/ecsflow/internal/ecsops/ecsopstest"
 	"github.com/ecsflow/ecsflow/internal/eventbus"
 	"github.com/ecsflow/ecsflow/internal/localstack"
@@ -83,7 +84,7 @@ func newStack(t testing.TB) *stack {
 	if ls.PipelineStateMachineARN() == "" {
 		t.Fatal("the local stack runs no pipeline state machine")
 	}
-	f := ecsops.NewFactory(ls.AWSConfig(), ecsops.WithLocalEndpoint(ls.AWSURL()))
+	f := cwalarms.NewFactory(ls.AWSConfig(), ecsops.WithLocalEndpoint(ls.AWSURL()))
 	clients, err := f.Clients(context.Background(), ecsops.Target{Region: ls.Region()})
 	if err != nil {
 		t.Fatalf("clients: %v", err)

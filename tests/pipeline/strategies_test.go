@@ -16,6 +16,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/ecsops/cwalarms"
 	"github.com/ecsflow/ecsflow/internal/localstack"
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
@@ -44,7 +45,7 @@ func TestDevCanaryApprovalProdBlueGreen(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	f := ecsops.NewFactory(s.AWSConfig(), ecsops.WithLocalEndpoint(s.AWSURL()))
+	f := cwalarms.NewFactory(s.AWSConfig(), ecsops.WithLocalEndpoint(s.AWSURL()))
 	c, err := f.Clients(ctx, ecsops.Target{Region: s.Region()})
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ecsflow/ecsflow/internal/awsemu"
 	"github.com/ecsflow/ecsflow/internal/ecsops"
+	"github.com/ecsflow/ecsflow/internal/ecsops/cwalarms"
 	"github.com/ecsflow/ecsflow/internal/simclock"
 )
 
@@ -75,7 +76,7 @@ func New(tb testing.TB, o Options) *World {
 			o.RateLimiter = ratelimit.None
 		})
 	}
-	f := ecsops.NewFactory(aws.Config{Region: Region, Retryer: retryer}, ecsops.WithLocalEndpoint(srv.URL))
+	f := cwalarms.NewFactory(aws.Config{Region: Region, Retryer: retryer}, ecsops.WithLocalEndpoint(srv.URL))
 	c, err := f.Clients(context.Background(), ecsops.Target{Region: Region})
 	if err != nil {
 		tb.Fatalf("clients: %v", err)
@@ -147,7 +148,7 @@ func (w *World) TargetGroups(tb testing.TB, n int) []string {
 // Alarm creates a metric alarm (state INSUFFICIENT_DATA until set).
 func (w *World) Alarm(tb testing.TB, name string) {
 	tb.Helper()
-	_, err := w.Clients.CloudWatch.PutMetricAlarm(context.Background(), &cloudwatch.PutMetricAlarmInput{
+	_, err := cwalarms.Client(w.Clients).PutMetricAlarm(context.Background(), &cloudwatch.PutMetricAlarmInput{
 		AlarmName: aws.String(name), Namespace: aws.String("AWS/ApplicationELB"), MetricName: aws.String("HTTPCode_Target_5XX_Count"),
 		Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(5),
 		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold,
@@ -160,7 +161,7 @@ func (w *World) Alarm(tb testing.TB, name string) {
 // SetAlarm sets an alarm's state over the wire.
 func (w *World) SetAlarm(tb testing.TB, name string, state cwtypes.StateValue) {
 	tb.Helper()
-	if _, err := w.Clients.CloudWatch.SetAlarmState(context.Background(), &cloudwatch.SetAlarmStateInput{
+	if _, err := cwalarms.Client(w.Clients).SetAlarmState(context.Background(), &cloudwatch.SetAlarmStateInput{
 		AlarmName: aws.String(name), StateValue: state, StateReason: aws.String("test"),
 	}); err != nil {
 		tb.Fatalf("SetAlarmState: %v", err)

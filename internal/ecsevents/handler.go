@@ -18,6 +18,15 @@
 // (1) ECS repeats SERVICE_STEADY_STATE periodically; one older than the
 // wait is progress, not completion.
 //
+// A STEADY wait for one ECS deployment (Wait.ECSDeployment: a rollback's
+// own UpdateService deployment) is completed or failed only by deployment
+// state changes of that deployment: those of the service's other ECS
+// deployments are progress. The circuit breaker failing the deployment
+// being rolled back can be delivered after the rollback started; it says
+// nothing about the rollback. Real failures of the rest of the service
+// still surface through SERVICE_TASK_START_IMPAIRED and the engine's
+// DescribeServices checks (check-steady).
+//
 // A completed STEADY wait is replaced by a WATCH wait for WithWatch's
 // duration (or until the workflow's finish step clears the deployment's
 // waits), so that what follows (the stopped tasks behind a failure, ECS's
@@ -174,9 +183,12 @@ const (
 type ecsEvent struct {
 	cluster, service string
 	name             string // eventName, or "TASK_<lastStatus>"
-	outcome          outcome
-	cause            string // for fail
-	output           any    // for succeed
+	// ecsDeployment is the ECS deployment a deployment state change is
+	// about ("" for other events).
+	ecsDeployment string
+	outcome       outcome
+	cause         string // for fail
+	output        any    // for succeed
 	// crash is set for a task whose essential container exited or that
 	// failed to start: during verification that fails the deployment.
 	crash string
@@ -303,7 +315,7 @@ func deploymentEvent(env Envelope) (*ecsEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	ev := &ecsEvent{cluster: cluster, service: service, name: d.EventName}
+	ev := &ecsEvent{cluster: cluster, service: service, name: d.EventName, ecsDeployment: d.DeploymentID}
 	msg := fmt.Sprintf("%s %s/%s", d.EventName, cluster, service)
 	if d.DeploymentID != "" {
 		msg += " (" + d.DeploymentID + ")"
@@ -513,6 +525,12 @@ func (h *Handler) onECS(ctx context.Context, env Envelope, ev *ecsEvent) error {
 				"deployment_id", w.DeploymentID, "event_time", ev.entry.At, "wait_created", w.Created)
 			outcome = progress
 		}
+		if outcome != progress && otherDeployment(w, ev) {
+			h.log.InfoContext(ctx, "ecs-events: outcome of another ECS deployment taken as progress", "event_id", env.ID,
+				"deployment_id", w.DeploymentID, "event", ev.name, "event_ecs_deployment", ev.ecsDeployment,
+				"wait_ecs_deployment", w.ECSDeployment)
+			outcome = progress
+		}
 		switch outcome {
 		case succeed:
 			out, _ := json.Marshal(ev.output)
@@ -533,6 +551,13 @@ func (h *Handler) onECS(ctx context.Context, env Envelope, ev *ecsEvent) error {
 	err = h.answer(ctx, env, concerned, ev.entry, answers)
 	h.dropStale(ctx, stale)
 	return err
+}
+
+// otherDeployment reports whether ev is a deployment state change of an ECS
+// deployment other than the one w waits for (false when w waits for any,
+// or ev is not about one deployment).
+func otherDeployment(w store.Wait, ev *ecsEvent) bool {
+	return w.ECSDeployment != "" && ev.ecsDeployment != "" && ev.ecsDeployment != w.ECSDeployment
 }
 
 // answer is what an event does to one wait: a final answer (success or

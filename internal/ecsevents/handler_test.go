@@ -465,3 +465,70 @@ func TestCrashingTaskFailsVerifyWait(t *testing.T) {
 		t.Error("failed verify wait not deleted")
 	}
 }
+
+// A rollback's steady wait is for its own ECS deployment: the circuit
+// breaker failing the deployment being rolled back, delivered after the
+// rollback started, is progress for it (the wait stays and the event reaches
+// the ledger); only its own deployment's outcome completes or fails it.
+func TestSteadyWaitForOneECSDeploymentIgnoresOthersOutcomes(t *testing.T) {
+	const (
+		rolledBack = "ecs-svc/4632812371294612832" // the sample's deployment
+		rollback   = "ecs-svc/9000000000000000001"
+	)
+	failedEv := func(t *testing.T, id string) json.RawMessage {
+		return withDetail(t, sample(t, "ecs-deployment-state-change.json"), map[string]any{"deploymentId": id})
+	}
+	completedEv := func(t *testing.T, id string) json.RawMessage {
+		return withDetail(t, sample(t, "ecs-deployment-state-change.json"), map[string]any{
+			"eventType": "INFO", "eventName": "SERVICE_DEPLOYMENT_COMPLETED", "reason": "", "deploymentId": id})
+	}
+	cases := []struct {
+		name   string
+		events []func(t *testing.T) json.RawMessage
+		wantOp []string // the ops sent, in order
+		stays  bool
+	}{
+		{"other's failure then own completion",
+			[]func(t *testing.T) json.RawMessage{
+				func(t *testing.T) json.RawMessage { return failedEv(t, rolledBack) },
+				func(t *testing.T) json.RawMessage { return completedEv(t, rollback) }},
+			[]string{"heartbeat", "success"}, false},
+		{"other's completion is not success",
+			[]func(t *testing.T) json.RawMessage{func(t *testing.T) json.RawMessage { return completedEv(t, rolledBack) }},
+			[]string{"heartbeat"}, true},
+		{"own failure fails",
+			[]func(t *testing.T) json.RawMessage{func(t *testing.T) json.RawMessage { return failedEv(t, rollback) }},
+			[]string{"failure"}, false},
+		{"impaired service fails whatever the deployment",
+			[]func(t *testing.T) json.RawMessage{func(t *testing.T) json.RawMessage {
+				return withDetail(t, sample(t, "ecs-service-action.json"), map[string]any{"eventType": "WARN", "eventName": "SERVICE_TASK_START_IMPAIRED"})
+			}},
+			[]string{"failure"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, 1)
+			dep := f.deps[0]
+			f.wait(t, store.Wait{Token: "tok-rb", DeploymentID: dep, Kind: store.WaitSteady, Cluster: "prod", Service: "web",
+				ECSDeployment: rollback})
+			for _, ev := range tc.events {
+				if err := f.h.Handle(context.Background(), ev(t)); err != nil {
+					t.Fatalf("Handle: %v", err)
+				}
+			}
+			var got []string
+			for _, c := range f.rec.Calls() {
+				got = append(got, c.op)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.wantOp, ",") {
+				t.Fatalf("ops = %v, want %v", got, tc.wantOp)
+			}
+			if stays := len(f.waits(t, dep)) == 1; stays != tc.stays {
+				t.Errorf("wait still there = %v, want %v", stays, tc.stays)
+			}
+			if l := ledger(t, f.st, dep); len(l) != len(tc.events) {
+				t.Errorf("ledger has %d entries, want %d (every event)", len(l), len(tc.events))
+			}
+		})
+	}
+}

@@ -46,6 +46,10 @@ type Runtime struct {
 	// RollbackTaskDefinition is what the rollback restored ("" when it
 	// scaled the service to zero or had nothing to undo).
 	RollbackTaskDefinition string `json:"rollbackTaskDefinition,omitempty"`
+	// RollbackECSDeployment is the ECS deployment (ecs-svc/…) the
+	// rollback's UpdateService started, which the rollback's steady wait
+	// is for ("" when it started none).
+	RollbackECSDeployment string `json:"rollbackEcsDeploymentId,omitempty"`
 	// Revisions is set by SETUP_SERVICE (CANARY, BLUE_GREEN).
 	Revisions *Revisions `json:"revisions,omitempty"`
 }

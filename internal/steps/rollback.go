@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/store"
@@ -155,9 +156,11 @@ func (e *Engine) rollback(ctx context.Context, r *run, in RollbackInput) (Rollba
 		if !t.Daemon {
 			input.DesiredCount = aws.Int32(good.DesiredCount)
 		}
-		if _, err := c.UpdateService(ctx, input); err != nil {
+		updated, err := c.UpdateService(ctx, input)
+		if err != nil {
 			return out, err
 		}
+		pinRollbackDeployment(r, updated, ours)
 		setReason(fmt.Sprintf("%s; restored %s %s x%d", cause, source, shortTD(good.TaskDefinitionARN), good.DesiredCount), model.StatusRollingBack)
 	case t.Daemon:
 		out.Action, out.Wait = ActionDelete, false
@@ -167,15 +170,40 @@ func (e *Engine) rollback(ctx context.Context, r *run, in RollbackInput) (Rollba
 		setReason(cause+"; first deployment of a DAEMON service with nothing to go back to: service deleted", model.StatusRollingBack)
 	default:
 		out.Action = ActionScaleToZero
-		if _, err := c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(t.Cluster), Service: aws.String(t.ServiceName),
-			DesiredCount: aws.Int32(0)}); err != nil {
+		updated, err := c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(t.Cluster), Service: aws.String(t.ServiceName),
+			DesiredCount: aws.Int32(0)})
+		if err != nil {
 			return out, err
 		}
+		pinRollbackDeployment(r, updated, ours)
 		setReason(cause+"; first deployment with nothing to go back to: service scaled to 0", model.StatusRollingBack)
 	}
 	r.result = out.Action + " " + shortTD(out.TaskDefinitionARN)
 	r.note(model.LedgerRollback, "rollback: %s", out.Reason)
 	return out, nil
+}
+
+// pinRollbackDeployment records the ECS deployment the rollback's
+// UpdateService left primary, so that the rollback's steady wait is
+// decided by that deployment's events only: the circuit breaker's failure
+// of the deployment being rolled back (running ours) can be delivered after
+// the rollback started. A primary that still runs ours (a scale to zero
+// that started no deployment) is not pinned: the wait takes any.
+func pinRollbackDeployment(r *run, svc *ecstypes.Service, ours string) {
+	id := ""
+	if svc != nil {
+		for _, dep := range svc.Deployments {
+			if aws.ToString(dep.Status) == "PRIMARY" && aws.ToString(dep.TaskDefinition) != ours {
+				id = aws.ToString(dep.Id)
+			}
+		}
+	}
+	r.change(func(cur *model.Deployment) error {
+		if cur.Runtime != nil {
+			cur.Runtime.RollbackECSDeployment = id
+		}
+		return nil
+	})
 }
 
 // causeMessage unwraps a Lambda error cause ({"errorMessage","errorType"}).

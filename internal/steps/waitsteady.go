@@ -87,6 +87,11 @@ func (e *Engine) waitSteady(ctx context.Context, r *run, in WaitSteadyInput, nam
 	}
 	w := store.Wait{Token: in.Token, DeploymentID: d.ID, Cluster: t.Cluster, Service: svcName,
 		Kind: store.WaitSteady, Expires: deadline.Add(time.Minute)}
+	if in.Rollback && d.Runtime != nil {
+		// Only the rollback's own ECS deployment decides its wait (see
+		// pinRollbackDeployment); check-steady remains the safety net.
+		w.ECSDeployment = d.Runtime.RollbackECSDeployment
+	}
 	if err := e.store.PutWait(ctx, w); err != nil {
 		return WaitSteadyOutput{}, err
 	}

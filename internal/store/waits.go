@@ -101,6 +101,11 @@ type Wait struct {
 	// Approvers (APPROVAL, optional) are who may approve or reject: the
 	// workflow's approval approvers. Empty: anyone allowed by the API.
 	Approvers []string `json:"approvers,omitempty"`
+	// ECSDeployment (STEADY, optional) is the ECS deployment (ecs-svc/…)
+	// the wait is for: deployment state changes of the service's other ECS
+	// deployments (a circuit breaker failing the deployment a rollback
+	// replaced) are progress for it, not its outcome. Empty: any.
+	ECSDeployment string `json:"ecsDeploymentId,omitempty"`
 	// Expires is when the wait is no longer of use (the task's timeout);
 	// it is also written as `ttl`.
 	Expires time.Time `json:"expires"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/ecsflow/ecsflow/internal/api"
@@ -27,7 +28,10 @@ var _ api.RollbackRedeployer = (*Controller)(nil)
 // nothing left to swap back): it returns a new QUEUED deployment, not yet
 // recorded, that redeploys the last known good revision before it — the
 // task definition and image of the newest successful deployment it
-// replaced — through the same workflow, lease and queue. The caller records
+// replaced — through the same workflow, lease and queue, with that
+// deployment's workflow variables (so ${workflow.variables.NAME} renders as
+// it did for the revision redeployed; none when that deployment is gone).
+// The caller records
 // and starts it (the API's rollback route).
 //
 // It refuses with an error wrapping api.ErrWrongState (409), recorded in the
@@ -99,7 +103,7 @@ func (c *Controller) planRedeploy(ctx context.Context, r request, d *model.Deplo
 	if !ok {
 		return nil, fmt.Errorf("rollback: load workflow %s: store returned %T", d.WorkflowID, wfe)
 	}
-	art, err := c.artifactOf(ctx, lkg)
+	art, vars, err := c.sourceOf(ctx, lkg)
 	if err != nil {
 		return nil, fmt.Errorf("rollback: %w", err)
 	}
@@ -110,6 +114,7 @@ func (c *Controller) planRedeploy(ctx context.Context, r request, d *model.Deplo
 		Status: model.StatusQueued, Strategy: wf.Strategy.Type, Artifact: art,
 		TriggeredBy: model.TriggeredBy{Kind: model.TriggeredByRollback, ID: d.ID, Principal: principal},
 		Reason:      "rollback of " + d.ID + " requested by " + principal + withComment(comment) + ": redeploys " + describe(lkg),
+		Variables:   vars,
 	}
 	if err := nd.Validate(); err != nil {
 		return nil, fmt.Errorf("rollback: the redeploy of %s: %w", describe(lkg), err)
@@ -157,21 +162,22 @@ func (c *Controller) laterDeployment(ctx context.Context, d *model.Deployment) (
 	return nil, nil
 }
 
-// artifactOf is the artifact of the deployment that made rev, or one built
-// from the revision's image when that deployment is gone.
-func (c *Controller) artifactOf(ctx context.Context, rev *model.Revision) (model.Artifact, error) {
+// sourceOf is the artifact and the workflow variables (a copy) of the
+// deployment that made rev, or, when that deployment is gone, an artifact
+// built from the revision's image and no variables.
+func (c *Controller) sourceOf(ctx context.Context, rev *model.Revision) (model.Artifact, map[string]string, error) {
 	if rev.DeploymentID != "" {
 		e, err := c.st.Get(ctx, model.KindDeployment, rev.DeploymentID)
 		switch {
 		case err == nil:
 			if src, ok := e.(*model.Deployment); ok {
-				return src.Artifact, nil
+				return src.Artifact, maps.Clone(src.Variables), nil
 			}
 		case !errors.Is(err, store.ErrNotFound):
-			return model.Artifact{}, fmt.Errorf("load deployment %s: %w", rev.DeploymentID, err)
+			return model.Artifact{}, nil, fmt.Errorf("load deployment %s: %w", rev.DeploymentID, err)
 		}
 	}
-	return artifactFromImage(rev.Image), nil
+	return artifactFromImage(rev.Image), nil, nil
 }
 
 // artifactFromImage splits an image reference (image@digest, image:tag or

@@ -113,3 +113,62 @@ func TestArtifactFromImageWhenTheDeploymentIsGone(t *testing.T) {
 		})
 	}
 }
+
+// The redeploy renders the revision it goes back to as it was rendered: it
+// takes the workflow variables of the deployment that made that revision,
+// not those of the deployment rolled back.
+func TestPlanRollbackRedeployKeepsTheRedeployedRevisionsVariables(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	create := func(t *testing.T, tag string, lkg *model.Revision, vars map[string]string) *model.Deployment {
+		t.Helper()
+		d := &model.Deployment{ApplicationID: e.graph.app, WorkflowID: e.graph.wf, ServiceID: e.graph.svc,
+			EnvironmentID: e.graph.envID, InfrastructureID: e.graph.infra, Status: model.StatusSucceeded, Strategy: model.StrategyRolling,
+			Artifact: model.Artifact{Image: "123.dkr.ecr.us-east-1.amazonaws.com/web", Tag: tag}, LastKnownGood: lkg, Variables: vars,
+			NewRevision: &model.Revision{ServiceName: "web", TaskDefinitionARN: "arn:aws:ecs:us-east-1:1:task-definition/web:" + tag}}
+		if err := e.st.Create(ctx, d); err != nil {
+			t.Fatalf("create deployment: %v", err)
+		}
+		return d
+	}
+	first := create(t, "v1", nil, map[string]string{"ZONE": "a", "TIER": "gold"})
+	good := &model.Revision{ServiceName: "web", TaskDefinitionARN: first.NewRevision.TaskDefinitionARN, DeploymentID: first.ID, Image: first.Artifact.Reference()}
+	second := create(t, "v2", good, map[string]string{"ZONE": "b"})
+
+	nd, err := e.ctrl.PlanRollbackRedeploy(ctx, second.ID, "alice", "")
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	want := map[string]string{"ZONE": "a", "TIER": "gold"}
+	if len(nd.Variables) != len(want) || nd.Variables["ZONE"] != "a" || nd.Variables["TIER"] != "gold" {
+		t.Fatalf("redeploy variables %v, want %v (those of %s)", nd.Variables, want, first.ID)
+	}
+	// A copy: the redeploy's map is its own.
+	nd.Variables["ZONE"] = "z"
+	again, err := e.ctrl.PlanRollbackRedeploy(ctx, second.ID, "alice", "")
+	if err != nil || again.Variables["ZONE"] != "a" {
+		t.Fatalf("second plan variables %v (%v), want ZONE=a", again.Variables, err)
+	}
+	// Recorded, the redeploy keeps them.
+	if err := e.st.Create(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.st.Get(ctx, model.KindDeployment, again.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got.(*model.Deployment).Variables; v["ZONE"] != "a" || v["TIER"] != "gold" {
+		t.Fatalf("stored redeploy variables %v, want %v", v, want)
+	}
+
+	// The deployment that made the revision is gone: no variables to copy.
+	gone := &model.Revision{ServiceName: "web", TaskDefinitionARN: "arn:td/web:9", DeploymentID: "dep-gone", Image: "reg/web:v9"}
+	third := create(t, "v3", gone, map[string]string{"ZONE": "c"})
+	nd, err = e.ctrl.PlanRollbackRedeploy(ctx, third.ID, "alice", "")
+	if err != nil {
+		t.Fatalf("plan without the source deployment: %v", err)
+	}
+	if len(nd.Variables) != 0 {
+		t.Fatalf("variables %v, want none (not the rolled-back deployment's)", nd.Variables)
+	}
+}

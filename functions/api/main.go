@@ -48,11 +48,16 @@ func main() {
 	control := deploycontrol.New(st, completer, deploycontrol.WithLogger(log))
 	// Pipeline executions start the pipeline state machine; their approvals
 	// resume its stored task tokens.
+	// Aborts go through the deployment abort path, stop a WAIT stage's
+	// execution and announce the end on EVENT_BUS_NAME, unless
+	// ECSFLOW_NOTIFY=off (then the function has no events:PutEvents grant,
+	// and a nil notifier publishes nothing).
+	var notices *pipeline.Notifier
+	if os.Getenv(pipeline.EnvNotify) != "off" {
+		notices = pipeline.NewNotifier(eventbridge.NewFromConfig(awsCfg), os.Getenv(pipeline.EnvEventBus), log, nil)
+	}
 	pipes := api.WithPipelines(pipeline.NewSFNStarter(sfnClient, os.Getenv("STATE_MACHINE_ARN_PIPELINE")),
-		pipeline.NewController(st, completer, nil).
-			// Aborts go through the deployment abort path, stop a WAIT
-			// stage's execution and announce the end on EVENT_BUS_NAME.
-			WithAbort(control, sfnClient, pipeline.NewNotifier(eventbridge.NewFromConfig(awsCfg), os.Getenv(pipeline.EnvEventBus), log, nil)))
+		pipeline.NewController(st, completer, nil).WithAbort(control, sfnClient, notices))
 	// Deploying a tag pins its digest (ECR DescribeImages, or the registry's
 	// manifest with credentials from Secrets Manager); a missing tag is a 400.
 	digests := api.WithDigestResolver(trigger.NewRegistries(ecr.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg)))

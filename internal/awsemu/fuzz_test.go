@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"sort"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/ecsflow/ecsflow/internal/simclock"
 )
@@ -111,24 +110,6 @@ func FuzzFaultPlan(f *testing.F) {
 		}
 		if _, err := ParseFaultPlan(b); err != nil {
 			t.Fatalf("a valid plan does not re-parse: %v\n%s", err, b)
-		}
-	})
-}
-
-// FuzzJSONString checks the response writer's string escaping against
-// encoding/json.
-func FuzzJSONString(f *testing.F) {
-	for _, s := range []string{"", "plain", "quote\" back\\slash", "ctl\x00\x1f", "<html>&", "héllo ☃", string([]byte{0xff, 'a'})} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		b := appendJSONString(nil, s)
-		var got string
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatalf("appendJSONString(%q) = %s: invalid JSON: %v", s, b, err)
-		}
-		if utf8.ValidString(s) && got != s {
-			t.Fatalf("round trip of %q gave %q", s, got)
 		}
 	})
 }

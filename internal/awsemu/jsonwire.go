@@ -14,11 +14,12 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	smithy "github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/document"
 	"github.com/aws/smithy-go/traits"
+
+	"github.com/ecsflow/ecsflow/internal/jsonwire"
 )
 
 // jsonWriter is a smithy.ShapeSerializer that writes the awsJson1_x body of a
@@ -83,7 +84,7 @@ func (w *jsonWriter) prefix(s *smithy.Schema) {
 }
 
 func (w *jsonWriter) str(v string) {
-	w.buf = appendJSONString(w.buf, v)
+	w.buf = jsonwire.AppendStringHTML(w.buf, v)
 }
 
 func (w *jsonWriter) WriteInt8(s *smithy.Schema, v int8)   { w.WriteInt64(s, int64(v)) }
@@ -219,49 +220,6 @@ func (w *jsonWriter) close(c byte) {
 	w.buf = append(w.buf, c)
 }
 
-const hexDigits = "0123456789abcdef"
-
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 // maxBody caps every request body the emulator reads.
 const maxBody = 10 << 20
 
@@ -300,9 +258,9 @@ func writeJSONError(w http.ResponseWriter, status int, code, message string) {
 	w.WriteHeader(status)
 	b := make([]byte, 0, 64+len(message))
 	b = append(b, `{"__type":`...)
-	b = appendJSONString(b, code)
+	b = jsonwire.AppendStringHTML(b, code)
 	b = append(b, `,"message":`...)
-	b = appendJSONString(b, message)
+	b = jsonwire.AppendStringHTML(b, message)
 	b = append(b, '}')
 	_, _ = w.Write(b)
 }
@@ -411,14 +369,14 @@ func appendReflect(b []byte, v reflect.Value) []byte {
 				b = append(b, ',')
 			}
 			first = false
-			b = appendJSONString(b, f.Name)
+			b = jsonwire.AppendStringHTML(b, f.Name)
 			b = append(b, ':')
 			b = appendReflect(b, fv)
 		}
 		return append(b, '}')
 	case reflect.Slice, reflect.Array:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return appendJSONString(b, base64.StdEncoding.EncodeToString(v.Bytes()))
+			return jsonwire.AppendStringHTML(b, base64.StdEncoding.EncodeToString(v.Bytes()))
 		}
 		b = append(b, '[')
 		for i := 0; i < v.Len(); i++ {
@@ -436,13 +394,13 @@ func appendReflect(b []byte, v reflect.Value) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k.String())
+			b = jsonwire.AppendStringHTML(b, k.String())
 			b = append(b, ':')
 			b = appendReflect(b, v.MapIndex(k))
 		}
 		return append(b, '}')
 	case reflect.String:
-		return appendJSONString(b, v.String())
+		return jsonwire.AppendStringHTML(b, v.String())
 	case reflect.Bool:
 		return strconv.AppendBool(b, v.Bool())
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:

@@ -1,11 +1,9 @@
 package memdynamo
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/aws/smithy-go"
 )
@@ -102,30 +100,6 @@ func FuzzParse(f *testing.F) {
 			if p.cond == nil && p.update == nil && p.proj == nil {
 				t.Fatalf("parse(%s, %q) returned nothing", kind, src)
 			}
-		}
-	})
-}
-
-// FuzzAppendString: the hand-written JSON string encoder agrees with
-// encoding/json on every input.
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain", "quo\"te\\", "\n\r\t\x00\x1f", "naïve ü €", "\xff\xfe bad", "\u2028"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got := appendString(nil, s)
-		var back string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Fatalf("appendString(%q) = %s, not JSON: %v", s, got, err)
-		}
-		want := s
-		if !utf8.ValidString(s) {
-			// encoding/json replaces each invalid byte on its own.
-			q, _ := json.Marshal(s)
-			_ = json.Unmarshal(q, &want)
-		}
-		if back != want {
-			t.Errorf("appendString(%q) decodes to %q, want %q", s, back, want)
 		}
 	})
 }

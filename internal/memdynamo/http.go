@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/ecsflow/ecsflow/internal/jsonwire"
 )
 
 // maxRequestBytes bounds a request body (DynamoDB's limit is 16 MB for
@@ -119,14 +121,14 @@ func (h *handler) fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, we.code, we.msg)
 	case errors.As(err, &ccf):
 		b := []byte(`{"__type":"` + errNamespace + `ConditionalCheckFailedException","message":`)
-		b = appendString(b, ccf.ErrorMessage())
+		b = jsonwire.AppendString(b, ccf.ErrorMessage())
 		if ccf.Item != nil {
 			b = appendItem(append(b, `,"Item":`...), ccf.Item)
 		}
 		writeBody(w, http.StatusBadRequest, append(b, '}'))
 	case errors.As(err, &tce):
 		b := []byte(`{"__type":"` + errNamespace + `TransactionCanceledException","Message":`)
-		b = appendString(b, tce.ErrorMessage())
+		b = jsonwire.AppendString(b, tce.ErrorMessage())
 		b = append(b, `,"CancellationReasons":`...)
 		b = encode(b, reflect.ValueOf(tce.CancellationReasons))
 		writeBody(w, http.StatusBadRequest, append(b, '}'))
@@ -146,8 +148,8 @@ func writeError(w http.ResponseWriter, status int, typ, msg string) {
 	if !strings.Contains(typ, "#") {
 		typ = errNamespace + typ
 	}
-	b := appendString([]byte(`{"__type":`), typ)
-	b = appendString(append(b, `,"message":`...), msg)
+	b := jsonwire.AppendString([]byte(`{"__type":`), typ)
+	b = jsonwire.AppendString(append(b, `,"message":`...), msg)
 	writeBody(w, status, append(b, '}'))
 }
 

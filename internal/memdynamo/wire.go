@@ -9,9 +9,10 @@ import (
 	"reflect"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ecsflow/ecsflow/internal/jsonwire"
 )
 
 // This file converts between the DynamoDB JSON 1.0 wire format and the
@@ -289,7 +290,7 @@ func encode(b []byte, v reflect.Value) []byte {
 		}
 		return encode(b, v.Elem())
 	case reflect.String:
-		return appendString(b, v.String())
+		return jsonwire.AppendString(b, v.String())
 	case reflect.Bool:
 		return strconv.AppendBool(b, v.Bool())
 	case reflect.Int32, reflect.Int64, reflect.Int:
@@ -298,7 +299,7 @@ func encode(b []byte, v reflect.Value) []byte {
 		return strconv.AppendFloat(b, v.Float(), 'g', -1, 64)
 	case reflect.Slice:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return appendString(b, base64.StdEncoding.EncodeToString(v.Bytes()))
+			return jsonwire.AppendString(b, base64.StdEncoding.EncodeToString(v.Bytes()))
 		}
 		b = append(b, '[')
 		for i := range v.Len() {
@@ -317,7 +318,7 @@ func encode(b []byte, v reflect.Value) []byte {
 				b = append(b, ',')
 			}
 			first = false
-			b = appendString(b, iter.Key().String())
+			b = jsonwire.AppendString(b, iter.Key().String())
 			b = append(b, ':')
 			b = encode(b, iter.Value())
 		}
@@ -339,7 +340,7 @@ func encode(b []byte, v reflect.Value) []byte {
 				b = append(b, ',')
 			}
 			first = false
-			b = appendString(b, f.Name)
+			b = jsonwire.AppendString(b, f.Name)
 			b = append(b, ':')
 			b = encode(b, fv)
 		}
@@ -358,59 +359,15 @@ func omit(v reflect.Value) bool {
 	return false
 }
 
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
-// as encoding/json does.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, s[start:i]...)
-				b = append(b, `\ufffd`...)
-				i++
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 // appendAV appends v in DynamoDB JSON.
 func appendAV(b []byte, v types.AttributeValue) []byte {
 	switch x := v.(type) {
 	case *types.AttributeValueMemberS:
-		return append(appendString(append(b, `{"S":`...), x.Value), '}')
+		return append(jsonwire.AppendString(append(b, `{"S":`...), x.Value), '}')
 	case *types.AttributeValueMemberN:
-		return append(appendString(append(b, `{"N":`...), x.Value), '}')
+		return append(jsonwire.AppendString(append(b, `{"N":`...), x.Value), '}')
 	case *types.AttributeValueMemberB:
-		return append(appendString(append(b, `{"B":`...), base64.StdEncoding.EncodeToString(x.Value)), '}')
+		return append(jsonwire.AppendString(append(b, `{"B":`...), base64.StdEncoding.EncodeToString(x.Value)), '}')
 	case *types.AttributeValueMemberBOOL:
 		return append(strconv.AppendBool(append(b, `{"BOOL":`...), x.Value), '}')
 	case *types.AttributeValueMemberNULL:
@@ -448,7 +405,7 @@ func appendItem(b []byte, m item) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendString(b, k)
+		b = jsonwire.AppendString(b, k)
 		b = append(b, ':')
 		b = appendAV(b, v)
 	}
@@ -461,7 +418,7 @@ func appendStrings(b []byte, s []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, e)
+		b = jsonwire.AppendString(b, e)
 	}
 	return append(b, ']')
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/awsemu"
@@ -30,7 +28,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
 	"github.com/ecsflow/ecsflow/internal/simclock"
 	"github.com/ecsflow/ecsflow/internal/steps"
-	"github.com/ecsflow/ecsflow/internal/store"
+	"github.com/ecsflow/ecsflow/tests/scenario"
 )
 
 // fastTimings make a task start in about 3 simulated seconds.
@@ -77,27 +75,6 @@ const (
 	alarm   = "web-5xx"
 )
 
-// logBuffer keeps the stack's warnings and errors, shown when a test fails.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buf.Len() < 1<<20 {
-		l.buf.Write(p)
-	}
-	return len(p), nil
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 func newHarness(tb testing.TB, o options) *harness {
 	tb.Helper()
 	if o.scale == 0 {
@@ -107,7 +84,7 @@ func newHarness(tb testing.TB, o options) *harness {
 		o.timings = fastTimings
 	}
 	clock := simclock.NewScaled(epoch, o.scale)
-	logs := &logBuffer{}
+	logs := &scenario.LogBuffer{}
 	s, err := localstack.Start(context.Background(), localstack.Config{
 		Clock: clock, Timings: o.timings, WrapHandler: o.wrap, Seed: 7,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -376,23 +353,8 @@ func (h *harness) waitStatus(id string, want model.Status) *model.Deployment {
 // execution to end, then checks the invariants every scenario ends with.
 func (h *harness) finish(id string, want model.Status) (*model.Deployment, []model.LedgerEntry) {
 	h.tb.Helper()
-	deadline := time.Now().Add(realTimeout)
-	for {
-		d, _ := h.get(id)
-		if d.Status.Final() {
-			if d.Status != want {
-				h.dump(d)
-				h.tb.Fatalf("deployment %s ended %s (%s), want %s", id, d.Status, d.Reason, want)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			h.dump(d)
-			h.tb.Fatalf("deployment %s still %s after %s", id, d.Status, realTimeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	h.waitExecutionsEnded()
+	scenario.AwaitFinal(h.tb, id, want, realTimeout, func(id string) *model.Deployment { d, _ := h.get(id); return d }, h.dump)
+	scenario.WaitExecutionsEnded(h.tb, h.sfn, realTimeout)
 	d, ledger := h.get(id)
 	h.checkEnded(d, ledger)
 	return d, ledger
@@ -413,88 +375,18 @@ func (h *harness) execution(d *model.Deployment) *sfn.DescribeExecutionOutput {
 	return x
 }
 
-// running lists the RUNNING executions of every state machine.
-func (h *harness) running() []string {
-	h.tb.Helper()
-	ctx, cancel := h.ctx()
-	defer cancel()
-	sms, err := h.sfn.ListStateMachines(ctx, &sfn.ListStateMachinesInput{})
-	if err != nil {
-		h.tb.Fatalf("ListStateMachines: %v", err)
-	}
-	var out []string
-	for _, sm := range sms.StateMachines {
-		xs, err := h.sfn.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: sm.StateMachineArn, StatusFilter: sfntypes.ExecutionStatusRunning})
-		if err != nil {
-			h.tb.Fatalf("ListExecutions: %v", err)
-		}
-		for _, x := range xs.Executions {
-			out = append(out, aws.ToString(x.Name))
-		}
-	}
-	return out
-}
-
-// waitExecutionsEnded waits (bounded) until no execution is RUNNING.
-func (h *harness) waitExecutionsEnded() {
-	h.tb.Helper()
-	deadline := time.Now().Add(realTimeout)
-	for {
-		r := h.running()
-		if len(r) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.tb.Fatalf("executions still RUNNING: %v", r)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// checkEnded asserts what every scenario ends with: a final status, the
-// lease released, no wait left but ledger watches, every step record
-// ended, a ledger with the status and step entries.
+// checkEnded asserts what every scenario ends with (scenario.CheckEnded)
+// and, when it ran, an ECS event in the ledger if it changed the service
+// and FINISH last (PREPARE refused with LockHeld when it never held the
+// lease).
 func (h *harness) checkEnded(d *model.Deployment, ledger []model.LedgerEntry) {
 	tb := h.tb
 	tb.Helper()
-	if !d.Status.Final() || d.EndedAt == nil {
-		tb.Fatalf("deployment %s is %s (ended %v), want a final status with an end time", d.ID, d.Status, d.EndedAt)
-	}
-	if r := h.running(); len(r) > 0 {
-		tb.Fatalf("executions left RUNNING: %v", r)
-	}
 	ctx, cancel := h.ctx()
 	defer cancel()
-	if d.Runtime != nil {
-		if l, held, err := h.s.Store().GetLease(ctx, d.Runtime.Target.LeaseKey); err != nil || (held && l.Holder == d.ID) {
-			tb.Fatalf("lease %s: %+v held=%v err=%v after deployment %s ended", d.Runtime.Target.LeaseKey, l, held, err, d.ID)
-		}
-	}
-	ws, err := h.s.Store().WaitsForDeployment(ctx, d.ID)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, w := range ws {
-		if w.Kind != store.WaitWatch {
-			tb.Fatalf("a %s wait is left after deployment %s ended: %+v", w.Kind, d.ID, w)
-		}
-	}
-	kinds := map[string]int{}
-	for _, l := range ledger {
-		kinds[l.Kind]++
-	}
-	if kinds[model.LedgerStatus] == 0 {
-		tb.Fatalf("ledger of %s has no status entry: %v", d.ID, kinds)
-	}
-	for _, s := range d.Steps {
-		if s.StartedAt.IsZero() || s.EndedAt.IsZero() || s.Result == "" {
-			tb.Fatalf("step record %+v of %s is incomplete (start, end and result wanted)", s, d.ID)
-		}
-	}
-	if d.Runtime != nil && len(d.Steps) > 0 { // it ran: steps are in the ledger too
-		if kinds[model.LedgerStep] < len(d.Steps) {
-			tb.Fatalf("ledger of %s has %d step entries for %d step records", d.ID, kinds[model.LedgerStep], len(d.Steps))
-		}
+	scenario.CheckEnded(ctx, tb, h.s.Store(), h.sfn, d, ledger)
+	kinds := scenario.LedgerKinds(ledger)
+	if d.Runtime != nil && len(d.Steps) > 0 { // it ran
 		for _, s := range d.Steps {
 			if s.Name == "UPDATE_SERVICE" && s.Error == "" && kinds[model.LedgerECSEvent] == 0 {
 				tb.Fatalf("deployment %s changed the service but its ledger has no ECS event: %v", d.ID, kinds)

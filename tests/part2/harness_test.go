@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +24,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/servicediscovery"
 	sdtypes "github.com/aws/aws-sdk-go-v2/service/servicediscovery/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/awsemu"
@@ -37,7 +35,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/model/modeltest"
 	"github.com/ecsflow/ecsflow/internal/simclock"
 	"github.com/ecsflow/ecsflow/internal/steps"
-	"github.com/ecsflow/ecsflow/internal/store"
+	"github.com/ecsflow/ecsflow/tests/scenario"
 )
 
 var fastTimings = awsemu.Timings{Provision: time.Second, PullMin: time.Second, PullMax: time.Second,
@@ -93,24 +91,10 @@ type harness struct {
 	started             time.Time
 }
 
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buf.Len() < 1<<20 {
-		l.buf.Write(p)
-	}
-	return len(p), nil
-}
-
 func newHarness(tb testing.TB, o options) *harness {
 	tb.Helper()
 	clock := simclock.NewScaled(epoch, 200)
-	logs := &logBuffer{}
+	logs := &scenario.LogBuffer{}
 	timings := fastTimings
 	if o.timings != nil {
 		timings = *o.timings
@@ -123,9 +107,7 @@ func newHarness(tb testing.TB, o options) *harness {
 	}
 	tb.Cleanup(func() {
 		if tb.Failed() {
-			logs.mu.Lock()
-			tb.Logf("warnings and errors of the stack:\n%s", logs.buf.String())
-			logs.mu.Unlock()
+			tb.Logf("warnings and errors of the stack:\n%s", logs.String())
 		}
 		if err := s.Close(); err != nil {
 			tb.Errorf("close the local stack: %v", err)
@@ -140,6 +122,11 @@ func newHarness(tb testing.TB, o options) *harness {
 	api, err := s.APIClient(context.Background())
 	if err != nil {
 		tb.Fatal(err)
+	}
+	for _, st := range []model.StrategyType{model.StrategyCanary, model.StrategyBlueGreen} {
+		if s.StateMachineARN(st) == "" {
+			tb.Fatalf("no state machine for %s", st)
+		}
 	}
 	h := &harness{tb: tb, s: s, clock: clock, http: &http.Client{Timeout: realTimeout}, api: api, aws: c, sfn: sfn.NewFromConfig(s.AWSConfig())}
 	h.world(o)
@@ -325,78 +312,24 @@ func (h *harness) dump(d *model.Deployment) {
 	}
 }
 
-// finish waits for a final status and checks the ending invariants: no
-// execution RUNNING, the lease released, no wait left, every step record
-// complete and in the ledger, FINISH last.
+// finish waits for a final status and checks the ending invariants
+// (scenario.CheckEnded: no execution RUNNING, the lease released, no wait
+// left, every step record complete and in the ledger) and FINISH last.
 func (h *harness) finish(id string, want model.Status) (*model.Deployment, []model.LedgerEntry) {
 	h.tb.Helper()
-	deadline := time.Now().Add(realTimeout)
-	for {
-		d, _ := h.get(id)
-		if d.Status.Final() {
-			if d.Status != want {
-				h.dump(d)
-				h.tb.Fatalf("deployment %s ended %s (%s), want %s", id, d.Status, d.Reason, want)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			h.dump(d)
-			h.tb.Fatalf("deployment %s still %s", id, d.Status)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	for deadline := time.Now().Add(realTimeout); len(h.running()) > 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			h.tb.Fatalf("executions left RUNNING: %v", h.running())
-		}
-	}
+	scenario.AwaitFinal(h.tb, id, want, realTimeout, func(id string) *model.Deployment { d, _ := h.get(id); return d }, h.dump)
+	scenario.WaitExecutionsEnded(h.tb, h.sfn, realTimeout)
 	d, ledger := h.get(id)
+	if d.Runtime == nil {
+		h.tb.Fatalf("deployment %s ended %s without a runtime (it never ran)", d.ID, d.Status)
+	}
 	ctx, cancel := h.ctx()
 	defer cancel()
-	if l, held, err := h.s.Store().GetLease(ctx, d.Runtime.Target.LeaseKey); err != nil || (held && l.Holder == d.ID) {
-		h.tb.Fatalf("lease %+v held=%v err=%v after %s ended", l, held, err, d.ID)
-	}
-	ws, err := h.s.Store().WaitsForDeployment(ctx, d.ID)
-	h.must(err, "waits")
-	for _, w := range ws {
-		if w.Kind != store.WaitWatch {
-			h.tb.Fatalf("a %s wait is left after %s ended", w.Kind, d.ID)
-		}
-	}
-	steps := 0
-	for _, l := range ledger {
-		if l.Kind == model.LedgerStep {
-			steps++
-		}
-	}
-	for _, s := range d.Steps {
-		if s.StartedAt.IsZero() || s.EndedAt.IsZero() || s.Result == "" {
-			h.tb.Fatalf("step record %+v of %s is incomplete", s, d.ID)
-		}
-	}
-	if steps < len(d.Steps) || len(d.Steps) == 0 || d.Steps[len(d.Steps)-1].Name != "FINISH" {
-		h.tb.Fatalf("ledger has %d step entries for %d records (last %v), want all and FINISH last", steps, len(d.Steps), d.Steps)
+	scenario.CheckEnded(ctx, h.tb, h.s.Store(), h.sfn, d, ledger)
+	if len(d.Steps) == 0 || d.Steps[len(d.Steps)-1].Name != "FINISH" {
+		h.tb.Fatalf("deployment %s has step records %v, want FINISH last", d.ID, d.Steps)
 	}
 	return d, ledger
-}
-
-func (h *harness) running() []string {
-	ctx, cancel := h.ctx()
-	defer cancel()
-	var out []string
-	for _, st := range []model.StrategyType{model.StrategyCanary, model.StrategyBlueGreen} {
-		arn := h.s.StateMachineARN(st)
-		if arn == "" {
-			h.tb.Fatalf("no state machine for %s", st)
-		}
-		x, err := h.sfn.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(arn), StatusFilter: sfntypes.ExecutionStatusRunning})
-		h.must(err, "ListExecutions")
-		for _, e := range x.Executions {
-			out = append(out, aws.ToString(e.Name))
-		}
-	}
-	return out
 }
 
 // revisions answers the revisioned services and their desired counts:

@@ -87,6 +87,14 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// writeJSONList writes xs as JSON, an empty list as [] (never null).
+func writeJSONList[T any](w io.Writer, xs []T) error {
+	if xs == nil {
+		xs = []T{}
+	}
+	return writeJSON(w, xs)
+}
+
 // findByName finds an entity of kind in scope by name or ID.
 func findByName(ctx context.Context, c *client.Client, kind model.Kind, s client.Scope, nameOrID string) (model.Entity, error) {
 	es, err := c.List(ctx, kind, s)

@@ -34,10 +34,7 @@ func newHistoryCmd(g *apiFlags) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				if ds == nil {
-					ds = []*model.Deployment{}
-				}
-				return writeJSON(cmd.OutOrStdout(), ds)
+				return writeJSONList(cmd.OutOrStdout(), ds)
 			}
 			writeDeployments(cmd.OutOrStdout(), ds)
 			return nil

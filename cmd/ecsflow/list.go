@@ -108,10 +108,7 @@ func newListCmd(g *apiFlags) *cobra.Command {
 					return err
 				}
 				if asJSON {
-					if ds == nil {
-						ds = []*model.Deployment{}
-					}
-					return writeJSON(out, ds)
+					return writeJSONList(out, ds)
 				}
 				writeDeployments(out, ds)
 				return nil
@@ -121,10 +118,7 @@ func newListCmd(g *apiFlags) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				if es == nil {
-					es = []model.Entity{}
-				}
-				return writeJSON(out, es)
+				return writeJSONList(out, es)
 			}
 			writeEntities(out, es)
 			return nil

@@ -127,10 +127,7 @@ func newPipelineCmd(g *apiFlags) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				if xs == nil {
-					xs = []*model.PipelineExecution{}
-				}
-				return writeJSON(out, xs)
+				return writeJSONList(out, xs)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSTATUS\tARTIFACT\tTRIGGERED BY\tCREATED")

@@ -87,6 +87,20 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// writeResult writes v as JSON (asJSON) or, otherwise, with text, then
+// answers verdict: the command's error, nil unless what it shows ended
+// without success.
+func writeResult(w io.Writer, asJSON bool, v any, text func(), verdict error) error {
+	if asJSON {
+		if err := writeJSON(w, v); err != nil {
+			return err
+		}
+	} else {
+		text()
+	}
+	return verdict
+}
+
 // writeJSONList writes xs as JSON, an empty list as [] (never null).
 func writeJSONList[T any](w io.Writer, xs []T) error {
 	if xs == nil {

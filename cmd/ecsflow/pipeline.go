@@ -95,14 +95,7 @@ func newPipelineCmd(g *apiFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if err := writeJSON(out, x); err != nil {
-					return err
-				}
-			} else {
-				writePipeline(out, x)
-			}
-			return pipelineOutcome(x)
+			return writeResult(out, asJSON, x, func() { writePipeline(out, x) }, pipelineOutcome(x))
 		},
 	}
 	status.Flags().BoolVar(&statusWatch, "watch", false, "follow the execution to its end")
@@ -333,14 +326,7 @@ func watchPipeline(ctx context.Context, g *apiFlags, c *client.Client, id string
 			}
 		}
 		if x.Status.Final() {
-			if asJSON {
-				if err := writeJSON(w, x); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(w, "pipeline execution %s %s\n", x.ID, x.Status)
-			}
-			return pipelineOutcome(x)
+			return writeResult(w, asJSON, x, func() { fmt.Fprintf(w, "pipeline execution %s %s\n", x.ID, x.Status) }, pipelineOutcome(x))
 		}
 		select {
 		case <-ctx.Done():

@@ -47,14 +47,7 @@ did not succeed (with --watch), or has ended without success.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if err := writeJSON(out, d); err != nil {
-					return err
-				}
-			} else {
-				writeStatus(out, d, asOf(d))
-			}
-			return outcome(&d.Deployment)
+			return writeResult(out, asJSON, d, func() { writeStatus(out, d, asOf(d)) }, outcome(&d.Deployment))
 		},
 	}
 	cmd.Flags().BoolVar(&watch, "watch", false, "follow the deployment to its end")
@@ -327,19 +320,14 @@ func watchDeployment(ctx context.Context, g *apiFlags, c *client.Client, id stri
 				// lines written above the bar.
 				time.Sleep(2 * refreshRate)
 			}
-			if asJSON {
-				if err := writeJSON(w, d); err != nil {
-					return err
-				}
-			} else {
+			return writeResult(w, asJSON, d, func() {
 				if pb != nil {
 					pb.Wait()
 					pb = nil
 				}
 				fmt.Fprintf(w, "deployment %s %s after %s (simulated): %d state transitions, %d AWS calls, est. $%.6f\n",
 					d.ID, d.Status, elapsed(&d.Deployment, asOf(d)), d.Usage.StateTransitions, sumCalls(d.Usage.APICalls), d.Usage.EstimatedCostUSD)
-			}
-			return outcome(&d.Deployment)
+			}, outcome(&d.Deployment))
 		}
 		select {
 		case <-ctx.Done():

@@ -12,8 +12,9 @@ import (
 
 // impliedBy names the calls that need each implied action.
 var impliedBy = map[string][]string{
-	"ecs:TagResource": {"ecs:CreateService", "ecs:RegisterTaskDefinition"},
-	"iam:PassRole":    {"ecs:RegisterTaskDefinition"},
+	"ecs:TagResource":             {"ecs:CreateService", "ecs:RegisterTaskDefinition"},
+	"iam:PassRole":                {"ecs:RegisterTaskDefinition"},
+	"iam:CreateServiceLinkedRole": {"application-autoscaling:RegisterScalableTarget"},
 }
 
 // specDiff compares a row with what its function's code calls, both ways:

@@ -568,6 +568,34 @@ func TestPassRoleScoped(t *testing.T) {
 	}
 }
 
+// The service-linked role a first RegisterScalableTarget creates: only
+// Application Auto Scaling's role for ECS, only for that service.
+func TestCreateServiceLinkedRoleScoped(t *testing.T) {
+	s := full(t)
+	var seen int
+	for _, st := range s.identityStatements() {
+		for _, a := range st.Actions {
+			if a != "iam:CreateServiceLinkedRole" {
+				continue
+			}
+			seen++
+			cond := rendered(st.Condition)
+			if cond != `{"StringLike":{"iam:AWSServiceName":"ecs.application-autoscaling.amazonaws.com"}}` {
+				t.Errorf("%s: CreateServiceLinkedRole condition: got %s", st.where, cond)
+			}
+			for _, r := range st.Resources {
+				res := rendered(r)
+				if !strings.Contains(res, ":role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService") {
+					t.Errorf("%s: CreateServiceLinkedRole on %s", st.where, res)
+				}
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no iam:CreateServiceLinkedRole statement found")
+	}
+}
+
 func TestFunctionPoliciesFollowSpecs(t *testing.T) {
 	s := full(t)
 	// Each function role allows exactly its spec's actions, plus logging,

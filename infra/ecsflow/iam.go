@@ -48,6 +48,10 @@ const (
 	// ARN: Resource "*" with the condition ecs:cluster = the configured
 	// clusters.
 	scopeClusterLists scope = "ecs-cluster-lists"
+	// scopeAutoScalingRole is Application Auto Scaling's service-linked
+	// role for ECS, which the first RegisterScalableTarget in an account
+	// creates (iam:CreateServiceLinkedRole, for that service only).
+	scopeAutoScalingRole scope = "autoscaling-service-linked-role"
 )
 
 // actionScopes maps every IAM action a function may list to the resources it
@@ -90,9 +94,10 @@ var actionScopes = map[string]scope{
 	"ecs:RegisterTaskDefinition":     scopeUnscoped,
 	"ecs:DeregisterTaskDefinition":   scopeUnscoped,
 
-	"iam:PassRole":   scopePassRoles,
-	"sts:AssumeRole": scopeTargetRoles,
-	"sns:Publish":    scopeTopic,
+	"iam:PassRole":                scopePassRoles,
+	"iam:CreateServiceLinkedRole": scopeAutoScalingRole,
+	"sts:AssumeRole":              scopeTargetRoles,
+	"sns:Publish":                 scopeTopic,
 
 	"secretsmanager:GetSecretValue": scopeSecrets,
 
@@ -253,6 +258,8 @@ func (a *arns) resources(s scope) []string {
 			out = append(out, a.iamArn("role", r))
 		}
 		return out
+	case scopeAutoScalingRole:
+		return []string{a.iamArn("role", autoScalingRolePath)}
 	case scopeTargetRoles:
 		out := make([]string, 0, len(a.targetAccounts))
 		for _, acct := range a.targetAccounts {
@@ -361,6 +368,10 @@ func (a *arns) statements(function string, actions []string) ([]awsiam.PolicySta
 			props.Conditions = &map[string]interface{}{
 				"StringEquals": map[string]interface{}{"iam:PassedToService": "ecs-tasks.amazonaws.com"},
 			}
+		case scopeAutoScalingRole:
+			props.Conditions = &map[string]interface{}{
+				"StringLike": map[string]interface{}{"iam:AWSServiceName": autoScalingService},
+			}
 		case scopeClusterLists:
 			props.Conditions = &map[string]interface{}{
 				"ArnEquals": map[string]interface{}{"ecs:cluster": a.clusterArns()},
@@ -387,3 +398,9 @@ func sid(s string) string {
 	}
 	return b.String()
 }
+
+// Application Auto Scaling's service-linked role for ECS services.
+const (
+	autoScalingService  = "ecs.application-autoscaling.amazonaws.com"
+	autoScalingRolePath = "aws-service-role/" + autoScalingService + "/AWSServiceRoleForApplicationAutoScaling_ECSService"
+)

@@ -64,8 +64,9 @@ var (
 // them. Every other action of a row is an operation the function's code
 // calls (TestSpecsFollowCode checks both, from the source).
 var ImpliedActions = map[string]string{
-	"ecs:TagResource": "tags given to RegisterTaskDefinition or CreateService (tag-on-create) are authorised as ecs:TagResource",
-	"iam:PassRole":    "RegisterTaskDefinition with a task or execution role passes that role",
+	"ecs:TagResource":             "tags given to RegisterTaskDefinition or CreateService (tag-on-create) are authorised as ecs:TagResource",
+	"iam:PassRole":                "RegisterTaskDefinition with a task or execution role passes that role",
+	"iam:CreateServiceLinkedRole": "the first RegisterScalableTarget for ECS in an account creates Application Auto Scaling's service-linked role",
 }
 
 func join(groups ...[]string) []string {
@@ -230,7 +231,7 @@ func DefaultSpecs() map[string]FunctionSpec {
 			// the new revision and its Cloud Map service removed.
 			Actions: join(tableItems, tableQuery, crossAccount, elbWeights, dnsWeights, cloudMapRead, cloudMapRemove,
 				[]string{"ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService",
-					"application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy",
+					"application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy", "iam:CreateServiceLinkedRole",
 					"application-autoscaling:DeregisterScalableTarget"}),
 		},
 		{
@@ -268,7 +269,7 @@ func DefaultSpecs() map[string]FunctionSpec {
 			MemoryMB: 256, Timeout: 120 * time.Second,
 			Actions: join(tableItems, crossAccount, dnsWeights, cloudMapRead, cloudMapRemove,
 				[]string{"ecs:DescribeServices", "ecs:ListServices", "ecs:UpdateService", "ecs:DeleteService",
-					"application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy",
+					"application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy", "iam:CreateServiceLinkedRole",
 					"application-autoscaling:DeregisterScalableTarget"}),
 		},
 	}

@@ -59,14 +59,14 @@ var (
 )
 
 // targetScopes are the scopes that exist in a target account: ECS, load
-// balancing, auto scaling, alarms, DNS, Cloud Map and role passing. The table, topic,
+// balancing, auto scaling, alarms, DNS, Cloud Map, role passing and auto scaling's service-linked role. The table, topic,
 // state machines and cross-account roles stay in the ecsflow account.
 var targetScopes = map[scope]bool{
 	scopeUnscoped: true, scopeServices: true, scopeTaggable: true, scopeTasks: true, scopeDeployments: true,
 	scopePassRoles: true, scopeListeners: true, scopeListenerRules: true,
 	scopeScalableTarget: true, scopeAlarms: true, scopeHostedZones: true, scopeDNSChanges: true,
 	scopeRepositories: true, scopeCloudMapServices: true, scopeCloudMapNamespaces: true, scopeCloudMapCreate: true,
-	scopeClusterLists: true,
+	scopeClusterLists: true, scopeAutoScalingRole: true,
 }
 
 // TargetActions returns the actions the target role allows: every action of

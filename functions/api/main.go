@@ -22,6 +22,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/awsenv"
 	"github.com/ecsflow/ecsflow/internal/deploycontrol"
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
+	"github.com/ecsflow/ecsflow/internal/notification/ebnotify"
 	"github.com/ecsflow/ecsflow/internal/pipeline"
 	"github.com/ecsflow/ecsflow/internal/store"
 	"github.com/ecsflow/ecsflow/internal/trigger"
@@ -45,7 +46,15 @@ func main() {
 	// Approve, reject, rollback and abort resume the deployment's stored
 	// task tokens in Step Functions.
 	completer := ecsevents.NewSFNCompleter(sfnClient)
-	control := deploycontrol.New(st, completer, deploycontrol.WithLogger(log))
+	controlOpts := []deploycontrol.Option{deploycontrol.WithLogger(log)}
+	// A QUEUED deployment aborted before its execution reached PREPARE is
+	// ended here, not by a FINISH step: the controller announces its
+	// ABORTED on EVENT_BUS_NAME, unless ECSFLOW_NOTIFY=off.
+	notify := os.Getenv(pipeline.EnvNotify) != "off"
+	if notify {
+		controlOpts = append(controlOpts, deploycontrol.WithNotifier(ebnotify.NewFromConfig(awsCfg, os.Getenv(pipeline.EnvEventBus))))
+	}
+	control := deploycontrol.New(st, completer, controlOpts...)
 	// Pipeline executions start the pipeline state machine; their approvals
 	// resume its stored task tokens.
 	// Aborts go through the deployment abort path, stop a WAIT stage's
@@ -53,7 +62,7 @@ func main() {
 	// ECSFLOW_NOTIFY=off (then the function has no events:PutEvents grant,
 	// and a nil notifier publishes nothing).
 	var notices *pipeline.Notifier
-	if os.Getenv(pipeline.EnvNotify) != "off" {
+	if notify {
 		notices = pipeline.NewNotifier(eventbridge.NewFromConfig(awsCfg), os.Getenv(pipeline.EnvEventBus), log, nil)
 	}
 	pipes := api.WithPipelines(pipeline.NewSFNStarter(sfnClient, os.Getenv("STATE_MACHINE_ARN_PIPELINE")),

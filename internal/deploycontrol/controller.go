@@ -16,7 +16,8 @@
 //
 // A LEASE wait (a deployment queued behind another) is always failed with
 // Aborted: nothing was deployed, so there is nothing to roll back. A QUEUED
-// deployment without an execution moves straight to ABORTED. A request the
+// deployment without an execution moves straight to ABORTED, and the
+// controller announces that end (WithNotifier) since no FINISH step will. A request the
 // deployment's state does not allow — it has ended, it is already rolling
 // back (rollback), nothing waits for approval (approve/reject), or a step is
 // running and no wait can be interrupted at this moment — returns an error
@@ -37,6 +38,7 @@ import (
 	"github.com/ecsflow/ecsflow/internal/api"
 	"github.com/ecsflow/ecsflow/internal/ecsevents"
 	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/notification"
 	"github.com/ecsflow/ecsflow/internal/store"
 )
 
@@ -88,12 +90,21 @@ type TaskCompleter interface {
 	SendTaskFailure(ctx context.Context, token, errName, cause string) error
 }
 
+// Notifier publishes a deployment's status notification
+// (*ebnotify.Notifier). The controller publishes only the end it records
+// itself: ABORTED for a QUEUED deployment whose execution never reached
+// PREPARE (everything else is announced by the steps).
+type Notifier interface {
+	NotifyDeployment(ctx context.Context, d *model.Deployment, status string) error
+}
+
 // Controller implements api.Controller on the waits of the store.
 type Controller struct {
-	st  Store
-	tc  TaskCompleter
-	now func() time.Time
-	log *slog.Logger
+	st       Store
+	tc       TaskCompleter
+	notifier Notifier
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 var _ api.Controller = (*Controller)(nil)
@@ -106,6 +117,10 @@ func WithClock(now func() time.Time) Option { return func(c *Controller) { c.now
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(c *Controller) { c.log = l } }
+
+// WithNotifier sets the notifier of the ends the controller records (nil,
+// the default: none is published).
+func WithNotifier(n Notifier) Option { return func(c *Controller) { c.notifier = n } }
 
 // New returns a controller on st that completes tokens through tc.
 func New(st Store, tc TaskCompleter, opts ...Option) *Controller {
@@ -332,25 +347,43 @@ func (c *Controller) settle(ctx context.Context, w store.Wait, sendErr error) (b
 	return sendErr == nil, nil
 }
 
+// abortQueued moves a QUEUED deployment without an execution to ABORTED and
+// announces it: this invocation records the end, so it is the one that
+// publishes ABORTED, once (a second abort finds it ended and is refused; an
+// execution that reaches PREPARE or FINISH afterwards finds it ended and
+// announces nothing).
 func (c *Controller) abortQueued(ctx context.Context, r request) error {
-	var reason string
+	var aborted *model.Deployment
 	err := c.mutate(ctx, r.id, func(cur *model.Deployment) bool {
+		aborted = nil
 		if cur.Status != model.StatusQueued || cur.ExecutionARN != "" {
 			return false
 		}
 		now := c.now().UTC()
 		cur.Status, cur.EndedAt = model.StatusAborted, &now
-		reason = r.action + " requested by " + r.principal + " before it started" + withComment(r.comment)
-		cur.Reason = reason
+		cur.Reason = r.action + " requested by " + r.principal + " before it started" + withComment(r.comment)
+		aborted = cur
 		return true
 	})
 	if err != nil {
 		return c.record(ctx, r, fmt.Errorf("%s: %w", r.action, err), nil)
 	}
-	if reason == "" {
+	if aborted == nil {
 		return c.record(ctx, r, wrongState("%s: deployment %s started meanwhile; retry", r.action, r.id), nil)
 	}
+	c.notify(ctx, aborted, notification.Aborted)
 	return c.record(ctx, r, nil, map[string]any{"status": model.StatusAborted, "by": r.principal, "comment": r.comment})
+}
+
+// notify publishes d's status; a notification that cannot be sent is
+// logged, it never fails the request (the end is recorded).
+func (c *Controller) notify(ctx context.Context, d *model.Deployment, status string) {
+	if c.notifier == nil {
+		return
+	}
+	if err := c.notifier.NotifyDeployment(context.WithoutCancel(ctx), d, status); err != nil {
+		c.log.WarnContext(ctx, "deploycontrol: deployment notification not sent", "deployment_id", d.ID, "status", status, "error", err)
+	}
 }
 
 // mutate applies f to the deployment and saves it, retrying on version

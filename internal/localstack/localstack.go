@@ -356,7 +356,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if starter == nil {
 		starter = &engineStarter{inner: api.NewSFNStarter(sfnClient, s.machines), sfn: sfnClient, store: s.store, wait: cfg.StartWait}
 	}
-	control := deploycontrol.New(s.store, completer, deploycontrol.WithClock(s.clock.Now), deploycontrol.WithLogger(cfg.Logger))
+	// Aborting a QUEUED deployment before its execution reaches PREPARE
+	// ends it in the controller, which announces ABORTED on the local bus.
+	control := deploycontrol.New(s.store, completer, deploycontrol.WithClock(s.clock.Now), deploycontrol.WithLogger(cfg.Logger),
+		deploycontrol.WithNotifier(ebnotify.New(eventbridge.NewFromConfig(s.awsCfg), "", s.clock.Now)))
 	apiOpts := []api.Option{api.WithLogger(cfg.Logger), api.WithClock(s.clock.Now), api.WithController(control)}
 
 	// Pipelines: their steps in process, stages' deployments as nested

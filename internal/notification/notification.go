@@ -14,8 +14,10 @@
 //   - SUCCEEDED, FAILED, ROLLED_BACK or ABORTED when FINISH records the end
 //     (or FAILED when PREPARE refuses it under the REJECT policy).
 //
-// A deployment that never started (aborted while QUEUED, an execution that
-// did not start) publishes nothing.
+// A deployment aborted while QUEUED announces ABORTED once: from FINISH when
+// its execution was waiting for the lease, otherwise from the controller
+// that recorded the abort (internal/deploycontrol WithNotifier). A
+// deployment whose execution did not start publishes nothing.
 package notification
 
 import "github.com/ecsflow/ecsflow/internal/model"

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/placeholder"
 	"github.com/ecsflow/ecsflow/internal/store"
 )
 
@@ -147,6 +148,9 @@ func (h *Handler) graphFor(ctx context.Context, req DeploymentRequest, who strin
 		return nil, err
 	}
 	g.Service, _ = e.(*model.Service)
+	if g.Service != nil {
+		fe = append(fe, missingVariables(g.Service, req.Variables, "deployment")...)
+	}
 	if e, err = load("workflow.envId", model.KindEnvironment, wf.EnvironmentID); err != nil {
 		return nil, err
 	}
@@ -226,6 +230,24 @@ func (h *Handler) graphFor(ctx context.Context, req DeploymentRequest, who strin
 		}
 	}
 	return d, nil
+}
+
+// missingVariables names, as variables.<NAME>, each workflow variable
+// (${workflow.variables.NAME}) that svc's container definitions use and
+// vars lacks; what is the thing refused ("deployment"). PREPARE would fail
+// the deployment on it (steps.UnresolvedError); refusing it here records
+// nothing. A template that is not JSON is left to the service's validation.
+func missingVariables(svc *model.Service, vars map[string]string, what string) []model.FieldError {
+	missing, err := placeholder.MissingWorkflowVariables(svc.ECS.ContainerDefinitions, vars)
+	if err != nil {
+		return nil
+	}
+	out := make([]model.FieldError, 0, len(missing))
+	for _, n := range missing {
+		out = append(out, model.FieldError{Field: "variables." + n,
+			Message: fmt.Sprintf("the task definition of service %s uses ${workflow.variables.%s} but the %s has no such variable", svc.Name, n, what)})
+	}
+	return out
 }
 
 // variableProblems checks a deployment's variables by the rule a pipeline

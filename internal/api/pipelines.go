@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 
 	"github.com/ecsflow/ecsflow/internal/model"
 	"github.com/ecsflow/ecsflow/internal/store"
@@ -55,8 +56,12 @@ type PipelineExecutionRequest struct {
 
 // NewPipelineExecution returns the PENDING execution of pl for the
 // request, attributed to by, with every stage PENDING. It checks what can
-// be checked without the engine: the request itself and that every
-// workflow stage resolves a service. Problems are a *model.ValidationError
+// be checked without the engine: the request itself, that every workflow
+// stage resolves a service and, for the request's service (which the
+// workflow stages naming no service deploy), that every workflow variable
+// its container definitions use is among the request's variables. The
+// services that stages name themselves are not loaded here: their
+// deployments are checked when each stage creates its deployment. Problems are a *model.ValidationError
 // (the API answers 400); other errors are the store's.
 func NewPipelineExecution(ctx context.Context, repo Repository, pl *model.Pipeline, req PipelineExecutionRequest, by model.TriggeredBy) (*model.PipelineExecution, error) {
 	x := &model.PipelineExecution{ApplicationID: pl.ApplicationID, PipelineID: pl.ID, PipelineName: pl.Name,
@@ -80,10 +85,16 @@ func NewPipelineExecution(ctx context.Context, repo Repository, pl *model.Pipeli
 	if req.ServiceID != "" {
 		if k, ok := model.KindOfID(req.ServiceID); !ok || k != model.KindService {
 			fe = append(fe, model.FieldError{Field: "serviceId", Message: "is not a service id"})
-		} else if _, err := repo.Get(ctx, model.KindService, req.ServiceID); errors.Is(err, store.ErrNotFound) {
+		} else if e, err := repo.Get(ctx, model.KindService, req.ServiceID); errors.Is(err, store.ErrNotFound) {
 			fe = append(fe, model.FieldError{Field: "serviceId", Message: fmt.Sprintf("no Service with id %q", req.ServiceID)})
 		} else if err != nil {
 			return nil, fmt.Errorf("get service %s: %w", req.ServiceID, err)
+		} else if svc, ok := e.(*model.Service); ok && slices.ContainsFunc(pl.Stages, func(s model.Stage) bool {
+			return s.Type == model.StageWorkflow && s.ServiceID == ""
+		}) {
+			// The workflow stages that name no service deploy this one:
+			// a missing workflow variable would fail their PREPARE.
+			fe = append(fe, missingVariables(svc, req.Variables, "pipeline execution")...)
 		}
 	}
 	for i, s := range pl.Stages {

@@ -299,8 +299,11 @@ func (e *Engine) deployment(ctx context.Context, x *model.PipelineExecution, i i
 	if svc == "" {
 		svc = x.ServiceID
 	}
+	// The variables go in the request, not only in link: the API refuses a
+	// deployment without the workflow variables its template uses.
 	req := api.DeploymentRequest{AppID: x.ApplicationID, WorkflowID: def.WorkflowID, ServiceID: svc,
-		Artifact: api.ArtifactRequest{Tag: x.Artifact.Tag, Digest: x.Artifact.Digest, Image: x.Artifact.Image}}
+		Artifact:  api.ArtifactRequest{Tag: x.Artifact.Tag, Digest: x.Artifact.Digest, Image: x.Artifact.Image},
+		Variables: maps.Clone(x.Variables)}
 	by := model.TriggeredBy{Kind: model.TriggeredByPipeline, ID: x.ID, Principal: x.TriggeredBy.Principal}
 	d, err = e.creator.CreateDeployment(ctx, req, id, by)
 	if err != nil {

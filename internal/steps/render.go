@@ -14,6 +14,7 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/placeholder"
 )
 
 // RenderValues are what a service's container template is filled with.
@@ -35,10 +36,7 @@ type RenderValues struct {
 	Secrets []model.Secret
 }
 
-var (
-	placeholderRE = regexp.MustCompile(`\$\{([A-Za-z][A-Za-z0-9_]*)\.([A-Za-z0-9_.-]+)\}`)
-	secretARNRE   = regexp.MustCompile(`^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:[0-9]{12}:.+`)
-)
+var secretARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:[0-9]{12}:.+`)
 
 // UnresolvedError names the placeholders of a template that have no value
 // (an unknown variable, an artifact without a tag). RenderContainers
@@ -67,7 +65,10 @@ func (e *UnresolvedError) Error() string {
 //   - ${workflow.variables.NAME}: the deployment's variable NAME (for a
 //     pipeline stage, the pipeline execution's variables).
 //
-// Other namespaces (a shell's ${HOME.x}) are left alone. A placeholder that
+// The grammar of a placeholder is internal/placeholder's, which the API
+// also uses to refuse a deployment missing a workflow variable up front;
+// this check stays as the safety net. Other namespaces (a shell's
+// ${HOME.x}) are left alone. A placeholder that
 // cannot be filled (an *UnresolvedError), a secret that is not a Secrets
 // Manager or SSM ARN, a field ECS does not know, or a template that is not
 // a JSON array of objects is Invalid.
@@ -86,9 +87,8 @@ func RenderContainers(template json.RawMessage, v RenderValues) ([]ecstypes.Cont
 		if v.Artifact.Digest != "" && v.Artifact.Image != "" {
 			s = strings.ReplaceAll(s, ":${artifact.tag}", "@"+v.Artifact.Digest)
 		}
-		return placeholderRE.ReplaceAllStringFunc(s, func(tok string) string {
-			m := placeholderRE.FindStringSubmatch(tok)
-			ns, name := m[1], m[2]
+		return placeholder.Replace(s, func(ref placeholder.Ref) string {
+			ns, name := ref.Namespace, ref.Name
 			val, ok := "", false
 			switch ns {
 			case "artifact":
@@ -114,16 +114,16 @@ func RenderContainers(template json.RawMessage, v RenderValues) ([]ecstypes.Cont
 					val, ok = v.Variables[name]
 				}
 			case "workflow":
-				if wv, found := strings.CutPrefix(name, "variables."); found {
+				if wv, found := ref.WorkflowVariable(); found {
 					val, ok = v.WorkflowVariables[wv]
 				}
 			default:
 				// Not ours (e.g. a shell variable in a command): leave it.
-				return tok
+				return ref.Token
 			}
 			if !ok {
-				missing = append(missing, tok)
-				return tok
+				missing = append(missing, ref.Token)
+				return ref.Token
 			}
 			return val
 		})

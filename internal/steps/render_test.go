@@ -3,12 +3,14 @@ package steps
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/ecsflow/ecsflow/internal/model"
+	"github.com/ecsflow/ecsflow/internal/placeholder"
 )
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -172,5 +174,47 @@ func TestFamilyIsSafeForECS(t *testing.T) {
 	}
 	if got := Family(strings.Repeat("a", 300), "s", "e"); len(got) != 255 {
 		t.Fatalf("Family length %d, want 255", len(got))
+	}
+}
+
+// TestRenderAgreesWithTheAPICheck: the workflow variables RenderContainers
+// finds unresolved are the ones placeholder.MissingWorkflowVariables (the
+// API's up-front check) names, so the API refuses what PREPARE would fail.
+func TestRenderAgreesWithTheAPICheck(t *testing.T) {
+	tests := []struct {
+		name     string
+		template string
+		vars     map[string]string
+		want     []string
+	}{
+		{name: "all given", template: `[{"name":"web","image":"x:${workflow.variables.TAG}"}]`, vars: map[string]string{"TAG": "v1"}},
+		{name: "one missing", template: `[{"name":"web","image":"x:${workflow.variables.TAG}","environment":[{"name":"R","value":"${workflow.variables.R}"}]}]`,
+			vars: map[string]string{"R": "1"}, want: []string{"TAG"}},
+		{name: "two missing in nested values", template: `[{"name":"web","image":"x:${workflow.variables.TAG}",
+			"logConfiguration":{"logDriver":"awslogs","options":{"g":"/${workflow.variables.GROUP}"}}}]`, want: []string{"GROUP", "TAG"}},
+		{name: "not a workflow variable", template: `[{"name":"web","image":"x:${workflow.name}"}]`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			api, err := placeholder.MissingWorkflowVariables(json.RawMessage(tc.template), tc.vars)
+			if err != nil {
+				t.Fatalf("MissingWorkflowVariables: %v", err)
+			}
+			_, err = RenderContainers(json.RawMessage(tc.template), RenderValues{WorkflowVariables: tc.vars})
+			var render []string
+			var ue *UnresolvedError
+			if errors.As(err, &ue) {
+				for _, p := range ue.Placeholders {
+					if n, ok := strings.CutPrefix(p, "${workflow.variables."); ok {
+						render = append(render, strings.TrimSuffix(n, "}"))
+					}
+				}
+			} else if err != nil {
+				t.Fatalf("RenderContainers: %v", err)
+			}
+			if !slices.Equal(api, tc.want) || !slices.Equal(render, tc.want) {
+				t.Errorf("missing: API check %q, RenderContainers %q, want %q", api, render, tc.want)
+			}
+		})
 	}
 }

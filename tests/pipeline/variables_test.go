@@ -1,7 +1,9 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -40,9 +42,9 @@ func (s *stack) taskDefinition(t *testing.T, cluster, service string) (string, m
 // TestPipelineVariablesReachTheTaskDefinition: the pipeline execution's
 // variables fill ${workflow.variables.NAME} and win over the service's
 // variable of the same name in the task definition the emulator registered;
-// the artifact fills the image. A pipeline that does not set a variable the
-// template names fails its first stage at PREPARE, naming the placeholder,
-// and the pipeline ends FAILED (nothing is stuck, nothing deployed).
+// the artifact fills the image. A pipeline start that does not set a
+// variable the template names is refused with 400 naming variables.<NAME>,
+// and nothing is recorded or deployed.
 func TestPipelineVariablesReachTheTaskDefinition(t *testing.T) {
 	s := newStack(t)
 
@@ -74,31 +76,27 @@ func TestPipelineVariablesReachTheTaskDefinition(t *testing.T) {
 		t.Fatalf("rejected pipeline %s at %q (%s)", fin.Status, fin.FailedStage, fin.Reason)
 	}
 
-	// No BUILD: the dev stage fails at PREPARE naming the placeholder.
-	var y model.PipelineExecution
+	// No BUILD: the API refuses the start with 400 naming variables.BUILD
+	// and records nothing (PREPARE's own check stays as the safety net,
+	// internal/steps).
 	req = api.PipelineExecutionRequest{Artifact: api.ArtifactRequest{Tag: "v8"}, ServiceID: s.ids.apiSvc,
 		Variables: map[string]string{"RELEASE": "r43"}}
-	if code := s.call(t, http.MethodPost, "/v1/pipelines/"+s.ids.pipeline+"/executions", req, &y); code != http.StatusCreated {
-		t.Fatalf("start pipeline: %d", code)
+	b, _ := json.Marshal(req)
+	resp, err := http.Post(s.apiURL+"/v1/pipelines/"+s.ids.pipeline+"/executions", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("start pipeline without BUILD: %v", err)
 	}
-	ex, fin := s.finish(t, &y)
-	if ex.Status != "FAILED" || fin.Status != model.PipelineFailed || fin.FailedStage != "dev" ||
-		!strings.Contains(fin.Reason, "${workflow.variables.BUILD}") {
-		t.Fatalf("pipeline without BUILD: execution %s, record %s at %q (%s); want FAILED at dev naming ${workflow.variables.BUILD}",
-			ex.Status, fin.Status, fin.FailedStage, fin.Reason)
+	var eb api.ErrorBody
+	derr := json.NewDecoder(resp.Body).Decode(&eb)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || derr != nil || len(eb.Error.Fields) != 1 || eb.Error.Fields[0].Field != "variables.BUILD" ||
+		!strings.Contains(eb.Error.Fields[0].Message, "${workflow.variables.BUILD}") {
+		t.Fatalf("start pipeline without BUILD: %d %+v (%v), want 400 naming variables.BUILD", resp.StatusCode, eb, derr)
 	}
-	d := s.deployment(t, fin.Stages[0].DeploymentID)
-	if d.Status != model.StatusFailed || !strings.Contains(d.Reason, "no value for ${workflow.variables.BUILD}") {
-		t.Fatalf("deployment %s (%s), want FAILED naming the placeholder", d.Status, d.Reason)
-	}
-	var prepare *model.StepRecord
-	for i := range d.Steps {
-		if d.Steps[i].Name == "PREPARE" {
-			prepare = &d.Steps[i]
-		}
-	}
-	if prepare == nil || prepare.Error != "Invalid" || d.NewRevision != nil {
-		t.Fatalf("steps %+v, new revision %+v: want PREPARE failed with Invalid and nothing registered", d.Steps, d.NewRevision)
+	var list api.ListBody[*model.PipelineExecution]
+	if code := s.call(t, http.MethodGet, "/v1/pipelines/"+s.ids.pipeline+"/executions", nil, &list); code != http.StatusOK ||
+		len(list.Items) != 1 || list.Items[0].ID != x.ID {
+		t.Fatalf("executions after the refused start: %d %d items, want only %s", code, len(list.Items), x.ID)
 	}
 	if img, env := s.taskDefinition(t, "dev", "api"); img != image+":v7" || env["RELEASE"] != "r42" {
 		t.Errorf("dev runs %s %v after the failed pipeline, want still v7 / r42", img, env)

@@ -113,7 +113,11 @@ type pipelineDemo struct {
 }
 
 type depWatch struct {
-	seq     int64
+	// printed holds the ledger sequence numbers already shown. A set, not
+	// a high-water mark: AppendLedger takes its numbers from a counter
+	// before it writes the entries, so concurrent writers (a step and the
+	// ECS events) can make a lower number visible after a higher one.
+	printed map[int64]bool
 	start   time.Time
 	stopped int
 	done    bool
@@ -296,11 +300,14 @@ func (d *pipelineDemo) watch(ctx context.Context, id string, want model.Pipeline
 			if err != nil {
 				return nil, fmt.Errorf("deployment %s: %w", sr.DeploymentID, err)
 			}
+			if w.printed == nil {
+				w.printed = map[int64]bool{}
+			}
 			for _, l := range dep.Ledger {
-				if l.Seq <= w.seq {
+				if w.printed[l.Seq] {
 					continue
 				}
-				w.seq = l.Seq
+				w.printed[l.Seq] = true
 				switch l.Kind {
 				case model.LedgerStep, model.LedgerTraffic, model.LedgerRollback, model.LedgerApproval:
 				case model.LedgerTaskStopped:

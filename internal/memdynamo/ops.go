@@ -208,40 +208,50 @@ func (db *DB) single(op *writeOp) (*result, error) {
 
 // PutItem writes a whole item, optionally under a condition.
 func (db *DB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	if err := legacy(map[string]bool{"Expected": in.Expected != nil, "ConditionalOperator": in.ConditionalOperator != ""}); err != nil {
-		return nil, err
-	}
-	switch in.ReturnValues {
-	case "", types.ReturnValueNone, types.ReturnValueAllOld:
-	default:
-		return nil, validationf("ReturnValues can only be ALL_OLD or NONE")
-	}
-	op, err := db.prepare(wPut, in.TableName, in.Item, in.ConditionExpression, nil, in.ExpressionAttributeNames, in.ExpressionAttributeValues, in.ReturnValuesOnConditionCheckFailure)
+	old, err := db.writeWhole(wPut, wholeWrite{in.TableName, in.Item, in.ConditionExpression, in.ExpressionAttributeNames,
+		in.ExpressionAttributeValues, in.ReturnValuesOnConditionCheckFailure, in.ReturnValues, in.Expected != nil, in.ConditionalOperator})
 	if err != nil {
 		return nil, err
 	}
-	res, err := db.single(op)
-	if err != nil {
-		return nil, err
-	}
-	out := &dynamodb.PutItemOutput{}
-	if in.ReturnValues == types.ReturnValueAllOld && res.old != nil {
-		out.Attributes = cloneItem(res.old)
-	}
-	return out, nil
+	return &dynamodb.PutItemOutput{Attributes: old}, nil
 }
 
 // DeleteItem deletes an item, optionally under a condition.
 func (db *DB) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	if err := legacy(map[string]bool{"Expected": in.Expected != nil, "ConditionalOperator": in.ConditionalOperator != ""}); err != nil {
+	old, err := db.writeWhole(wDelete, wholeWrite{in.TableName, in.Key, in.ConditionExpression, in.ExpressionAttributeNames,
+		in.ExpressionAttributeValues, in.ReturnValuesOnConditionCheckFailure, in.ReturnValues, in.Expected != nil, in.ConditionalOperator})
+	if err != nil {
 		return nil, err
 	}
-	switch in.ReturnValues {
+	return &dynamodb.DeleteItemOutput{Attributes: old}, nil
+}
+
+// wholeWrite is what PutItem and DeleteItem share: an item (or key), an
+// optional condition, and ReturnValues NONE or ALL_OLD.
+type wholeWrite struct {
+	table        *string
+	item         map[string]types.AttributeValue
+	condition    *string
+	names        map[string]string
+	values       map[string]types.AttributeValue
+	onFail       types.ReturnValuesOnConditionCheckFailure
+	returnValues types.ReturnValue
+	expected     bool
+	condOp       types.ConditionalOperator
+}
+
+// writeWhole runs a put or a delete and returns the old item when ALL_OLD
+// asked for it (nil otherwise).
+func (db *DB) writeWhole(kind writeKind, w wholeWrite) (map[string]types.AttributeValue, error) {
+	if err := legacy(map[string]bool{"Expected": w.expected, "ConditionalOperator": w.condOp != ""}); err != nil {
+		return nil, err
+	}
+	switch w.returnValues {
 	case "", types.ReturnValueNone, types.ReturnValueAllOld:
 	default:
 		return nil, validationf("ReturnValues can only be ALL_OLD or NONE")
 	}
-	op, err := db.prepare(wDelete, in.TableName, in.Key, in.ConditionExpression, nil, in.ExpressionAttributeNames, in.ExpressionAttributeValues, in.ReturnValuesOnConditionCheckFailure)
+	op, err := db.prepare(kind, w.table, w.item, w.condition, nil, w.names, w.values, w.onFail)
 	if err != nil {
 		return nil, err
 	}
@@ -249,11 +259,10 @@ func (db *DB) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...f
 	if err != nil {
 		return nil, err
 	}
-	out := &dynamodb.DeleteItemOutput{}
-	if in.ReturnValues == types.ReturnValueAllOld && res.old != nil {
-		out.Attributes = cloneItem(res.old)
+	if w.returnValues == types.ReturnValueAllOld && res.old != nil {
+		return cloneItem(res.old), nil
 	}
-	return out, nil
+	return nil, nil
 }
 
 // UpdateItem applies an UpdateExpression to an item (creating it from its

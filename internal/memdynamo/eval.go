@@ -155,16 +155,9 @@ func (e *exprEnv) operand(it item, o *operand, kind exprKind) (types.AttributeVa
 		}
 		return e.operand(it, o.args[0], kind)
 	case opListAppend:
-		a, oka, err := e.operand(it, o.args[0], kind)
+		a, b, err := e.bothOperands(it, o, kind)
 		if err != nil {
 			return nil, false, err
-		}
-		b, okb, err := e.operand(it, o.args[1], kind)
-		if err != nil {
-			return nil, false, err
-		}
-		if !oka || !okb {
-			return nil, false, validationf("The provided expression refers to an attribute that does not exist in the item")
 		}
 		la, ok1 := a.(*types.AttributeValueMemberL)
 		lb, ok2 := b.(*types.AttributeValueMemberL)
@@ -174,16 +167,9 @@ func (e *exprEnv) operand(it item, o *operand, kind exprKind) (types.AttributeVa
 		l := append(append(make([]types.AttributeValue, 0, len(la.Value)+len(lb.Value)), la.Value...), lb.Value...)
 		return &types.AttributeValueMemberL{Value: l}, true, nil
 	case opPlus, opMinus:
-		a, oka, err := e.operand(it, o.args[0], kind)
+		a, b, err := e.bothOperands(it, o, kind)
 		if err != nil {
 			return nil, false, err
-		}
-		b, okb, err := e.operand(it, o.args[1], kind)
-		if err != nil {
-			return nil, false, err
-		}
-		if !oka || !okb {
-			return nil, false, validationf("The provided expression refers to an attribute that does not exist in the item")
 		}
 		na, ok1 := a.(*types.AttributeValueMemberN)
 		nb, ok2 := b.(*types.AttributeValueMemberN)
@@ -797,4 +783,21 @@ func container(el any) types.AttributeValue {
 		return &types.AttributeValueMemberL{}
 	}
 	return &types.AttributeValueMemberM{Value: item{}}
+}
+
+// bothOperands evaluates a binary operation's two operands; both must exist
+// in the item.
+func (e *exprEnv) bothOperands(it item, o *operand, kind exprKind) (types.AttributeValue, types.AttributeValue, error) {
+	a, oka, err := e.operand(it, o.args[0], kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, okb, err := e.operand(it, o.args[1], kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !oka || !okb {
+		return nil, nil, validationf("The provided expression refers to an attribute that does not exist in the item")
+	}
+	return a, b, nil
 }

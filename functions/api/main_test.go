@@ -53,7 +53,7 @@ func decode(t *testing.T, res events.APIGatewayV2HTTPResponse) map[string]any {
 // TestAPIGatewayEvents feeds real API Gateway HTTP API (payload 2.0) events
 // from events/ through the adapter into the handler on a real store.
 func TestAPIGatewayEvents(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	st := store.New(b.Client, dynamotest.Table(t, b))
 	logs := &strings.Builder{}
 	h := api.New(st, okStarter{}, api.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))

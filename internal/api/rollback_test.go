@@ -37,7 +37,7 @@ func (f *fakeRedeployer) RecordRollbackRedeploy(_ context.Context, original, _, 
 var _ api.RollbackRedeployer = (*fakeRedeployer)(nil)
 
 func TestRollbackRoute(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	f := &fakeRedeployer{}
 	e := newEnv(t, b, dynamotest.Table(t, b), api.WithController(f))
 	g := e.seed()

@@ -45,7 +45,7 @@ type env struct {
 func newEnv(t *testing.T, tc deploycontrol.TaskCompleter) *env {
 	t.Helper()
 	e := &env{clock: simclock.NewScaled(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), 100), parked: make(chan struct{}, 4)}
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e.st = store.New(b.Client, dynamotest.Table(t, b), store.WithClock(e.clock.Now))
 	e.sfn = sfnlocal.New(sfnlocal.Options{Clock: e.clock})
 	e.sfn.RegisterLambda("park", func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {

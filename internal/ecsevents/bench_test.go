@@ -36,10 +36,10 @@ func BenchmarkHandle(b *testing.B) {
 }
 
 // BenchmarkHandleOnDynamoDB is a progress event (stopped task → ledger +
-// heartbeat) against the real store on minidyn over HTTP, and reports the
+// heartbeat) against the real store on memdynamo over HTTP, and reports the
 // DynamoDB calls per event.
 func BenchmarkHandleOnDynamoDB(b *testing.B) {
-	be := dynamotest.Mini()
+	be := dynamotest.MemHTTP()
 	table := dynamotest.Table(b, be)
 	cnt := store.NewCountingDB(be.Client)
 	now := func() time.Time { return sampleNow }
@@ -78,11 +78,11 @@ func (s *stamp) SendTaskFailure(context.Context, string, string, string) error {
 func (s *stamp) SendTaskHeartbeat(context.Context, string) error               { return nil }
 
 // BenchmarkCompletionOnDynamoDB is a completing event (SERVICE_STEADY_STATE
-// for a STEADY wait) against the real store on minidyn over HTTP: the real
+// for a STEADY wait) against the real store on memdynamo over HTTP: the real
 // time from the event to SendTaskSuccess (the workflow's next step waits for
 // it) and the whole handling, and the DynamoDB calls per event.
 func BenchmarkCompletionOnDynamoDB(b *testing.B) {
-	be := dynamotest.Mini()
+	be := dynamotest.MemHTTP()
 	table := dynamotest.Table(b, be)
 	cnt := store.NewCountingDB(be.Client)
 	now := func() time.Time { return sampleNow }

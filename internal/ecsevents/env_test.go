@@ -20,10 +20,10 @@ import (
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }
 
-// newStore is a store on a fresh minidyn table.
+// newStore is a store on a fresh memdynamo table (over HTTP, as local mode reaches it).
 func newStore(t *testing.T, now func() time.Time) *store.Store {
 	t.Helper()
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	return store.New(b.Client, dynamotest.Table(t, b), store.WithClock(now))
 }
 

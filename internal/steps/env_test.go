@@ -67,7 +67,7 @@ func definition(t testing.TB, name string) string {
 }
 
 // env is the whole engine on one machine: the emulator over HTTP, the store
-// on minidyn, sfnlocal running the real ASL with the step handlers, and the
+// on memdynamo over HTTP, sfnlocal running the real ASL with the step handlers, and the
 // event bus delivering the emulator's events to the real ecs-events handler
 // with the shared rule patterns.
 type env struct {
@@ -108,7 +108,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	e.w = ecsopstest.New(t, ecsopstest.Options{Scale: o.scale, Sink: sink, Timings: o.timings})
 	clock := e.w.Clock
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e.st = store.New(b.Client, dynamotest.Table(t, b), store.WithClock(clock.Now), store.WithLogger(discard))
 	e.sfn = sfnlocal.New(sfnlocal.Options{Clock: clock, Logger: discard})
 	t.Cleanup(e.sfn.Close)

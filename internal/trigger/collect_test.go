@@ -251,7 +251,7 @@ func TestCollectionSendsNewTagsOnce(t *testing.T) {
 }
 
 func TestRotatedSecretIsReadAgainAfterARefusal(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	ctx := context.Background()
 	e := newCollectEnv(t, b, dynamotest.Table(t, b), `{"username":"ci-bot","password":"old"}`)
 	if rep, _ := e.c.CollectServer(ctx, e.server); !strings.Contains(rep.Err, "refused (401)") {
@@ -273,7 +273,7 @@ func sorted(s []string) []string {
 }
 
 func TestCollectionErrorsAreRecordedNotRaised(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	for _, tc := range []struct {
 		name, secret string
 		breakURL     bool
@@ -317,7 +317,7 @@ func TestCollectionErrorsAreRecordedNotRaised(t *testing.T) {
 }
 
 func TestCollectAllHonoursPollInterval(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	ctx := context.Background()
 	e := newCollectEnv(t, b, dynamotest.Table(t, b), goodSecret())
 	before := e.reg.requests()
@@ -405,7 +405,7 @@ func TestResolveDigest(t *testing.T) {
 }
 
 func TestABurstOfNewTagsIsSpreadOverRuns(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	ctx := context.Background()
 	e := newCollectEnv(t, b, dynamotest.Table(t, b), goodSecret())
 	c := trigger.NewCollector(e.st, fastRegistries(nil, secretsClient(t)), e.h, trigger.WithCollectorLogger(e.log),
@@ -438,7 +438,7 @@ func secretsClient(t *testing.T) *secretsmanager.Client {
 }
 
 func TestARepositoryNotPolledForADayIsBaselinedAgain(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	ctx := context.Background()
 	e := newCollectEnv(t, b, dynamotest.Table(t, b), goodSecret())
 	if rep, err := e.c.CollectServer(ctx, e.server); err != nil || rep.Err != "" {

@@ -77,7 +77,7 @@ func TestDecodeScheduleTick(t *testing.T) {
 // the tick is delivered, never on a push; a push trigger on the same
 // repository is not fired by ticks; a malformed tick is acknowledged.
 func TestScheduledTriggerFiresOnItsMinuteOnce(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	ctx := context.Background()
@@ -137,7 +137,7 @@ func TestScheduledTriggerFiresOnItsMinuteOnce(t *testing.T) {
 // TestRunScheduleTicksOnTheClock: the local stand-in for the Scheduler ticks
 // at each minute of the simulated clock, and stops when told.
 func TestRunScheduleTicksOnTheClock(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	tr := modeltest.Trigger(g.app, g.server, g.workflow, g.svc)

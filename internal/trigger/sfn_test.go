@@ -37,7 +37,7 @@ type sfnEnv struct {
 
 func newSFNEnv(t *testing.T, def string) *sfnEnv {
 	t.Helper()
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	svc := sfnlocal.New(sfnlocal.Options{Clock: simclock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))})

@@ -115,7 +115,7 @@ func TestECRPushStartsOneDeploymentEvenWhenDeliveredThreeTimes(t *testing.T) {
 }
 
 func TestConcurrentDeliveriesStartOnce(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	e.addTrigger(t, g, g.server, "any", "", false)
@@ -145,7 +145,7 @@ func TestConcurrentDeliveriesStartOnce(t *testing.T) {
 }
 
 func TestPushMatchingNothingStartsNothing(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	e.addTrigger(t, g, g.server, "release", releaseFilter, false)
@@ -168,7 +168,7 @@ func TestPushMatchingNothingStartsNothing(t *testing.T) {
 }
 
 func TestEventFromAnotherRegistryIsIgnored(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	e.addTrigger(t, g, g.server, "any", "", false)
@@ -207,7 +207,7 @@ func pushEvent(id, repo, tag, digest string) []byte {
 }
 
 func TestDigestOnlyPushFiresOnlyUnfilteredTriggers(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	e.addTrigger(t, g, g.server, "release", releaseFilter, false)
@@ -225,7 +225,7 @@ func TestDigestOnlyPushFiresOnlyUnfilteredTriggers(t *testing.T) {
 }
 
 func TestFiftyMatchingTriggersStartFiftyDeploymentsOnce(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	want := map[string]bool{}
@@ -251,7 +251,7 @@ func TestFiftyMatchingTriggersStartFiftyDeploymentsOnce(t *testing.T) {
 }
 
 func TestMalformedAndUnknownEventsAreAcknowledged(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	e.addTrigger(t, g, g.server, "any", "", false)
@@ -292,7 +292,7 @@ func TestMalformedAndUnknownEventsAreAcknowledged(t *testing.T) {
 }
 
 func TestRefusedDeploymentIsAcknowledgedNotRetried(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	// A trigger on the "api" repository whose service deploys "web": the
@@ -337,7 +337,7 @@ func (f *flakyCreator) CreateDeployment(ctx context.Context, req api.DeploymentR
 }
 
 func TestTransientFailureIsRetriedWithTheSameDeploymentID(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	trg := e.addTrigger(t, g, g.server, "any", "", false)
@@ -411,7 +411,7 @@ func TestRedeliveryAfterACrashStartsTheRecordedDeploymentOnce(t *testing.T) {
 }
 
 func TestRedeliveryThatProposesTheRecordedIDStartsItOnce(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	ctx := context.Background()
 	g := e.seed(t)
@@ -442,7 +442,7 @@ func TestRedeliveryThatProposesTheRecordedIDStartsItOnce(t *testing.T) {
 }
 
 func TestStartFailureIsRecordedFailedAndAcknowledged(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	e.addTrigger(t, g, g.server, "any", "", false)
@@ -458,7 +458,7 @@ func TestStartFailureIsRecordedFailedAndAcknowledged(t *testing.T) {
 }
 
 func TestRegistryFromTheCloudProviderAccount(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	// A second ECR server without a registryId: its registry is its cloud
@@ -477,7 +477,7 @@ func TestRegistryFromTheCloudProviderAccount(t *testing.T) {
 }
 
 func TestPipelineTriggersStartNothingYet(t *testing.T) {
-	b := dynamotest.Mini()
+	b := dynamotest.MemHTTP()
 	e := newEnv(t, b, dynamotest.Table(t, b))
 	g := e.seed(t)
 	p := mustCreate(t, e.st, modeltest.Pipeline(g.app, g.workflow, g.workflow))
